@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { defineConfig } from 'electron-vite'
+import vue from '@vitejs/plugin-vue'
+
+const { version } = JSON.parse(readFileSync(resolve(__dirname, 'package.json'), 'utf8')) as { version: string }
+const define = { __APP_VERSION__: JSON.stringify(version) }
+
+export default defineConfig({
+  main: {
+    define,
+    build: {
+      rollupOptions: {
+        // Three programs share the main-process code: the Electron main process, the `bnas` command line
+        // and the engine worker thread (which both of the others start).
+        input: {
+          index: resolve(__dirname, 'src/main/index.ts'),
+          cli: resolve(__dirname, 'src/main/cli/index.ts'),
+          'engine-worker': resolve(__dirname, 'src/main/engine-host/worker.ts')
+        },
+        output: { entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' }
+      }
+    }
+  },
+  preload: {
+    build: {
+      rollupOptions: {
+        // Sandboxed preloads cannot be ES modules: emit CommonJS.
+        output: { format: 'cjs', entryFileNames: '[name].cjs' }
+      }
+    }
+  },
+  renderer: {
+    root: resolve(__dirname, 'src/renderer'),
+    define,
+    plugins: [vue()],
+    build: {
+      rollupOptions: { input: resolve(__dirname, 'src/renderer/index.html') }
+    }
+  }
+})

@@ -1,0 +1,5 @@
+export * from './api'
+export * from './events'
+export * from './operations'
+export * from './result'
+export * from './wire'

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config'
+
+// Unit and integration tests: real engine, real files, no browser. End-to-end tests have their own config.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: ['test/e2e/**', 'node_modules/**'],
+    environment: 'node',
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    reporters: ['default']
+  }
+})
