@@ -133,5 +133,5 @@ export function publishedBnasGenotype(name: string): Genotype {
         'BNAS search space, so it cannot be built as a BNAS network'
     )
   }
-  return entry.genotype
+  return structuredClone(entry.genotype)
 }
