@@ -1,0 +1,104 @@
+import { createRequire } from 'node:module'
+import * as path from 'node:path'
+import * as tf from '@tensorflow/tfjs-core'
+
+/**
+ * One way of running the engine. `load()` makes the backend available under `tfName` (importing packages,
+ * registering kernels) or throws an Error whose message says why it cannot run here.
+ */
+export interface BackendCandidate {
+  /** Name users pass to --backend / the setting. */
+  name: string
+  /** Name of the backend registered with tf (tf.setBackend), if different. */
+  tfName: string
+  /** One line for reports ("TensorFlow C++ with CUDA", ...). */
+  description: string
+  load(): Promise<void>
+}
+
+/**
+ * Imports an optional package by a name the bundler cannot see, so a missing optional dependency is a runtime
+ * "not installed", never a build error.
+ */
+async function importOptional(specifier: string): Promise<unknown> {
+  const dynamicImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>
+  try {
+    return await dynamicImport(specifier)
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    if (/Cannot find (package|module)|ERR_MODULE_NOT_FOUND/.test(message))
+      throw new Error(`${specifier} is not installed`)
+    throw new Error(`${specifier} failed to load: ${message.split('\n')[0]}`)
+  }
+}
+
+/**
+ * The native CPU kernels of a later issue. Until that addon exists this stays the single place that says so; the
+ * later issue replaces `load` (and nothing else in the engine needs to change).
+ */
+export const nativeCandidate: BackendCandidate = {
+  name: 'native',
+  tfName: 'native',
+  description: 'BNAS native CPU kernels (oneDNN addon)',
+  load: async () => {
+    throw new Error('the native addon is not built yet')
+  }
+}
+
+let wasmLoaded = false
+
+/** tfjs-backend-wasm with this engine's training kernels registered on top (it ships inference kernels only). */
+export const wasmCandidate: BackendCandidate = {
+  name: 'wasm',
+  tfName: 'wasm',
+  description: 'WebAssembly (XNNPACK, single thread) with BNAS training kernels',
+  load: async () => {
+    if (wasmLoaded) return
+    const wasm = await import('@tensorflow/tfjs-backend-wasm')
+    // In Node the .wasm binaries are read from the package's dist folder; threads are off (no SharedArrayBuffer
+    // workers in Node), so only the plain and SIMD binaries are used.
+    const require = createRequire(import.meta.url)
+    const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'))
+    wasm.setWasmPaths(dist + path.sep)
+    const { registerWasmGradientKernels } = await import('./wasm-gradients')
+    registerWasmGradientKernels()
+    wasmLoaded = true
+  }
+}
+
+export const cpuCandidate: BackendCandidate = {
+  name: 'cpu',
+  tfName: 'cpu',
+  description: 'pure JavaScript (slow, always available)',
+  load: async () => {
+    await import('@tensorflow/tfjs-backend-cpu')
+  }
+}
+
+/** Fastest first: the order `auto` tries them in. Adding a backend is one entry here. */
+export const BACKEND_CANDIDATES: readonly BackendCandidate[] = [
+  {
+    name: 'tensorflow-gpu',
+    tfName: 'tensorflow',
+    description: 'TensorFlow C++ with CUDA (@tensorflow/tfjs-node-gpu)',
+    load: async () => {
+      await importOptional('@tensorflow/tfjs-node-gpu')
+    }
+  },
+  {
+    name: 'tensorflow',
+    tfName: 'tensorflow',
+    description: 'TensorFlow C++ on the CPU (@tensorflow/tfjs-node)',
+    load: async () => {
+      await importOptional('@tensorflow/tfjs-node')
+    }
+  },
+  nativeCandidate,
+  wasmCandidate,
+  cpuCandidate
+]
+
+/** tf.findBackend after load: the package registered itself, or the registration is missing. */
+export function isRegistered(tfName: string): boolean {
+  return tf.engine().registryFactory[tfName] !== undefined
+}

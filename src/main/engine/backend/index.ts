@@ -1,0 +1,96 @@
+import * as tf from '@tensorflow/tfjs-core'
+import { BACKEND_CANDIDATES, isRegistered, type BackendCandidate } from './candidates'
+
+/** 'auto' tries every backend fastest first; a name forces that one (and fails with its reason if unavailable). */
+export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu'
+
+export const BACKEND_PREFERENCES: readonly BackendPreference[] = [
+  'auto',
+  ...BACKEND_CANDIDATES.map((c) => c.name)
+] as readonly BackendPreference[]
+
+export interface BackendAttempt {
+  backend: string
+  available: boolean
+  reason?: string
+}
+
+export interface BackendReport {
+  /** The backend now running (a candidate name such as 'wasm'). */
+  name: string
+  /** Same as `name`; the engine status contract calls it `backend`. */
+  backend: string
+  /** One line for the status bar: what it is and, for auto, why it was chosen. */
+  detail: string
+  /** Every backend tried, in order, with the reason each faster one was not used. */
+  tried: BackendAttempt[]
+}
+
+async function tryCandidate(candidate: BackendCandidate): Promise<BackendAttempt> {
+  try {
+    await candidate.load()
+    if (!isRegistered(candidate.tfName)) throw new Error(`loaded, but no '${candidate.tfName}' backend was registered`)
+    const ok = await tf.setBackend(candidate.tfName)
+    if (!ok) throw new Error(`tf.setBackend('${candidate.tfName}') failed to initialise`)
+    await tf.ready()
+    return { backend: candidate.name, available: true }
+  } catch (error) {
+    return { backend: candidate.name, available: false, reason: error instanceof Error ? error.message : String(error) }
+  }
+}
+
+/**
+ * Picks and initialises the TF.js backend. With 'auto' the candidates are tried fastest first and the first that works
+ * is used; the report lists each one tried and why it was passed over. A named preference tries only that one and
+ * throws if it cannot run.
+ */
+export async function initBackend(preference: BackendPreference = 'auto'): Promise<BackendReport> {
+  const candidates =
+    preference === 'auto' ? BACKEND_CANDIDATES : BACKEND_CANDIDATES.filter((c) => c.name === preference)
+  if (candidates.length === 0) {
+    throw new Error(`unknown backend '${preference}' (one of: ${BACKEND_PREFERENCES.join(', ')})`)
+  }
+  const tried: BackendAttempt[] = []
+  for (const candidate of candidates) {
+    const attempt = await tryCandidate(candidate)
+    tried.push(attempt)
+    if (attempt.available) {
+      const passedOver = tried.filter((t) => !t.available).map((t) => `${t.backend}: ${t.reason}`)
+      const why = passedOver.length > 0 ? ` (not used: ${passedOver.join('; ')})` : ''
+      return { name: candidate.name, backend: candidate.name, detail: `${candidate.description}${why}`, tried }
+    }
+  }
+  const reasons = tried.map((t) => `${t.backend}: ${t.reason}`).join('; ')
+  throw new Error(`no TF.js backend could start (${reasons})`)
+}
+
+export interface BackendDescription {
+  name: string
+  description: string
+  available: boolean
+  reason?: string
+}
+
+/**
+ * Every backend with whether it can run here and why not (for `bnas backends`). Loading is attempted (that is the
+ * only reliable test), but no backend is switched to.
+ */
+export async function describeBackends(): Promise<BackendDescription[]> {
+  const out: BackendDescription[] = []
+  for (const candidate of BACKEND_CANDIDATES) {
+    let available = false
+    let reason: string | undefined
+    try {
+      await candidate.load()
+      available = isRegistered(candidate.tfName)
+      if (!available) reason = `no '${candidate.tfName}' backend was registered`
+    } catch (error) {
+      reason = error instanceof Error ? error.message : String(error)
+    }
+    out.push({ name: candidate.name, description: candidate.description, available, ...(reason ? { reason } : {}) })
+  }
+  return out
+}
+
+export { BACKEND_CANDIDATES } from './candidates'
+export type { BackendCandidate } from './candidates'

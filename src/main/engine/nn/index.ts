@@ -1,0 +1,13 @@
+// PyTorch-like modules of the engine; the network builders (supernet, final networks) code against this API only.
+export type { OpName } from '../../../shared/genotype/ops'
+export { Module, Sequential } from './module'
+export type { ForwardContext } from './module'
+export { createRng } from './rng'
+export type { Rng } from './rng'
+export { BatchNorm2d, Conv2d, Linear, ReLU, MaxPool3x3, AvgPool3x3, Zero, GlobalAvgPool } from './layers'
+export type { Conv2dOptions } from './layers'
+export { BinaryConvBlock, FloatConvBlock, createReductionResidual } from './blocks'
+export type { ConvBlockOptions } from './blocks'
+export { createCandidateOp } from './candidates'
+export type { CandidateOpOptions } from './candidates'
+export { centerAndClampLatent } from '../ops'

@@ -1,0 +1,11 @@
+// The numeric core of the method: PyTorch-exact ops in NHWC with the authors' custom gradients (spec 2.1, 11).
+export { signSte } from './sign'
+export { binarizeWeight, centerAndClampLatent } from './binarize'
+export type { BinarizeOptions, WeightGradientMode } from './binarize'
+export { conv2dTorch, torchOutSize } from './conv'
+export type { TorchConvOptions } from './conv'
+export { maxPool3x3Torch, avgPool3x3Torch } from './pool'
+export { zeroise } from './zeroise'
+export { subsample2 } from './subsample'
+export { batchNorm, BN_EPS, BN_MOMENTUM } from './batchnorm'
+export type { BatchNormState } from './batchnorm'

@@ -1,0 +1,42 @@
+import * as tf from '@tensorflow/tfjs-core'
+import './register-gradients'
+import { torchOutSize } from './conv'
+
+/**
+ * nn.MaxPool2d(3, stride, padding=1): the padding never wins a max (PyTorch pads with −∞). tf.maxPool with a numeric
+ * pad ignores out-of-range taps the same way and its output size is floor((H + 2 − 3)/s) + 1 like PyTorch.
+ */
+export function maxPool3x3Torch(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
+  return tf.maxPool(x, 3, stride, 1)
+}
+
+/**
+ * nn.AvgPool2d(3, stride, padding=1, count_include_pad=False). Computed as the zero-padded window sum divided by the
+ * number of in-image taps of each window (a constant map), so forward and gradient use the same divisor on every
+ * backend: tfjs' own avgPool gradient divides by the full 9 even where its forward divides by the valid count.
+ */
+export function avgPool3x3Torch(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, h, w] = x.shape
+    const padded = tf.pad(x, [
+      [0, 0],
+      [1, 1],
+      [1, 1],
+      [0, 0]
+    ])
+    const meanOf9 = tf.avgPool(padded, 3, stride, 'valid')
+    return tf.mul(meanOf9, validCountScale(h, w, stride))
+  })
+}
+
+/** 9 / (number of in-image taps) for each output position of a 3×3 pad-1 window, shape [1, Ho, Wo, 1]. */
+function validCountScale(h: number, w: number, stride: number): tf.Tensor4D {
+  const ho = torchOutSize(h, 3, stride, 1)
+  const wo = torchOutSize(w, 3, stride, 1)
+  const taps = (start: number, size: number): number => Math.min(start + 1, size - 1) - Math.max(start - 1, 0) + 1
+  const scale = new Float32Array(ho * wo)
+  for (let i = 0; i < ho; i++) {
+    for (let j = 0; j < wo; j++) scale[i * wo + j] = 9 / (taps(i * stride, h) * taps(j * stride, w))
+  }
+  return tf.tensor4d(scale, [1, ho, wo, 1])
+}
