@@ -1,0 +1,247 @@
+import { DatasetError } from './errors'
+import { permutation, Rng } from './rng'
+import type { DatasetView } from './splits'
+
+/** Train-time augmentation, as in DARTS/BNAS: random crop with zero padding, horizontal flip, cutout. */
+export interface AugmentOptions {
+  /** Pad by this many zero pixels on each side, then crop back at a random offset. 0 = off. */
+  padding?: number
+  /** Mirror left-right with probability 1/2. */
+  flip?: boolean
+  /** Side of a square zeroed (after normalisation, as DARTS' Cutout) at a random centre. 0 = off. */
+  cutout?: number
+}
+
+/** BNAS search (spec 5.1): crop 32 with padding 4 and flip, no cutout. */
+export const SEARCH_AUGMENTATION: AugmentOptions = { padding: 4, flip: true, cutout: 0 }
+
+export interface BatchLoaderOptions {
+  batchSize: number
+  /** Seed of the order and of the augmentation. Default 0. */
+  seed?: number
+  /** A new random order every epoch (a SubsetRandomSampler). Default true; false keeps the view's order. */
+  shuffle?: boolean
+  /** Leave out the last, smaller batch of an epoch. Default false (as PyTorch's DataLoader). */
+  dropLast?: boolean
+  /** Default: none (evaluation). */
+  augment?: AugmentOptions
+  /** Per-channel mean and std of [0, 1] pixels; batches hold (x/255 - mean) / std. Default: x/255 only. */
+  normalize?: { mean: number[]; std: number[] }
+}
+
+/** One batch, ready for tf.tensor4d(images, shape) and tf.tensor1d(labels, 'int32'). */
+export interface Batch {
+  /** NHWC float32, normalised and augmented. A new buffer every batch: a tensor may keep it without copying. */
+  images: Float32Array
+  labels: Int32Array
+  /** [size, height, width, channels]. */
+  shape: [number, number, number, number]
+  size: number
+  /** Which images of the underlying set are in the batch (into view.images, not into view.indices). */
+  indices: Int32Array
+}
+
+/**
+ * Batches from a DatasetView. Per image the work is row copies (TypedArray.set of subarrays) into a uint8 scratch
+ * buffer, a mirrored copy for flipped images, then one pass through a 256-entry lookup table per channel to float32
+ * and Float32Array.fill for cutout: no per-pixel arithmetic.
+ */
+export class BatchLoader {
+  readonly batchesPerEpoch: number
+  private readonly rng: Rng
+  private readonly lut: Float32Array[]
+  private readonly scratch: Uint8Array
+  private readonly rowScratch: Uint8Array
+  private order: Int32Array = new Int32Array(0)
+  private cursor = 0
+  private epochs = 0
+
+  constructor(
+    readonly view: DatasetView,
+    readonly options: BatchLoaderOptions
+  ) {
+    const { batchSize } = options
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new DatasetError('batch loader', `batchSize must be a positive integer, got ${batchSize}`)
+    if (view.count === 0) throw new DatasetError('batch loader', 'the view holds no images')
+    const full = Math.floor(view.count / batchSize)
+    this.batchesPerEpoch = options.dropLast ? full : Math.ceil(view.count / batchSize)
+    if (this.batchesPerEpoch === 0) {
+      throw new DatasetError('batch loader', `${view.count} images are fewer than one batch of ${batchSize} with dropLast`)
+    }
+    this.rng = new Rng(options.seed ?? 0)
+    this.lut = buildLookup(view.channels, options.normalize)
+    this.scratch = new Uint8Array(batchSize * view.height * view.width * view.channels)
+    this.rowScratch = new Uint8Array(view.width * view.channels)
+  }
+
+  /** Epochs started so far. */
+  get epoch(): number {
+    return this.epochs
+  }
+
+  private newEpoch(): void {
+    this.order = this.options.shuffle === false ? this.view.indices : gather(this.view.indices, permutation(this.view.count, this.rng))
+    this.cursor = 0
+    this.epochs++
+  }
+
+  /** One pass over the view in a new order. */
+  *epochBatches(): Generator<Batch> {
+    this.newEpoch()
+    for (let b = 0; b < this.batchesPerEpoch; b++) yield this.take()
+    this.cursor = this.order.length // the next next() starts a new epoch
+  }
+
+  /**
+   * The next batch of an endless stream that reshuffles at each epoch end: what the α step draws from its queue.
+   * (The reference code draws next(iter(valid_queue)), a fresh permutation per step; an endless stream samples the
+   * same way, without replacement within an epoch.)
+   */
+  next(): Batch {
+    const remaining = this.order.length - this.cursor
+    if (remaining <= 0 || (this.options.dropLast && remaining < this.options.batchSize)) this.newEpoch()
+    return this.take()
+  }
+
+  private take(): Batch {
+    const size = Math.min(this.options.batchSize, this.order.length - this.cursor)
+    const indices = this.order.slice(this.cursor, this.cursor + size)
+    this.cursor += size
+    return this.assemble(indices)
+  }
+
+  /** Builds a batch from image indices of the underlying set (also used by the benchmark and by tests). */
+  assemble(indices: Int32Array): Batch {
+    const { height, width, channels, images, labels } = this.view
+    const augment = this.options.augment ?? {}
+    const padding = augment.padding ?? 0
+    const cutout = augment.cutout ?? 0
+    const imageBytes = height * width * channels
+    const rowBytes = width * channels
+    const size = indices.length
+    const u8 = this.scratch.subarray(0, size * imageBytes)
+    const batchLabels = new Int32Array(size)
+    const cutouts: number[] = []
+    for (let s = 0; s < size; s++) {
+      const src = indices[s] * imageBytes
+      const dst = s * imageBytes
+      batchLabels[s] = labels[indices[s]]
+      const dy = padding ? this.rng.int(2 * padding + 1) - padding : 0
+      const dx = padding ? this.rng.int(2 * padding + 1) - padding : 0
+      const flip = augment.flip ? this.rng.next() < 0.5 : false
+      if (cutout) cutouts.push(this.rng.int(height), this.rng.int(width))
+      if (dy === 0 && dx === 0) u8.set(images.subarray(src, src + imageBytes), dst)
+      else shiftedCopy(images, src, u8, dst, height, rowBytes, channels, dy, dx)
+      if (flip) mirrorRows(u8, dst, height, width, channels, this.rowScratch)
+    }
+    const out = normalise(u8, this.lut, channels)
+    if (cutout) {
+      for (let s = 0; s < size; s++) applyCutout(out, s * imageBytes, height, width, channels, cutouts[2 * s], cutouts[2 * s + 1], cutout)
+    }
+    return { images: out, labels: batchLabels, shape: [size, height, width, channels], size, indices }
+  }
+}
+
+function gather(source: Int32Array, order: Int32Array): Int32Array {
+  const out = new Int32Array(order.length)
+  for (let i = 0; i < order.length; i++) out[i] = source[order[i]]
+  return out
+}
+
+/** 256 floats per channel: the normalised value of every possible byte. */
+function buildLookup(channels: number, normalize: BatchLoaderOptions['normalize']): Float32Array[] {
+  return Array.from({ length: channels }, (_, c) => {
+    const mean = normalize ? normalize.mean[c] : 0
+    const std = normalize ? normalize.std[c] : 1
+    if (!(std > 0)) throw new DatasetError('batch loader', `std of channel ${c} must be positive, got ${std}`)
+    return Float32Array.from({ length: 256 }, (_, v) => (v / 255 - mean) / std)
+  })
+}
+
+/**
+ * The image shifted by (dy, dx) with zeros coming in: torchvision's pad-then-crop, where the crop's top-left corner
+ * is (padding + dy, padding + dx) of the padded image. Whole rows are copied with set().
+ */
+function shiftedCopy(
+  images: Uint8Array,
+  src: number,
+  out: Uint8Array,
+  dst: number,
+  height: number,
+  rowBytes: number,
+  channels: number,
+  dy: number,
+  dx: number
+): void {
+  const shift = dx * channels
+  const from = Math.max(0, -shift) // first output byte of a row that has a source
+  const to = Math.min(rowBytes, rowBytes - shift) // one past the last
+  for (let y = 0; y < height; y++) {
+    const row = dst + y * rowBytes
+    const sy = y + dy
+    if (sy < 0 || sy >= height || from >= to) {
+      out.fill(0, row, row + rowBytes)
+      continue
+    }
+    const srcRow = src + sy * rowBytes
+    out.set(images.subarray(srcRow + from + shift, srcRow + to + shift), row + from)
+    if (from > 0) out.fill(0, row, row + from)
+    if (to < rowBytes) out.fill(0, row + to, row + rowBytes)
+  }
+}
+
+/** Mirrors each row of one image in place: one channel reverses natively; otherwise pixels swap through a row copy. */
+function mirrorRows(u8: Uint8Array, dst: number, height: number, width: number, channels: number, row: Uint8Array): void {
+  const rowBytes = width * channels
+  for (let y = 0; y < height; y++) {
+    const start = dst + y * rowBytes
+    if (channels === 1) {
+      u8.subarray(start, start + rowBytes).reverse()
+      continue
+    }
+    row.set(u8.subarray(start, start + rowBytes))
+    for (let x = 0; x < width; x++) {
+      const to = start + (width - 1 - x) * channels
+      for (let c = 0; c < channels; c++) u8[to + c] = row[x * channels + c]
+    }
+  }
+}
+
+/** uint8 to normalised float32 through the lookup tables, one pass. */
+function normalise(u8: Uint8Array, lut: Float32Array[], channels: number): Float32Array {
+  const out = new Float32Array(u8.length)
+  const n = u8.length
+  if (channels === 3) {
+    const [r, g, b] = lut
+    for (let i = 0; i < n; i += 3) {
+      out[i] = r[u8[i]]
+      out[i + 1] = g[u8[i + 1]]
+      out[i + 2] = b[u8[i + 2]]
+    }
+  } else if (channels === 1) {
+    const l = lut[0]
+    for (let i = 0; i < n; i++) out[i] = l[u8[i]]
+  } else {
+    for (let i = 0; i < n; i++) out[i] = lut[i % channels][u8[i]]
+  }
+  return out
+}
+
+/** Zeroes a size×size square centred at (cy, cx), clipped to the image (DARTS' Cutout, applied after Normalize). */
+function applyCutout(
+  out: Float32Array,
+  dst: number,
+  height: number,
+  width: number,
+  channels: number,
+  cy: number,
+  cx: number,
+  size: number
+): void {
+  const half = Math.floor(size / 2)
+  const y0 = Math.max(0, cy - half)
+  const y1 = Math.min(height, cy + half)
+  const x0 = Math.max(0, cx - half)
+  const x1 = Math.min(width, cx + half)
+  for (let y = y0; y < y1; y++) out.fill(0, dst + (y * width + x0) * channels, dst + (y * width + x1) * channels)
+}
