@@ -18,6 +18,8 @@ export default defineConfig({
           cli: resolve(__dirname, 'src/main/cli/index.ts'),
           'engine-worker': resolve(__dirname, 'src/main/engine-host/worker.ts')
         },
+        // Dev-only tools, loaded by `bnas serve --dev` from node_modules, never bundled.
+        external: ['vite', '@vitejs/plugin-vue'],
         output: { entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' }
       }
     }
