@@ -98,7 +98,12 @@ function conv2DBackpropFilter(args: Conv2DBackpropFilterArgs): tf.TensorInfo {
             { x: channelsFirst },
             {
               begin: [0, 0, a, b],
-              end: [inChannels, batchSize, a + strideHeight * (outHeight - 1) + 1, b + strideWidth * (outWidth - 1) + 1],
+              end: [
+                inChannels,
+                batchSize,
+                a + strideHeight * (outHeight - 1) + 1,
+                b + strideWidth * (outWidth - 1) + 1
+              ],
               strides: [1, 1, strideHeight, strideWidth],
               beginMask: 0,
               endMask: 0,
