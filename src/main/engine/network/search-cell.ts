@@ -35,7 +35,7 @@ export class MixedOp extends Module {
         // gradient through the softmax of the other ops), so it is not computed.
         if (i === ZEROISE_INDEX) return
         const term = tf.mul(op.forward(x, ctx), w[i]) as tf.Tensor4D
-        sum = sum ? tf.add(sum, term) : term
+        sum = sum ? (tf.add(sum, term) as tf.Tensor4D) : term
       })
       return sum as tf.Tensor4D
     })
@@ -112,7 +112,7 @@ export class SearchCell extends Module {
         for (const h of states.slice(0, node + 2)) {
           const term = this.edges[edge].mix(h, rows[edge], ctx)
           edge++
-          sum = sum ? tf.add(sum, term) : term
+          sum = sum ? (tf.add(sum, term) as tf.Tensor4D) : term
         }
         states.push(sum as tf.Tensor4D)
       }

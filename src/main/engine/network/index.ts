@@ -1,0 +1,13 @@
+// Networks of the method built on the nn modules: the search supernet and the final binary networks (spec 3).
+export { Supernet } from './supernet'
+export type { SupernetOptions } from './supernet'
+export { FinalNetwork } from './final-network'
+export type { FinalNetworkOptions } from './final-network'
+export { FinalCell } from './final-cell'
+export type { FinalForwardContext, Macro } from './final-cell'
+export { MixedOp, SearchCell, OpList } from './search-cell'
+export { dropPath } from './drop-path'
+export { CELL_MULTIPLIER, isReductionCell, planCells, reductionIndices } from './macro'
+export type { CellPlan } from './macro'
+export { traceModule } from './trace'
+export type { LayerRecord, Shape3, Traceable } from './trace'
