@@ -50,3 +50,8 @@ export function encodeIdx(magic: number, dims: number[], data: Uint8Array): Buff
   dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i))
   return Buffer.concat([header, Buffer.from(data)])
 }
+
+/** Byte equality of two typed arrays (vitest's deep toEqual is slow on megabytes). */
+export function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+}
