@@ -6,6 +6,11 @@ import vue from '@vitejs/plugin-vue'
 const { version } = JSON.parse(readFileSync(resolve(__dirname, 'package.json'), 'utf8')) as { version: string }
 const define = { __APP_VERSION__: JSON.stringify(version) }
 
+// zod ships `@__PURE__` comments in places Rollup cannot use; the warning says nothing about our code.
+const onwarn = (warning: { code?: string }, warn: (warning: never) => void): void => {
+  if (warning.code !== 'INVALID_ANNOTATION') warn(warning as never)
+}
+
 export default defineConfig({
   main: {
     define,
@@ -20,6 +25,7 @@ export default defineConfig({
         },
         // Dev-only tools, loaded by `bnas serve --dev` from node_modules, never bundled.
         external: ['vite', '@vitejs/plugin-vue'],
+        onwarn,
         output: { entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' }
       }
     }
@@ -28,7 +34,8 @@ export default defineConfig({
     build: {
       rollupOptions: {
         // Sandboxed preloads cannot be ES modules: emit CommonJS.
-        output: { format: 'cjs', entryFileNames: '[name].cjs' }
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+        onwarn
       }
     }
   },
@@ -37,7 +44,7 @@ export default defineConfig({
     define,
     plugins: [vue()],
     build: {
-      rollupOptions: { input: resolve(__dirname, 'src/renderer/index.html') }
+      rollupOptions: { input: resolve(__dirname, 'src/renderer/index.html'), onwarn }
     }
   }
 })
