@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { registerServe } from './commands/serve'
+import { registerSummary } from './commands/summary'
 
 /**
  * The `bnas` command line: every job of the app runs headless from here.
@@ -11,6 +12,7 @@ export function createProgram(version: string): Command {
     .version(version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
   registerServe(program)
+  registerSummary(program)
   return program
 }
 

@@ -149,14 +149,21 @@ export class FinalNetwork extends Module {
   }
 
   /** Every leaf module with the shapes it sees for one input image of [H, W, C]. */
-  trace(prefix: string, [input]: Shape3[], records: LayerRecord[] = []): Shape3 {
+  trace(prefix: string, [input]: Shape3[], records: LayerRecord[] = [], blocks?: Map<string, Shape3>): Shape3 {
     const [name0, name1] = this.namedChildren().map(([name]) => name)
     let s0 = traceModule(joinName(prefix, name0), this.stems[0], input, records)
+    blocks?.set(joinName(prefix, name0), s0)
     let s1 = this.stems.length === 1 ? s0 : traceModule(joinName(prefix, name1), this.stems[1], s0, records)
+    if (this.stems.length > 1) blocks?.set(joinName(prefix, name1), s1)
     for (const cell of this.cells) {
-      ;[s0, s1] = [s1, cell.trace(joinName(prefix, `cells.${cell.plan.index}`), [s0, s1], records)]
+      const name = joinName(prefix, `cells.${cell.plan.index}`)
+      ;[s0, s1] = [s1, cell.trace(name, [s0, s1], records)]
+      blocks?.set(name, s1)
     }
     const pooled = traceModule(joinName(prefix, 'global_pooling'), this.globalPooling, s1, records)
-    return traceModule(joinName(prefix, 'classifier'), this.classifier, pooled, records)
+    blocks?.set(joinName(prefix, 'global_pooling'), pooled)
+    const out = traceModule(joinName(prefix, 'classifier'), this.classifier, pooled, records)
+    blocks?.set(joinName(prefix, 'classifier'), out)
+    return out
   }
 }

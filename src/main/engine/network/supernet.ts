@@ -115,14 +115,20 @@ export class Supernet extends Module {
   }
 
   /** Every leaf module with the shapes it sees for one input image of [H, W, C]. */
-  trace(prefix: string, [input]: Shape3[], records: LayerRecord[] = []): Shape3 {
+  trace(prefix: string, [input]: Shape3[], records: LayerRecord[] = [], blocks?: Map<string, Shape3>): Shape3 {
     let s0 = traceModule(joinName(prefix, 'stem'), this.stem, input, records)
+    blocks?.set(joinName(prefix, 'stem'), s0)
     let s1 = s0
     for (const cell of this.cells) {
-      ;[s0, s1] = [s1, cell.trace(joinName(prefix, `cells.${cell.plan.index}`), [s0, s1], records)]
+      const name = joinName(prefix, `cells.${cell.plan.index}`)
+      ;[s0, s1] = [s1, cell.trace(name, [s0, s1], records)]
+      blocks?.set(name, s1)
     }
     const pooled = traceModule(joinName(prefix, 'global_pooling'), this.globalPooling, s1, records)
-    return traceModule(joinName(prefix, 'classifier'), this.classifier, pooled, records)
+    blocks?.set(joinName(prefix, 'global_pooling'), pooled)
+    const out = traceModule(joinName(prefix, 'classifier'), this.classifier, pooled, records)
+    blocks?.set(joinName(prefix, 'classifier'), out)
+    return out
   }
 
   override dispose(): void {

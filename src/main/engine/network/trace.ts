@@ -19,7 +19,7 @@ export interface LayerRecord {
 
 /** A module whose data flow is not a plain chain (cells, networks) walks itself. */
 export interface Traceable {
-  trace(prefix: string, inputs: Shape3[], records: LayerRecord[]): Shape3
+  trace(prefix: string, inputs: Shape3[], records: LayerRecord[], blocks?: Map<string, Shape3>): Shape3
 }
 
 function isTraceable(module: Module): module is Module & Traceable {

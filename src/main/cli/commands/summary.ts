@@ -1,0 +1,109 @@
+import { readFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import {
+  isPublishedGenotypeName,
+  parseGenotype,
+  publishedBnasGenotype,
+  PUBLISHED_GENOTYPE_NAMES,
+  type Genotype
+} from '../../../shared/genotype'
+import { initBackend } from '../../engine/backend'
+import type { Macro, Shape3 } from '../../engine/network'
+import { formatSummaryTable, summarizeFinalNetwork, type ModelSummary } from '../../engine/summary'
+
+export interface SummaryCliOptions {
+  genotype: string
+  cells?: string
+  channels?: string
+  input?: string
+  classes?: string
+  macro?: string
+  json?: boolean
+  layers?: boolean
+}
+
+/** Defaults per macro: BNAS-A on CIFAR-10, BNAS-D on ImageNet. */
+const DEFAULTS: Record<Macro, { cells: number; channels: number; input: string; classes: number }> = {
+  cifar: { cells: 20, channels: 36, input: '32x32x3', classes: 10 },
+  imagenet: { cells: 12, channels: 64, input: '224x224x3', classes: 1000 }
+}
+
+export function parseInputShape(text: string): Shape3 {
+  const match = /^\s*(\d+)\s*[x×]\s*(\d+)\s*[x×]\s*(\d+)\s*$/i.exec(text)
+  const dims = match ? [Number(match[1]), Number(match[2]), Number(match[3])] : []
+  if (!match || dims.some((d) => d < 1)) {
+    throw new Error(`--input must be HxWxC with positive integers, e.g. 32x32x3 (got '${text}')`)
+  }
+  return dims as Shape3
+}
+
+function parseCount(text: string | undefined, fallback: number, option: string): number {
+  if (text === undefined) return fallback
+  const value = Number(text)
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isInteger(value) || value < 1) {
+    throw new Error(`${option} must be a positive integer (got '${text}')`)
+  }
+  return value
+}
+
+/** A published name, or a file holding JSON or the authors' `Genotype(...)` text. */
+export async function loadGenotype(nameOrFile: string): Promise<Genotype> {
+  if (isPublishedGenotypeName(nameOrFile)) return publishedBnasGenotype(nameOrFile)
+  let text: string
+  try {
+    text = await readFile(nameOrFile, 'utf8')
+  } catch {
+    throw new Error(
+      `unknown genotype '${nameOrFile}': neither a published name (${PUBLISHED_GENOTYPE_NAMES.join(', ')}) ` +
+        'nor a readable file'
+    )
+  }
+  try {
+    return parseGenotype(text)
+  } catch (error) {
+    throw new Error(`${nameOrFile}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+/** The work of `bnas summary`, callable in-process (tests, other commands). */
+export async function computeSummary(options: SummaryCliOptions): Promise<ModelSummary> {
+  const macro = (options.macro ?? 'cifar') as Macro
+  if (macro !== 'cifar' && macro !== 'imagenet') {
+    throw new Error(`--macro must be cifar or imagenet (got '${options.macro}')`)
+  }
+  const defaults = DEFAULTS[macro]
+  const config = {
+    genotype: await loadGenotype(options.genotype),
+    cells: parseCount(options.cells, defaults.cells, '--cells'),
+    channels: parseCount(options.channels, defaults.channels, '--channels'),
+    classes: parseCount(options.classes, defaults.classes, '--classes'),
+    input: parseInputShape(options.input ?? defaults.input),
+    macro
+  }
+  // Nothing is computed, only weights allocated: the pure-JS backend starts fastest and is always there.
+  await initBackend('cpu')
+  return summarizeFinalNetwork(config)
+}
+
+/** The text `bnas summary` prints: the table, or JSON with `--json`. */
+export async function runSummary(options: SummaryCliOptions): Promise<string> {
+  const summary = await computeSummary(options)
+  return options.json ? JSON.stringify(summary, null, 2) : formatSummaryTable(summary, { layers: options.layers })
+}
+
+export function registerSummary(program: Command): void {
+  program
+    .command('summary')
+    .description('parameters (1-bit / 32-bit), BOPs, FLOPs, OPs and size of a final network built from a genotype')
+    .requiredOption('--genotype <name|file>', `a published genotype (${PUBLISHED_GENOTYPE_NAMES.join(', ')}) or a file`)
+    .option('--cells <L>', 'number of cells (default 20 for cifar, 12 for imagenet)')
+    .option('--channels <C>', 'initial channels (default 36 for cifar, 64 for imagenet)')
+    .option('--input <HxWxC>', 'input image shape (default 32x32x3 for cifar, 224x224x3 for imagenet)')
+    .option('--classes <K>', 'number of classes (default 10 for cifar, 1000 for imagenet)')
+    .option('--macro <cifar|imagenet>', 'macro-architecture (stem and head)', 'cifar')
+    .option('--layers', 'one row per layer instead of per block', false)
+    .option('--json', 'print JSON (with trainableParams, totals under both accountings, blocks and layers)', false)
+    .action(async (options: SummaryCliOptions) => {
+      process.stdout.write(`${await runSummary(options)}\n`)
+    })
+}
