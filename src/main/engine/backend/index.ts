@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
+// Gradients are part of "a working backend" for the engine, whichever module the caller imports first.
+import '../ops/register-gradients'
 import { BACKEND_CANDIDATES, isRegistered, type BackendCandidate } from './candidates'
 
 /** 'auto' tries every backend fastest first; a name forces that one (and fails with its reason if unavailable). */

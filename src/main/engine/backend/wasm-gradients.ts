@@ -2,11 +2,13 @@ import * as tf from '@tensorflow/tfjs-core'
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
 
 /**
- * Training kernels that tfjs-backend-wasm 4.22 does not ship, built from its own (XNNPACK / C++) kernels so the hot
- * loops stay in WebAssembly. Found by running a forward + backward pass of every BNAS op on wasm and collecting the
- * "kernel not registered" errors; with the engine's ops (conv2dTorch never hands dilation to tf.conv2d) the only
- * missing one is Conv2DBackpropFilter. MaxPoolGrad, AvgPoolGrad, Conv2DBackpropInput, SpaceToBatchND and
- * BatchToSpaceND exist in wasm already.
+ * Training kernels for tfjs-backend-wasm 4.22, found by running a forward + backward pass of every BNAS op on wasm and
+ * comparing with the cpu backend and PyTorch:
+ * - Conv2DBackpropFilter is missing. It is built from wasm's own kernels (XNNPACK GEMM) so the hot loop stays in
+ *   WebAssembly. Dilation never reaches it: conv2dTorch never hands dilation to tf.conv2d.
+ * - MaxPoolGrad exists but is wrong: wasm's C++ max-pool-with-argmax picks wrong positions for some windows (seen with
+ *   3 and 4 channels at 7×7, padding 1), so its gradient lands on the wrong pixels. It is replaced.
+ * AvgPoolGrad, Conv2DBackpropInput, SpaceToBatchND and BatchToSpaceND exist in wasm and match the cpu backend.
  */
 export function registerWasmGradientKernels(): void {
   if (tf.getKernel('Conv2DBackpropFilter', 'wasm') === undefined) {
@@ -16,7 +18,18 @@ export function registerWasmGradientKernels(): void {
       kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc
     })
   }
+  if (!maxPoolGradReplaced) {
+    if (tf.getKernel('MaxPoolGrad', 'wasm') !== undefined) tf.unregisterKernel('MaxPoolGrad', 'wasm')
+    tf.registerKernel({
+      kernelName: 'MaxPoolGrad',
+      backendName: 'wasm',
+      kernelFunc: maxPoolGrad as unknown as tf.KernelFunc
+    })
+    maxPoolGradReplaced = true
+  }
 }
+
+let maxPoolGradReplaced = false
 
 /** Calls another wasm kernel directly (no engine bookkeeping): the result must be released with `release`. */
 function call(backend: BackendWasm, name: string, inputs: tf.NamedTensorInfoMap, attrs: object): tf.TensorInfo {
@@ -121,5 +134,74 @@ function conv2DBackpropFilter(args: Conv2DBackpropFilterArgs): tf.TensorInfo {
     }
   }
   release(backend, channelsFirst, dy3)
+  return out
+}
+
+interface MaxPoolGradArgs {
+  inputs: { dy: tf.TensorInfo; input: tf.TensorInfo; output: tf.TensorInfo }
+  backend: BackendWasm
+  attrs: {
+    filterSize: [number, number] | number
+    strides: [number, number] | number
+    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding
+    dimRoundingMode?: 'floor' | 'round' | 'ceil'
+  }
+}
+
+/**
+ * Max-pool gradient with PyTorch's rule: each output's gradient goes to the first maximum of its window in row-major
+ * scan order (ties are common after ReLU, where whole windows are 0), padding never wins. One pass over the outputs
+ * on views of the wasm heap: O(outputs · window), small next to the convolutions around it.
+ */
+function maxPoolGrad(args: MaxPoolGradArgs): tf.TensorInfo {
+  const { inputs, backend, attrs } = args
+  const { dy, input } = inputs
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode
+  )
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth } = info
+  const { filterHeight, filterWidth, padInfo } = info
+  const out = backend.makeOutput(input.shape, 'float32')
+  // Read the views only after makeOutput: allocating may grow (and so move) the heap.
+  const x = backend.typedArrayFromHeap(input) as Float32Array
+  const g = backend.typedArrayFromHeap(dy) as Float32Array
+  const dx = backend.typedArrayFromHeap(out) as Float32Array
+  dx.fill(0)
+  const c = inChannels
+  for (let n = 0; n < batchSize; n++) {
+    for (let i = 0; i < outHeight; i++) {
+      const r0 = i * strideHeight - padInfo.top
+      const rStart = Math.max(r0, 0)
+      const rEnd = Math.min(r0 + filterHeight, inHeight)
+      for (let j = 0; j < outWidth; j++) {
+        const q0 = j * strideWidth - padInfo.left
+        const qStart = Math.max(q0, 0)
+        const qEnd = Math.min(q0 + filterWidth, inWidth)
+        const dyBase = ((n * outHeight + i) * outWidth + j) * c
+        for (let ch = 0; ch < c; ch++) {
+          let best = -Infinity
+          let bestIndex = ((n * inHeight + rStart) * inWidth + qStart) * c + ch
+          for (let r = rStart; r < rEnd; r++) {
+            for (let q = qStart; q < qEnd; q++) {
+              const index = ((n * inHeight + r) * inWidth + q) * c + ch
+              const v = x[index]
+              if (v > best || Number.isNaN(v)) {
+                best = v
+                bestIndex = index
+                if (Number.isNaN(v)) break
+              }
+            }
+            if (Number.isNaN(best)) break
+          }
+          dx[bestIndex] += g[dyBase + ch]
+        }
+      }
+    }
+  }
   return out
 }
