@@ -8,9 +8,9 @@ export const BN_MOMENTUM = 0.1
 export interface BatchNormState {
   runningMean: tf.Variable
   runningVar: tf.Variable
-  /** γ and β, present only when affine. */
-  gamma?: tf.Variable
-  beta?: tf.Variable
+  /** γ and β, present only when affine (any tensor: tests and frozen models pass plain tensors). */
+  gamma?: tf.Tensor
+  beta?: tf.Tensor
 }
 
 /**
