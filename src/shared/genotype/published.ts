@@ -1,3 +1,4 @@
+import { isOpName } from './ops'
 import type { DartsGenotype, Genotype } from './types'
 
 /** BNAS-A's cell, found on CIFAR-10 (γ = 1); 5 of its 8 normal edges are Zeroise (spec section 7). */
@@ -127,7 +128,8 @@ export function publishedBnasGenotype(name: string): Genotype {
   }
   const entry: PublishedGenotype = PUBLISHED_GENOTYPES[name]
   if (entry.space !== 'bnas') {
-    const foreign = [...new Set([...entry.genotype.normal, ...entry.genotype.reduce].map(([op]) => op))]
+    const ops = [...entry.genotype.normal, ...entry.genotype.reduce].map(([op]) => op)
+    const foreign = [...new Set(ops)].filter((op) => !isOpName(op))
     throw new Error(
       `${name} is a DARTS genotype for comparison and drawing only: its ops (${foreign.join(', ')}) are not in the ` +
         'BNAS search space, so it cannot be built as a BNAS network'
