@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { registerServe } from './commands/serve'
+import { registerDatasets } from './commands/datasets'
 import { registerSummary } from './commands/summary'
 
 /**
@@ -12,6 +13,7 @@ export function createProgram(version: string): Command {
     .version(version, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
   registerServe(program)
+  registerDatasets(program)
   registerSummary(program)
   return program
 }

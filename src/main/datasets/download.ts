@@ -55,6 +55,8 @@ export interface DownloadOptions {
   /** Give up when the server sends nothing for this long. Default 30 s. */
   timeoutMs?: number
   signal?: AbortSignal
+  /** What to point at instead when offline, e.g. cifar10:/path/to/cifar-10-batches-bin. */
+  offlineHint?: string
 }
 
 const OFFLINE_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'ETIMEDOUT'])
@@ -100,7 +102,7 @@ export async function downloadFile(url: string, dest: string, md5: string, optio
     try {
       response = await get(current, resumedFrom ? { Range: `bytes=${resumedFrom}-` } : {}, options)
     } catch (error) {
-      throw networkError(url, dest, error)
+      throw networkError(url, dest, error, options.offlineHint)
     }
     const status = response.statusCode ?? 0
     if (status >= 300 && status < 400 && response.headers.location && redirects++ < 5) {
@@ -143,7 +145,7 @@ export async function downloadFile(url: string, dest: string, md5: string, optio
       })
     } catch (error) {
       out.destroy()
-      throw networkError(url, dest, error)
+      throw networkError(url, dest, error, options.offlineHint)
     }
     if (total !== null && received < total) {
       throw new DatasetError(url, `download interrupted at ${received} of ${total} bytes; run again to resume`)
@@ -163,7 +165,7 @@ function contentRangeStart(response: IncomingMessage): number {
   return match ? Number(match[1]) : -1
 }
 
-function networkError(url: string, dest: string, error: unknown): DatasetError {
+function networkError(url: string, dest: string, error: unknown, hint = 'the folder'): DatasetError {
   if (error instanceof DatasetError) return error
   const code = (error as NodeJS.ErrnoException | undefined)?.code ?? ''
   const why = error instanceof Error ? error.message : String(error)
@@ -172,7 +174,7 @@ function networkError(url: string, dest: string, error: unknown): DatasetError {
     return new DatasetError(
       url,
       `cannot reach ${host} (${code}): no network here? Download ${basename(new URL(url).pathname)} on a machine ` +
-        'that has one, unpack it, and point at the folder instead, e.g. cifar10:/path/to/cifar-10-batches-bin'
+        `that has one, unpack it, and point at the folder instead: ${hint}`
     )
   }
   const partial = fileSize(`${dest}.part`)
@@ -200,17 +202,22 @@ export async function downloadCifar(
   const folder = join(root, archive.folder)
   const complete = (): boolean => archive.members.every((m) => isFile(join(folder, m)))
   if (complete()) return folder
-  try {
-    mkdirSync(folder, { recursive: true })
-  } catch (error) {
-    throw new DatasetError(folder, `cannot be created (${error instanceof Error ? error.message : String(error)})`)
+  const makeFolder = (path: string): void => {
+    try {
+      mkdirSync(path, { recursive: true })
+    } catch (error) {
+      throw new DatasetError(path, `cannot be created (${error instanceof Error ? error.message : String(error)})`)
+    }
   }
+  makeFolder(root)
   const tarball = join(root, archive.fileName)
   const md5 = options.md5 ?? archive.md5
   if (!(isFile(tarball) && (await md5File(tarball)) === md5)) {
     rmSync(tarball, { force: true })
-    await downloadFile(options.url ?? archive.url, tarball, md5, options)
+    const offlineHint = `${kind}:/path/to/${archive.folder}`
+    await downloadFile(options.url ?? archive.url, tarball, md5, { offlineHint, ...options })
   }
+  makeFolder(folder)
   // Keep only the expected files of the expected folder, by name.
   await extractTarGz(tarball, folder, (member) => {
     const name = posix.basename(member)
