@@ -43,7 +43,8 @@ export class DatasetSpecError extends Error {
   }
 }
 
-const KIND_HELP = 'expected one of cifar10:PATH, cifar100:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH, synthetic[:N]'
+const KIND_HELP =
+  'expected one of cifar10:PATH, cifar100:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH, synthetic[:N]'
 
 const OPTION_KEYS: Record<DatasetKind, readonly string[]> = {
   cifar10: [],

@@ -18,7 +18,9 @@ function expectRoundTrip(records: CifarRecord[], labelIndex: number, images: Uin
     for (let c = 0; c < 3; c++) {
       for (let p = 0; p < 1024; p++) {
         if (image[p * 3 + c] !== record.planar[c * 1024 + p]) {
-          throw new Error(`record ${n}, channel ${c}, pixel ${p}: ${image[p * 3 + c]} != ${record.planar[c * 1024 + p]}`)
+          throw new Error(
+            `record ${n}, channel ${c}, pixel ${p}: ${image[p * 3 + c]} != ${record.planar[c * 1024 + p]}`
+          )
         }
       }
     }

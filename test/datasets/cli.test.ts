@@ -26,7 +26,9 @@ describe('bnas datasets', () => {
   })
 
   it('inspect --json prints the summary the UI validates', async () => {
-    const summary = datasetSummarySchema.parse(JSON.parse(await run('datasets', 'inspect', 'synthetic:50?size=8', '--json')))
+    const summary = datasetSummarySchema.parse(
+      JSON.parse(await run('datasets', 'inspect', 'synthetic:50?size=8', '--json'))
+    )
     expect(summary.inputShape).toEqual([8, 8, 3])
     expect(summary.samples).toHaveLength(10)
     const bare = JSON.parse(await run('datasets', 'inspect', 'synthetic:50', '--json', '--no-samples'))
@@ -34,8 +36,12 @@ describe('bnas datasets', () => {
   })
 
   it('errors carry the dataset message', async () => {
-    await expect(run('datasets', 'inspect', 'cifar10')).rejects.toThrow("invalid dataset spec 'cifar10': cifar10 needs a folder: cifar10:PATH")
+    await expect(run('datasets', 'inspect', 'cifar10')).rejects.toThrow(
+      "invalid dataset spec 'cifar10': cifar10 needs a folder: cifar10:PATH"
+    )
     await expect(run('datasets', 'inspect', 'mnist:/no/such/folder')).rejects.toThrow('/no/such/folder: does not exist')
-    await expect(run('datasets', 'download', 'svhn', '/tmp/x')).rejects.toThrow("datasets download takes cifar10 or cifar100, got 'svhn'")
+    await expect(run('datasets', 'download', 'svhn', '/tmp/x')).rejects.toThrow(
+      "datasets download takes cifar10 or cifar100, got 'svhn'"
+    )
   })
 })

@@ -15,9 +15,13 @@ const { dir, cleanup } = tempFolder()
 function buildArchive(): Buffer {
   const src = join(dir, 'src', 'cifar-10-batches-bin')
   mkdirSync(src, { recursive: true })
-  for (let i = 1; i <= 5; i++) writeFileSync(join(src, `data_batch_${i}.bin`), encodeCifar(randomCifarRecords(20, 1, [10], i)))
+  for (let i = 1; i <= 5; i++)
+    writeFileSync(join(src, `data_batch_${i}.bin`), encodeCifar(randomCifarRecords(20, 1, [10], i)))
   writeFileSync(join(src, 'test_batch.bin'), encodeCifar(randomCifarRecords(10, 1, [10], 7)))
-  writeFileSync(join(src, 'batches.meta.txt'), 'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n')
+  writeFileSync(
+    join(src, 'batches.meta.txt'),
+    'airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n'
+  )
   writeFileSync(join(src, 'not-wanted.html'), '<p>only the listed members are extracted</p>')
   const out = join(dir, 'archive.tar.gz')
   execFileSync('tar', ['czf', out, '-C', join(dir, 'src'), 'cifar-10-batches-bin'])
@@ -71,13 +75,17 @@ afterAll(async () => {
 describe('CIFAR download', () => {
   it('offline: fails at once telling the user to point at a folder', async () => {
     const started = Date.now()
-    const error = await downloadCifar('cifar10', join(dir, 'offline'), { url: 'http://cifar.invalid/cifar-10-binary.tar.gz' }).catch((e) => e)
+    const error = await downloadCifar('cifar10', join(dir, 'offline'), {
+      url: 'http://cifar.invalid/cifar-10-binary.tar.gz'
+    }).catch((e) => e)
     expect(error).toBeInstanceOf(DatasetError)
     expect(error.message).toMatch(/cannot reach cifar\.invalid \((ENOTFOUND|EAI_AGAIN)\): no network here\?/)
     expect(error.message).toContain('point at the folder instead: cifar10:/path/to/cifar-10-batches-bin')
     expect(existsSync(join(dir, 'offline', 'cifar-10-batches-bin'))).toBe(false)
     expect(Date.now() - started).toBeLessThan(10_000)
-    const refused = await downloadCifar('cifar10', join(dir, 'offline'), { url: 'http://127.0.0.1:1/x.tar.gz' }).catch((e) => e)
+    const refused = await downloadCifar('cifar10', join(dir, 'offline'), { url: 'http://127.0.0.1:1/x.tar.gz' }).catch(
+      (e) => e
+    )
     expect(refused.message).toMatch(/cannot reach 127\.0\.0\.1:1 \(ECONNREFUSED\)/)
   })
 
@@ -101,7 +109,13 @@ describe('CIFAR download', () => {
     expect(progress.at(-1)).toEqual({ received: archive.length, total: archive.length, resumedFrom: partSize })
     expect(folder).toBe(join(dest, 'cifar-10-batches-bin'))
     expect(readdirSync(folder).sort()).toEqual([
-      'batches.meta.txt', 'data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin'
+      'batches.meta.txt',
+      'data_batch_1.bin',
+      'data_batch_2.bin',
+      'data_batch_3.bin',
+      'data_batch_4.bin',
+      'data_batch_5.bin',
+      'test_batch.bin'
     ])
     expect(existsSync(join(dest, 'cifar-10-binary.tar.gz.part'))).toBe(false)
     const dataset = loadDataset(`cifar10:${folder}`)
@@ -130,7 +144,9 @@ describe('CIFAR download', () => {
     const error = await downloadCifar('cifar10', dest, { url, md5 }).catch((e) => e)
     expect(error).toBeInstanceOf(DatasetError)
     expect(error.file).toBe(join(dest, 'cifar-10-binary.tar.gz'))
-    expect(error.problem).toMatch(new RegExp(`^checksum mismatch: MD5 [0-9a-f]{32}, expected ${md5}; the download was removed, run again$`))
+    expect(error.problem).toMatch(
+      new RegExp(`^checksum mismatch: MD5 [0-9a-f]{32}, expected ${md5}; the download was removed, run again$`)
+    )
     expect(existsSync(join(dest, 'cifar-10-binary.tar.gz.part'))).toBe(false)
     expect(existsSync(join(dest, 'cifar-10-binary.tar.gz'))).toBe(false)
     behaviour.mode = 'normal'
@@ -141,7 +157,9 @@ describe('CIFAR download', () => {
     mkdirSync(dest)
     const cut = archive.subarray(0, archive.length - 40)
     writeFileSync(join(dest, 'cifar-10-binary.tar.gz'), cut)
-    const error = await downloadCifar('cifar10', dest, { url, md5: createHash('md5').update(cut).digest('hex') }).catch((e) => e)
+    const error = await downloadCifar('cifar10', dest, { url, md5: createHash('md5').update(cut).digest('hex') }).catch(
+      (e) => e
+    )
     expect(error).toBeInstanceOf(DatasetError)
     expect(error.file).toBe(join(dest, 'cifar-10-binary.tar.gz'))
     expect(readdirSync(join(dest, 'cifar-10-batches-bin')).filter((f) => f.endsWith('.tmp'))).toEqual([])

@@ -95,8 +95,14 @@ describe('broken input gives a DatasetError naming the file', () => {
   })
 
   it('a truncated CIFAR file', () => {
-    const folder = cifar10Folder('trunc-cifar', (f) => f.set('data_batch_3.bin', f.get('data_batch_3.bin')!.subarray(0, 3 * 3073 - 100)))
-    expectDatasetError(`cifar10:${folder}`, join(folder, 'data_batch_3.bin'), 'is truncated: 9119 bytes is not a whole number of 3073-byte records (the last record has 2973 bytes)')
+    const folder = cifar10Folder('trunc-cifar', (f) =>
+      f.set('data_batch_3.bin', f.get('data_batch_3.bin')!.subarray(0, 3 * 3073 - 100))
+    )
+    expectDatasetError(
+      `cifar10:${folder}`,
+      join(folder, 'data_batch_3.bin'),
+      'is truncated: 9119 bytes is not a whole number of 3073-byte records (the last record has 2973 bytes)'
+    )
   })
 
   it('a CIFAR label out of range', () => {
@@ -113,36 +119,83 @@ describe('broken input gives a DatasetError naming the file', () => {
     writeFileSync(join(c100, 'train.bin'), encodeCifar(bad))
     writeFileSync(join(c100, 'test.bin'), encodeCifar(randomCifarRecords(1, 2, [20, 100], 4)))
     expect(loadDataset(`cifar100:${c100}`).train.count).toBe(2)
-    expectDatasetError(`cifar100:${c100}?labels=coarse`, join(c100, 'train.bin'), 'label 20 of record 1 is out of range 0..19')
+    expectDatasetError(
+      `cifar100:${c100}?labels=coarse`,
+      join(c100, 'train.bin'),
+      'label 20 of record 1 is out of range 0..19'
+    )
   })
 
   it('a wrong IDX magic number', () => {
-    const folder = mnistFolder('magic', (f) => f.set('train-labels-idx1-ubyte', encodeIdx(0x803, [4, 1, 1], new Uint8Array(4))))
-    expectDatasetError(`mnist:${folder}`, join(folder, 'train-labels-idx1-ubyte'), 'wrong magic number 0x00000803, expected 0x00000801 (IDX labels)')
-    const swapped = mnistFolder('magic2', (f) => f.set('t10k-images-idx3-ubyte.gz', f.get('t10k-labels-idx1-ubyte.gz')!))
-    expectDatasetError(`mnist:${swapped}`, join(swapped, 't10k-images-idx3-ubyte.gz'), 'wrong magic number 0x00000801, expected 0x00000803 (IDX images)')
+    const folder = mnistFolder('magic', (f) =>
+      f.set('train-labels-idx1-ubyte', encodeIdx(0x803, [4, 1, 1], new Uint8Array(4)))
+    )
+    expectDatasetError(
+      `mnist:${folder}`,
+      join(folder, 'train-labels-idx1-ubyte'),
+      'wrong magic number 0x00000803, expected 0x00000801 (IDX labels)'
+    )
+    const swapped = mnistFolder('magic2', (f) =>
+      f.set('t10k-images-idx3-ubyte.gz', f.get('t10k-labels-idx1-ubyte.gz')!)
+    )
+    expectDatasetError(
+      `mnist:${swapped}`,
+      join(swapped, 't10k-images-idx3-ubyte.gz'),
+      'wrong magic number 0x00000801, expected 0x00000803 (IDX images)'
+    )
   })
 
   it('a truncated IDX file, plain or gzipped', () => {
-    const plain = mnistFolder('trunc-idx', (f) => f.set('train-images-idx3-ubyte', f.get('train-images-idx3-ubyte')!.subarray(0, 1000)))
-    expectDatasetError(`mnist:${plain}`, join(plain, 'train-images-idx3-ubyte'), 'is truncated: header promises 3136 data bytes, file holds 984')
-    const gz = mnistFolder('trunc-gz', (f) => f.set('t10k-images-idx3-ubyte.gz', f.get('t10k-images-idx3-ubyte.gz')!.subarray(0, 30)))
+    const plain = mnistFolder('trunc-idx', (f) =>
+      f.set('train-images-idx3-ubyte', f.get('train-images-idx3-ubyte')!.subarray(0, 1000))
+    )
+    expectDatasetError(
+      `mnist:${plain}`,
+      join(plain, 'train-images-idx3-ubyte'),
+      'is truncated: header promises 3136 data bytes, file holds 984'
+    )
+    const gz = mnistFolder('trunc-gz', (f) =>
+      f.set('t10k-images-idx3-ubyte.gz', f.get('t10k-images-idx3-ubyte.gz')!.subarray(0, 30))
+    )
     expectDatasetError(`mnist:${gz}`, join(gz, 't10k-images-idx3-ubyte.gz'), /is a damaged or truncated gzip file/)
     const header = mnistFolder('trunc-header', (f) => f.set('train-labels-idx1-ubyte', Buffer.from([0, 0, 8, 1, 0])))
-    expectDatasetError(`mnist:${header}`, join(header, 'train-labels-idx1-ubyte'), 'is truncated inside its header (5 bytes)')
+    expectDatasetError(
+      `mnist:${header}`,
+      join(header, 'train-labels-idx1-ubyte'),
+      'is truncated inside its header (5 bytes)'
+    )
   })
 
   it('an IDX label out of range and a count mismatch', () => {
-    const folder = mnistFolder('label-idx', (f) => f.set('train-labels-idx1-ubyte', encodeIdx(0x801, [4], Uint8Array.from([0, 1, 12, 3]))))
-    expectDatasetError(`mnist:${folder}`, join(folder, 'train-labels-idx1-ubyte'), 'label 12 of item 2 is out of range 0..9')
-    const count = mnistFolder('count-idx', (f) => f.set('train-labels-idx1-ubyte', encodeIdx(0x801, [3], Uint8Array.from([0, 1, 2]))))
+    const folder = mnistFolder('label-idx', (f) =>
+      f.set('train-labels-idx1-ubyte', encodeIdx(0x801, [4], Uint8Array.from([0, 1, 12, 3])))
+    )
+    expectDatasetError(
+      `mnist:${folder}`,
+      join(folder, 'train-labels-idx1-ubyte'),
+      'label 12 of item 2 is out of range 0..9'
+    )
+    const count = mnistFolder('count-idx', (f) =>
+      f.set('train-labels-idx1-ubyte', encodeIdx(0x801, [3], Uint8Array.from([0, 1, 2])))
+    )
     const labels = join(count, 'train-labels-idx1-ubyte')
-    expectDatasetError(`mnist:${count}`, labels, `holds 3 labels but ${join(count, 'train-images-idx3-ubyte')} holds 4 images`)
+    expectDatasetError(
+      `mnist:${count}`,
+      labels,
+      `holds 3 labels but ${join(count, 'train-images-idx3-ubyte')} holds 4 images`
+    )
   })
 
   it('an image that does not decode', () => {
-    const garbage = imageFolder('garbage', { a: { '1.png': pngBytes() }, b: { 'x.png': Buffer.from('hello, not a png') } })
-    expectDatasetError(`folder:${garbage}`, join(garbage, 'b', 'x.png'), 'is not a PNG or JPEG image (unrecognised leading bytes)')
+    const garbage = imageFolder('garbage', {
+      a: { '1.png': pngBytes() },
+      b: { 'x.png': Buffer.from('hello, not a png') }
+    })
+    expectDatasetError(
+      `folder:${garbage}`,
+      join(garbage, 'b', 'x.png'),
+      'is not a PNG or JPEG image (unrecognised leading bytes)'
+    )
     const good = pngBytes()
     const cut = imageFolder('cut-png', { a: { '1.png': good }, b: { 'x.png': good.subarray(0, good.length - 20) } })
     expectDatasetError(`folder:${cut}`, join(cut, 'b', 'x.png'), /^does not decode as PNG/)
@@ -157,14 +210,22 @@ describe('broken input gives a DatasetError naming the file', () => {
     const flat = join(dir, 'flat-images')
     mkdirSync(flat)
     writeFileSync(join(flat, '1.png'), pngBytes())
-    expectDatasetError(`folder:${flat}`, flat, 'has no class sub-folders: expected one sub-folder per class holding PNG or JPEG files')
+    expectDatasetError(
+      `folder:${flat}`,
+      flat,
+      'has no class sub-folders: expected one sub-folder per class holding PNG or JPEG files'
+    )
     const one = imageFolder('one-class', { a: { '1.png': pngBytes() } })
     expectDatasetError(`folder:${one}`, one, 'has only one class sub-folder (a)')
   })
 
   it('never writes into the dataset folder, even when loading fails', () => {
     const before = snapshot(dir)
-    for (const spec of [`cifar10:${join(dir, 'trunc-cifar')}`, `mnist:${join(dir, 'trunc-gz')}`, `folder:${join(dir, 'garbage')}`]) {
+    for (const spec of [
+      `cifar10:${join(dir, 'trunc-cifar')}`,
+      `mnist:${join(dir, 'trunc-gz')}`,
+      `folder:${join(dir, 'garbage')}`
+    ]) {
       expect(() => loadDataset(spec)).toThrow(DatasetError)
     }
     expect(snapshot(dir)).toEqual(before)

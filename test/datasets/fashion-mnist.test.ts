@@ -22,7 +22,9 @@ const REF = {
   trainLabels: [9, 0, 0, 3, 0, 2, 7, 2, 5, 5],
   testLabels: [9, 2, 1, 1, 6, 1, 4, 6, 5, 7],
   image0Sum: 76247,
-  image0Row14: [0, 0, 1, 4, 6, 7, 2, 0, 0, 0, 0, 0, 237, 226, 217, 223, 222, 219, 222, 221, 216, 223, 229, 215, 218, 255, 77, 0],
+  image0Row14: [
+    0, 0, 1, 4, 6, 7, 2, 0, 0, 0, 0, 0, 237, 226, 217, 223, 222, 219, 222, 221, 216, 223, 229, 215, 218, 255, 77, 0
+  ],
   testImage0Sum: 33456,
   trainPixelSum: 3431114169
 }
@@ -37,7 +39,16 @@ describe.skipIf(!installed)('Fashion-MNIST from Debian dataset-fashion-mnist', (
     expect(dataset.shape).toEqual({ height: 28, width: 28, channels: 1 })
     expect(dataset.train.images.length).toBe(60000 * 784)
     expect(dataset.classes).toEqual([
-      'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'
+      'T-shirt/top',
+      'Trouser',
+      'Pullover',
+      'Dress',
+      'Coat',
+      'Sandal',
+      'Shirt',
+      'Sneaker',
+      'Bag',
+      'Ankle boot'
     ])
   })
 

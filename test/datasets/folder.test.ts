@@ -24,7 +24,9 @@ function jpg(path: string, width: number, height: number, pixel: Pixel): void {
   writeFileSync(path, jpeg.encode({ width, height, data }, 95).data)
 }
 
-const solid = (r: number, g: number, b: number, a = 255): Pixel => () => [r, g, b, a]
+const solid =
+  (r: number, g: number, b: number, a = 255): Pixel =>
+  () => [r, g, b, a]
 
 /** Mean of each channel of one image of a set. */
 function imageMean(images: Uint8Array, index: number, size: number, channels: number): number[] {
@@ -60,8 +62,16 @@ describe('image folder', () => {
     expect(Array.from(dataset.train.labels)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2])
     const { images } = dataset.train
     // a.png is 32×32 RGB: copied exactly.
-    for (const [x, y] of [[0, 0], [5, 3], [31, 31]]) {
-      expect(Array.from(images.subarray((y * 32 + x) * 3, (y * 32 + x) * 3 + 3))).toEqual([(x * 8) % 256, (y * 8) % 256, 7])
+    for (const [x, y] of [
+      [0, 0],
+      [5, 3],
+      [31, 31]
+    ]) {
+      expect(Array.from(images.subarray((y * 32 + x) * 3, (y * 32 + x) * 3 + 3))).toEqual([
+        (x * 8) % 256,
+        (y * 8) % 256,
+        7
+      ])
     }
     // Solid colours stay solid whatever the resize; grayscale PNG replicated; transparent premultiplied to black.
     expect(imageMean(images, 1, 32, 3)).toEqual([200, 30, 30])

@@ -31,7 +31,12 @@ export interface CifarRecord {
   planar: Uint8Array
 }
 
-export function randomCifarRecords(count: number, labelBytes: number, classCounts: number[], seed: number): CifarRecord[] {
+export function randomCifarRecords(
+  count: number,
+  labelBytes: number,
+  classCounts: number[],
+  seed: number
+): CifarRecord[] {
   const rng = new Rng(seed)
   return Array.from({ length: count }, () => ({
     labels: Array.from({ length: labelBytes }, (_, i) => rng.int(classCounts[i])),

@@ -20,11 +20,20 @@ const synthetic = loadDataset('synthetic:400?seed=4')
 function codedSet(count: number, size: number, channels: number): ImageSet {
   const images = new Uint8Array(count * size * size * channels)
   for (let n = 0; n < count; n++) {
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let c = 0; c < channels; c++) {
-      images[((n * size + y) * size + x) * channels + c] = 1 + ((n * 37 + y * size + x + 50 * c) % 250)
-    }
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++)
+        for (let c = 0; c < channels; c++) {
+          images[((n * size + y) * size + x) * channels + c] = 1 + ((n * 37 + y * size + x + 50 * c) % 250)
+        }
   }
-  return { count, height: size, width: size, channels, images, labels: Int32Array.from({ length: count }, (_, i) => i % 3) }
+  return {
+    count,
+    height: size,
+    width: size,
+    channels,
+    images,
+    labels: Int32Array.from({ length: count }, (_, i) => i % 3)
+  }
 }
 
 describe('splits', () => {
@@ -62,7 +71,9 @@ describe('splits', () => {
   it('train and test views, with subsets', () => {
     expect(trainSplit(synthetic).count).toBe(400)
     expect(testSplit(synthetic).count).toBe(80)
-    expect(trainSplit(synthetic, { subset: 50, seed: 1 }).indices).toEqual(trainSplit(synthetic, { subset: 50, seed: 1 }).indices)
+    expect(trainSplit(synthetic, { subset: 50, seed: 1 }).indices).toEqual(
+      trainSplit(synthetic, { subset: 50, seed: 1 }).indices
+    )
     expect(testSplit(synthetic, { subset: 10 }).count).toBe(10)
   })
 })
@@ -96,16 +107,21 @@ describe('BatchLoader', () => {
     for (let n = 0; n < 10; n++) {
       const out = batch.images.subarray(n * 108, (n + 1) * 108)
       const matches: string[] = []
-      for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) for (const flip of [false, true]) {
-        let ok = true
-        for (let y = 0; y < 6 && ok; y++) for (let x = 0; x < 6 && ok; x++) for (let c = 0; c < 3 && ok; c++) {
-          const sx = (flip ? 5 - x : x) + dx
-          const sy = y + dy
-          const want = sy < 0 || sy > 5 || sx < 0 || sx > 5 ? 0 : set.images[((n * 6 + sy) * 6 + sx) * 3 + c] / 255
-          ok = Math.abs(out[(y * 6 + x) * 3 + c] - want) < 1e-6
-        }
-        if (ok) matches.push(`${dy},${dx},${flip}`)
-      }
+      for (let dy = -2; dy <= 2; dy++)
+        for (let dx = -2; dx <= 2; dx++)
+          for (const flip of [false, true]) {
+            let ok = true
+            for (let y = 0; y < 6 && ok; y++)
+              for (let x = 0; x < 6 && ok; x++)
+                for (let c = 0; c < 3 && ok; c++) {
+                  const sx = (flip ? 5 - x : x) + dx
+                  const sy = y + dy
+                  const want =
+                    sy < 0 || sy > 5 || sx < 0 || sx > 5 ? 0 : set.images[((n * 6 + sy) * 6 + sx) * 3 + c] / 255
+                  ok = Math.abs(out[(y * 6 + x) * 3 + c] - want) < 1e-6
+                }
+            if (ok) matches.push(`${dy},${dx},${flip}`)
+          }
       expect(matches.length, `image ${n}`).toBe(1)
       if (!matches[0].startsWith('0,0')) shifted++
       if (matches[0].endsWith('true')) flipped++
@@ -117,7 +133,12 @@ describe('BatchLoader', () => {
 
   it('flip works for one-channel images too', () => {
     const gray = codedSet(4, 5, 1)
-    const batch = new BatchLoader(viewOf(gray, 3), { batchSize: 4, shuffle: false, seed: 3, augment: { flip: true } }).next()
+    const batch = new BatchLoader(viewOf(gray, 3), {
+      batchSize: 4,
+      shuffle: false,
+      seed: 3,
+      augment: { flip: true }
+    }).next()
     for (let n = 0; n < 4; n++) {
       const row = Array.from(batch.images.subarray(n * 25, n * 25 + 5), (v) => Math.round(v * 255))
       const src = Array.from(gray.images.subarray(n * 25, n * 25 + 5))
@@ -128,7 +149,12 @@ describe('BatchLoader', () => {
   it('cutout zeroes a square after normalisation', () => {
     const big = codedSet(8, 16, 3)
     const normalize = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }
-    const batch = new BatchLoader(viewOf(big, 3), { batchSize: 8, shuffle: false, normalize, augment: { cutout: 6 } }).next()
+    const batch = new BatchLoader(viewOf(big, 3), {
+      batchSize: 8,
+      shuffle: false,
+      normalize,
+      augment: { cutout: 6 }
+    }).next()
     for (let n = 0; n < 8; n++) {
       const zeros = batch.images.subarray(n * 768, (n + 1) * 768).filter((v) => v === 0).length / 3
       expect(zeros).toBeGreaterThanOrEqual(9) // at least a 3×3 corner of the 6×6 square stays inside
@@ -189,13 +215,14 @@ describe('synthetic data', () => {
       const { height: h, width: w, channels: ch } = set
       const img = set.images.subarray(n * h * w * ch, (n + 1) * h * w * ch)
       const f = new Array(ch + 3).fill(0)
-      for (let y = 0; y < h - 1; y++) for (let x = 0; x < w - 1; x++) {
-        const i = (y * w + x) * ch
-        for (let c = 0; c < ch; c++) f[c] += img[i + c] / (h * w)
-        f[ch] += Math.abs(img[i] - img[i + ch]) / (h * w)
-        f[ch + 1] += Math.abs(img[i] - img[i + w * ch]) / (h * w)
-        f[ch + 2] += Math.abs(img[i] - img[i + w * ch + ch]) / (h * w)
-      }
+      for (let y = 0; y < h - 1; y++)
+        for (let x = 0; x < w - 1; x++) {
+          const i = (y * w + x) * ch
+          for (let c = 0; c < ch; c++) f[c] += img[i + c] / (h * w)
+          f[ch] += Math.abs(img[i] - img[i + ch]) / (h * w)
+          f[ch + 1] += Math.abs(img[i] - img[i + w * ch]) / (h * w)
+          f[ch + 2] += Math.abs(img[i] - img[i + w * ch + ch]) / (h * w)
+        }
       return f
     }
     const k = synthetic.classes.length

@@ -61,12 +61,16 @@ export class BatchLoader {
     readonly options: BatchLoaderOptions
   ) {
     const { batchSize } = options
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new DatasetError('batch loader', `batchSize must be a positive integer, got ${batchSize}`)
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new DatasetError('batch loader', `batchSize must be a positive integer, got ${batchSize}`)
     if (view.count === 0) throw new DatasetError('batch loader', 'the view holds no images')
     const full = Math.floor(view.count / batchSize)
     this.batchesPerEpoch = options.dropLast ? full : Math.ceil(view.count / batchSize)
     if (this.batchesPerEpoch === 0) {
-      throw new DatasetError('batch loader', `${view.count} images are fewer than one batch of ${batchSize} with dropLast`)
+      throw new DatasetError(
+        'batch loader',
+        `${view.count} images are fewer than one batch of ${batchSize} with dropLast`
+      )
     }
     this.rng = new Rng(options.seed ?? 0)
     this.lut = buildLookup(view.channels, options.normalize)
@@ -80,7 +84,10 @@ export class BatchLoader {
   }
 
   private newEpoch(): void {
-    this.order = this.options.shuffle === false ? this.view.indices : gather(this.view.indices, permutation(this.view.count, this.rng))
+    this.order =
+      this.options.shuffle === false
+        ? this.view.indices
+        : gather(this.view.indices, permutation(this.view.count, this.rng))
     this.cursor = 0
     this.epochs++
   }
@@ -136,7 +143,8 @@ export class BatchLoader {
     }
     const out = normalise(u8, this.lut, channels)
     if (cutout) {
-      for (let s = 0; s < size; s++) applyCutout(out, s * imageBytes, height, width, channels, cutouts[2 * s], cutouts[2 * s + 1], cutout)
+      for (let s = 0; s < size; s++)
+        applyCutout(out, s * imageBytes, height, width, channels, cutouts[2 * s], cutouts[2 * s + 1], cutout)
     }
     return { images: out, labels: batchLabels, shape: [size, height, width, channels], size, indices }
   }
@@ -191,7 +199,14 @@ function shiftedCopy(
 }
 
 /** Mirrors each row of one image in place: one channel reverses natively; otherwise pixels swap through a row copy. */
-function mirrorRows(u8: Uint8Array, dst: number, height: number, width: number, channels: number, row: Uint8Array): void {
+function mirrorRows(
+  u8: Uint8Array,
+  dst: number,
+  height: number,
+  width: number,
+  channels: number,
+  row: Uint8Array
+): void {
   const rowBytes = width * channels
   for (let y = 0; y < height; y++) {
     const start = dst + y * rowBytes

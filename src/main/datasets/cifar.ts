@@ -10,10 +10,12 @@ import type { Dataset, ImageSet } from './types'
  * to the NHWC layout the rest of the app uses.
  */
 
+// prettier-ignore
 export const CIFAR10_CLASSES = [
   'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'
 ]
 
+// prettier-ignore
 export const CIFAR100_COARSE_CLASSES = [
   'aquatic_mammals', 'fish', 'flowers', 'food_containers', 'fruit_and_vegetables', 'household_electrical_devices',
   'household_furniture', 'insects', 'large_carnivores', 'large_man-made_outdoor_things',
@@ -21,6 +23,7 @@ export const CIFAR100_COARSE_CLASSES = [
   'people', 'reptiles', 'small_mammals', 'trees', 'vehicles_1', 'vehicles_2'
 ]
 
+// prettier-ignore
 export const CIFAR100_FINE_CLASSES = [
   'apple', 'aquarium_fish', 'baby', 'bear', 'beaver', 'bed', 'bee', 'beetle', 'bicycle', 'bottle', 'bowl', 'boy',
   'bridge', 'bus', 'butterfly', 'camel', 'can', 'castle', 'caterpillar', 'cattle', 'chair', 'chimpanzee', 'clock',

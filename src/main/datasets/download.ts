@@ -92,7 +92,12 @@ export async function md5File(path: string): Promise<string> {
  * the server for the rest (Range). The MD5 of the whole file is checked before it is renamed to `dest`; a mismatch
  * removes the part (resuming corrupt bytes would never succeed).
  */
-export async function downloadFile(url: string, dest: string, md5: string, options: DownloadOptions = {}): Promise<void> {
+export async function downloadFile(
+  url: string,
+  dest: string,
+  md5: string,
+  options: DownloadOptions = {}
+): Promise<void> {
   const part = `${dest}.part`
   let redirects = 0
   let current = url
@@ -123,7 +128,10 @@ export async function downloadFile(url: string, dest: string, md5: string, optio
     const append = status === 206 && contentRangeStart(response) === resumedFrom
     if (status === 206 && !append) {
       response.resume()
-      throw new DatasetError(url, `download failed: the server resumed at the wrong offset (${response.headers['content-range']})`)
+      throw new DatasetError(
+        url,
+        `download failed: the server resumed at the wrong offset (${response.headers['content-range']})`
+      )
     }
     const start = append ? resumedFrom : 0
     const length = Number(response.headers['content-length'])
@@ -155,7 +163,10 @@ export async function downloadFile(url: string, dest: string, md5: string, optio
   const actual = await md5File(part)
   if (actual !== md5) {
     rmSync(part, { force: true })
-    throw new DatasetError(dest, `checksum mismatch: MD5 ${actual}, expected ${md5}; the download was removed, run again`)
+    throw new DatasetError(
+      dest,
+      `checksum mismatch: MD5 ${actual}, expected ${md5}; the download was removed, run again`
+    )
   }
   renameSync(part, dest)
 }

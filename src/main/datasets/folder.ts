@@ -32,7 +32,10 @@ function list(folder: string): string[] {
 function scanClasses(folder: string): Map<string, string[]> {
   const classes = list(folder).filter((name) => isFolder(join(folder, name)))
   if (classes.length === 0) {
-    throw new DatasetError(folder, 'has no class sub-folders: expected one sub-folder per class holding PNG or JPEG files')
+    throw new DatasetError(
+      folder,
+      'has no class sub-folders: expected one sub-folder per class holding PNG or JPEG files'
+    )
   }
   const out = new Map<string, string[]>()
   for (const name of classes) {
@@ -90,7 +93,8 @@ export function loadFolder(spec: FolderSpec): Dataset {
       files.forEach((path, i) => (heldOut.has(i) ? test : train).push({ path, label }))
     })
   }
-  if (classes.length < 2) throw new DatasetError(split ? trainRoot : root, `has only one class sub-folder (${classes[0]})`)
+  if (classes.length < 2)
+    throw new DatasetError(split ? trainRoot : root, `has only one class sub-folder (${classes[0]})`)
   return {
     spec,
     kind: 'folder',

@@ -26,7 +26,11 @@ export function decodeImage(path: string, bytes: Buffer): RgbaImage {
   try {
     if (isPng(bytes)) {
       const png = PNG.sync.read(bytes)
-      return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length) }
+      return {
+        width: png.width,
+        height: png.height,
+        data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.length)
+      }
     }
     if (isJpeg(bytes)) {
       const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, tolerantDecoding: false })
@@ -115,7 +119,8 @@ export function resizeInto(image: RgbaImage, size: number, channels: 1 | 3, out:
       const base = x * tx.maxTaps
       for (let c = 0; c < channels; c++) {
         let acc = 0
-        for (let k = 0; k < tx.count[x]; k++) acc += tx.weights[base + k] * src[(y * width + tx.start[x] + k) * channels + c]
+        for (let k = 0; k < tx.count[x]; k++)
+          acc += tx.weights[base + k] * src[(y * width + tx.start[x] + k) * channels + c]
         mid[(y * size + x) * channels + c] = acc
       }
     }
@@ -126,7 +131,8 @@ export function resizeInto(image: RgbaImage, size: number, channels: 1 | 3, out:
     for (let x = 0; x < size; x++) {
       for (let c = 0; c < channels; c++) {
         let acc = 0
-        for (let k = 0; k < ty.count[y]; k++) acc += ty.weights[base + k] * mid[((ty.start[y] + k) * size + x) * channels + c]
+        for (let k = 0; k < ty.count[y]; k++)
+          acc += ty.weights[base + k] * mid[((ty.start[y] + k) * size + x) * channels + c]
         out[offset + (y * size + x) * channels + c] = Math.min(255, Math.max(0, Math.round(acc)))
       }
     }

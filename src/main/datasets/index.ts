@@ -4,13 +4,15 @@ export { DatasetError } from './errors'
 export type { Dataset, ImageSet, ImageShape } from './types'
 export { summarizeDataset, imageDataUrl, type SummaryOptions } from './summary'
 export { channelStats, classCounts, type ChannelStats } from './stats'
-export { searchSplit, trainSplit, testSplit, viewOf, type DatasetView, type SplitOptions, type SearchSplit } from './splits'
 export {
-  BatchLoader,
-  SEARCH_AUGMENTATION,
-  type AugmentOptions,
-  type Batch,
-  type BatchLoaderOptions
-} from './batches'
+  searchSplit,
+  trainSplit,
+  testSplit,
+  viewOf,
+  type DatasetView,
+  type SplitOptions,
+  type SearchSplit
+} from './splits'
+export { BatchLoader, SEARCH_AUGMENTATION, type AugmentOptions, type Batch, type BatchLoaderOptions } from './batches'
 export { benchmarkBatches, type BatchBenchmarkOptions, type BatchBenchmarkResult } from './benchmark'
 export { DEBIAN_FASHION_MNIST } from './mnist'

@@ -61,7 +61,7 @@ export function loadMnist(spec: Extract<DatasetSpec, { kind: 'mnist' | 'fashion-
   if (spec.path === undefined && !isFile(join(DEBIAN_FASHION_MNIST, 'train-images-idx3-ubyte.gz'))) {
     throw new DatasetError(
       DEBIAN_FASHION_MNIST,
-      'does not hold Fashion-MNIST: install Debian\'s dataset-fashion-mnist package or name a folder, fashion-mnist:PATH'
+      "does not hold Fashion-MNIST: install Debian's dataset-fashion-mnist package or name a folder, fashion-mnist:PATH"
     )
   }
   const folder = resolve(spec.path ?? DEBIAN_FASHION_MNIST)

@@ -44,7 +44,8 @@ function view(set: ImageSet, indices: Int32Array, classCount: number): DatasetVi
 function chooseIndices(set: ImageSet, options: SplitOptions, shuffle: boolean, what: string): Int32Array {
   const n = set.count
   const subset = options.subset ?? n
-  if (!Number.isInteger(subset) || subset < 1) throw new DatasetError(what, `subset must be a positive integer, got ${subset}`)
+  if (!Number.isInteger(subset) || subset < 1)
+    throw new DatasetError(what, `subset must be a positive integer, got ${subset}`)
   if (subset >= n && !shuffle) return Int32Array.from({ length: n }, (_, i) => i)
   const order = permutation(n, new Rng(options.seed ?? 0))
   const chosen = order.slice(0, Math.min(subset, n))
@@ -57,7 +58,8 @@ function chooseIndices(set: ImageSet, options: SplitOptions, shuffle: boolean, w
  */
 export function searchSplit(dataset: Dataset, options: SplitOptions = {}): SearchSplit {
   const portion = options.trainPortion ?? 0.5
-  if (!(portion > 0 && portion < 1)) throw new DatasetError('search split', `trainPortion must be in (0, 1), got ${portion}`)
+  if (!(portion > 0 && portion < 1))
+    throw new DatasetError('search split', `trainPortion must be in (0, 1), got ${portion}`)
   const indices = chooseIndices(dataset.train, options, options.shuffle ?? dataset.classOrdered, 'search split')
   const cut = Math.floor(indices.length * portion)
   if (cut < 1 || cut >= indices.length) {
@@ -72,16 +74,28 @@ export function searchSplit(dataset: Dataset, options: SplitOptions = {}): Searc
 
 /** The whole train set (or a seeded subset), for final training. */
 export function trainSplit(dataset: Dataset, options: Omit<SplitOptions, 'trainPortion'> = {}): DatasetView {
-  return view(dataset.train, chooseIndices(dataset.train, options, options.shuffle ?? false, 'train split'), dataset.classes.length)
+  return view(
+    dataset.train,
+    chooseIndices(dataset.train, options, options.shuffle ?? false, 'train split'),
+    dataset.classes.length
+  )
 }
 
 /** The test set (or a seeded subset), for evaluation. */
 export function testSplit(dataset: Dataset, options: Omit<SplitOptions, 'trainPortion'> = {}): DatasetView {
   if (dataset.test.count === 0) throw new DatasetError(dataset.source ?? dataset.name, 'has no test images')
-  return view(dataset.test, chooseIndices(dataset.test, options, options.shuffle ?? false, 'test split'), dataset.classes.length)
+  return view(
+    dataset.test,
+    chooseIndices(dataset.test, options, options.shuffle ?? false, 'test split'),
+    dataset.classes.length
+  )
 }
 
 /** A whole ImageSet as a view (for tests and for data that is not a Dataset). */
 export function viewOf(set: ImageSet, classCount: number): DatasetView {
-  return view(set, Int32Array.from({ length: set.count }, (_, i) => i), classCount)
+  return view(
+    set,
+    Int32Array.from({ length: set.count }, (_, i) => i),
+    classCount
+  )
 }

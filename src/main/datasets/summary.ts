@@ -36,7 +36,13 @@ export function summarizeDataset(dataset: Dataset, options: SummaryOptions = {})
     const label = dataset.train.labels[i]
     if (taken[label] >= perClass) continue
     taken[label]++
-    samples.push({ split: 'train', index: i, label, className: dataset.classes[label], dataUrl: imageDataUrl(dataset.train, i) })
+    samples.push({
+      split: 'train',
+      index: i,
+      label,
+      className: dataset.classes[label],
+      dataUrl: imageDataUrl(dataset.train, i)
+    })
   }
   samples.sort((a, b) => a.label - b.label || a.index - b.index)
   const split = (set: ImageSet): DatasetSummary['splits']['train'] => ({

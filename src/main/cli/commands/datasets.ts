@@ -31,7 +31,9 @@ export function formatDatasetTable(summary: DatasetSummary): string {
 export function registerDatasets(program: Command): void {
   const datasets = program
     .command('datasets')
-    .description('inspect datasets and download CIFAR (specs: cifar10:PATH, cifar100:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH[?size=32], synthetic[:N])')
+    .description(
+      'inspect datasets and download CIFAR (specs: cifar10:PATH, cifar100:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH[?size=32], synthetic[:N])'
+    )
 
   datasets
     .command('inspect')
@@ -50,7 +52,8 @@ export function registerDatasets(program: Command): void {
     .argument('<kind>', 'cifar10 or cifar100')
     .argument('<folder>', 'where to put the archive and the extracted files')
     .action(async (kind: string, folder: string) => {
-      if (kind !== 'cifar10' && kind !== 'cifar100') throw new Error(`datasets download takes cifar10 or cifar100, got '${kind}'`)
+      if (kind !== 'cifar10' && kind !== 'cifar100')
+        throw new Error(`datasets download takes cifar10 or cifar100, got '${kind}'`)
       const bar = new SingleBar(
         { format: '{bar} {percentage}% | {mb} MB | {speed} MB/s', hideCursor: true, noTTYOutput: false },
         Presets.shades_classic
