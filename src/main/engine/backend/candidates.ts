@@ -17,17 +17,21 @@ export interface BackendCandidate {
 }
 
 /**
- * Imports an optional package by a name the bundler cannot see, so a missing optional dependency is a runtime
- * "not installed", never a build error.
+ * Loads an optional CommonJS package (tfjs-node and tfjs-node-gpu are CommonJS) through createRequire, so that neither
+ * the bundler nor the test runner tries to resolve it at build time: a missing optional dependency is a runtime
+ * "not installed", and a broken one (say, libtensorflow missing) reports its first error line.
  */
-async function importOptional(specifier: string): Promise<unknown> {
-  const dynamicImport = new Function('s', 'return import(s)') as (s: string) => Promise<unknown>
+function requireOptional(specifier: string): unknown {
+  const require = createRequire(import.meta.url)
   try {
-    return await dynamicImport(specifier)
+    require.resolve(specifier)
+  } catch {
+    throw new Error(`${specifier} is not installed`)
+  }
+  try {
+    return require(specifier)
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
-    if (/Cannot find (package|module)|ERR_MODULE_NOT_FOUND/.test(message))
-      throw new Error(`${specifier} is not installed`)
     throw new Error(`${specifier} failed to load: ${message.split('\n')[0]}`)
   }
 }
@@ -82,7 +86,7 @@ export const BACKEND_CANDIDATES: readonly BackendCandidate[] = [
     tfName: 'tensorflow',
     description: 'TensorFlow C++ with CUDA (@tensorflow/tfjs-node-gpu)',
     load: async () => {
-      await importOptional('@tensorflow/tfjs-node-gpu')
+      requireOptional('@tensorflow/tfjs-node-gpu')
     }
   },
   {
@@ -90,7 +94,7 @@ export const BACKEND_CANDIDATES: readonly BackendCandidate[] = [
     tfName: 'tensorflow',
     description: 'TensorFlow C++ on the CPU (@tensorflow/tfjs-node)',
     load: async () => {
-      await importOptional('@tensorflow/tfjs-node')
+      requireOptional('@tensorflow/tfjs-node')
     }
   },
   nativeCandidate,
