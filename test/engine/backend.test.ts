@@ -53,7 +53,9 @@ describe('wasm training kernels agree with the cpu backend', () => {
     tf.dispose([...expected, ...actual])
   }
 
-  const filterCases = [
+  type Shape4 = [number, number, number, number]
+  type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding
+  const filterCases: Array<{ x: Shape4; k: [number, number]; co: number; s: 1 | 2; pad: Pad }> = [
     { x: [2, 9, 7, 5], k: [3, 2], co: 6, s: 1, pad: 'same' },
     { x: [1, 9, 9, 4], k: [3, 3], co: 3, s: 2, pad: 'same' },
     { x: [2, 8, 8, 3], k: [5, 5], co: 4, s: 2, pad: 'valid' },
@@ -71,12 +73,12 @@ describe('wasm training kernels agree with the cpu backend', () => {
         [0, 0]
       ]
     }
-  ] as const
+  ]
 
   it.each(filterCases.map((c) => [JSON.stringify(c), c] as const))('Conv2DBackpropFilter %s', async (_, c) => {
     const x = tf.randomNormal(c.x, 0, 1, 'float32', 1) as tf.Tensor4D
     const w = tf.randomNormal([c.k[0], c.k[1], c.x[3], c.co], 0, 1, 'float32', 2) as tf.Tensor4D
-    const pad = c.pad as 'same' | 'valid' | tf.backend_util.ExplicitPadding
+    const pad = c.pad
     const dy = tf.randomNormal(tf.conv2d(x, w, c.s, pad).shape, 0, 1, 'float32', 3)
     await compare('conv2d grads', () =>
       tf.grads((a: tf.Tensor, b: tf.Tensor) =>
@@ -86,12 +88,12 @@ describe('wasm training kernels agree with the cpu backend', () => {
     tf.dispose([x, w, dy])
   })
 
-  const poolCases = [
+  const poolCases: Array<{ x: Shape4; s: 1 | 2; pad: 1 | 'same' | 'valid' }> = [
     { x: [2, 7, 7, 3], s: 1, pad: 1 },
     { x: [1, 8, 6, 5], s: 2, pad: 1 },
     { x: [2, 9, 9, 4], s: 2, pad: 'same' },
     { x: [1, 6, 7, 2], s: 1, pad: 'valid' }
-  ] as const
+  ]
 
   it.each(poolCases.map((c) => [JSON.stringify(c), c] as const))('MaxPoolGrad %s', async (_, c) => {
     // Rounded values make ties likely, which is where a wrong tie rule would show.
