@@ -152,7 +152,9 @@ export async function downloadFile(
         response.pipe(out)
       })
     } catch (error) {
-      out.destroy()
+      // Keep every byte that arrived: flush the part before reporting, so the next run resumes from all of it.
+      response.unpipe(out)
+      if (!out.destroyed) await new Promise((closed) => out.end(closed))
       throw networkError(url, dest, error, options.offlineHint)
     }
     if (total !== null && received < total) {
