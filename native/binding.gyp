@@ -1,0 +1,28 @@
+{
+  "targets": [
+    {
+      "target_name": "bnas_native",
+      "sources": [
+        "src/addon.cc",
+        "src/conv_dnnl.cc",
+        "src/pool.cc",
+        "src/binary_conv.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-Wall", "-Wno-unused-parameter", "-Wno-maybe-uninitialized"],
+      "ldflags": ["-fopenmp"],
+      "libraries": ["-ldnnl", "-fopenmp"],
+      "conditions": [
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-O3", "-Xpreprocessor", "-fopenmp"]
+          }
+        }]
+      ]
+    }
+  ]
+}

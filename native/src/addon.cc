@@ -1,0 +1,189 @@
+// Node-API bindings. Every function works on the caller's typed arrays in place (no copies): inputs are read through
+// their data pointers and results are written into output arrays the caller allocated. Geometry comes as an
+// Int32Array in a fixed order (see readConv / readPool), already resolved by the TypeScript side.
+#include <napi.h>
+
+#include <string>
+
+#include "kernels.h"
+
+namespace {
+
+using bnas::ConvGeometry;
+using bnas::PoolGeometry;
+
+template <typename T>
+T* dataOf(const Napi::Value& value, size_t minLength, const char* what) {
+  if (!value.IsTypedArray()) throw Napi::TypeError::New(value.Env(), std::string(what) + " must be a typed array");
+  Napi::TypedArray array = value.As<Napi::TypedArray>();
+  const size_t bytes = array.ByteLength();
+  if (bytes < minLength * sizeof(T))
+    throw Napi::RangeError::New(value.Env(), std::string(what) + " is shorter than its shape");
+  auto* base = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  return reinterpret_cast<T*>(base);
+}
+
+std::vector<int> intsOf(const Napi::Value& value, size_t count) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(value.Env(), "geometry must be an Int32Array");
+  Napi::Int32Array array = value.As<Napi::Int32Array>();
+  if (array.ElementLength() != count)
+    throw Napi::RangeError::New(value.Env(), "geometry must have " + std::to_string(count) + " entries");
+  std::vector<int> out(count);
+  for (size_t i = 0; i < count; ++i) out[i] = array[i];
+  for (int v : out)
+    if (v < 0) throw Napi::RangeError::New(value.Env(), "geometry entries must be non-negative");
+  return out;
+}
+
+// [n, h, w, cin, oh, ow, cout, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr]
+ConvGeometry readConv(const Napi::Value& value) {
+  const auto v = intsOf(value, 17);
+  ConvGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[16]};
+  if (g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1) throw Napi::RangeError::New(value.Env(), "strides and dilations must be >= 1");
+  return g;
+}
+
+// [n, h, w, c, oh, ow, kh, kw, sh, sw, pt, pl]
+PoolGeometry readPool(const Napi::Value& value) {
+  const auto v = intsOf(value, 12);
+  PoolGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11]};
+  if (g.sh < 1 || g.sw < 1) throw Napi::RangeError::New(value.Env(), "strides must be >= 1");
+  return g;
+}
+
+size_t inSize(const ConvGeometry& g) { return size_t(g.n) * g.h * g.w * g.cin; }
+size_t outSize(const ConvGeometry& g) { return size_t(g.n) * g.oh * g.ow * g.cout; }
+size_t filterSize(const ConvGeometry& g) { return size_t(g.kh) * g.kw * g.cin * g.cout; }
+size_t poolIn(const PoolGeometry& g) { return size_t(g.n) * g.h * g.w * g.c; }
+size_t poolOut(const PoolGeometry& g) { return size_t(g.n) * g.oh * g.ow * g.c; }
+
+// Runs a kernel, turning C++ exceptions (oneDNN errors included) into JS errors with their message.
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, const char* name, F&& body) {
+  try {
+    body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string(name) + ": " + e.what());
+  }
+  return info.Env().Undefined();
+}
+
+// conv2dForward(x, filter, y, geometry)
+Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
+  const ConvGeometry g = readConv(info[3]);
+  const float* x = dataOf<float>(info[0], inSize(g), "x");
+  const float* w = dataOf<float>(info[1], filterSize(g), "filter");
+  float* y = dataOf<float>(info[2], outSize(g), "y");
+  return guarded(info, "conv2dForward", [&] { bnas::conv2dForward(g, x, w, y); });
+}
+
+// conv2dBackpropInput(dy, filter, dx, geometry)
+Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
+  const ConvGeometry g = readConv(info[3]);
+  const float* dy = dataOf<float>(info[0], outSize(g), "dy");
+  const float* w = dataOf<float>(info[1], filterSize(g), "filter");
+  float* dx = dataOf<float>(info[2], inSize(g), "dx");
+  return guarded(info, "conv2dBackpropInput", [&] { bnas::conv2dBackpropInput(g, dy, w, dx); });
+}
+
+// conv2dBackpropFilter(x, dy, dw, geometry)
+Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
+  const ConvGeometry g = readConv(info[3]);
+  const float* x = dataOf<float>(info[0], inSize(g), "x");
+  const float* dy = dataOf<float>(info[1], outSize(g), "dy");
+  float* dw = dataOf<float>(info[2], filterSize(g), "dw");
+  return guarded(info, "conv2dBackpropFilter", [&] { bnas::conv2dBackpropFilter(g, x, dy, dw); });
+}
+
+// binaryConv2d(x, filter, alpha, y, geometry)
+Napi::Value BinaryConv2d(const Napi::CallbackInfo& info) {
+  const ConvGeometry g = readConv(info[4]);
+  const float* x = dataOf<float>(info[0], inSize(g), "x");
+  const float* w = dataOf<float>(info[1], filterSize(g), "filter");
+  const float* alpha = dataOf<float>(info[2], g.cout, "alpha");
+  float* y = dataOf<float>(info[3], outSize(g), "y");
+  return guarded(info, "binaryConv2d", [&] { bnas::binaryConv2d(g, x, w, alpha, y); });
+}
+
+// packSigns(x, channels, signs, nonzero): x holds pixels·channels values.
+Napi::Value PackSigns(const Napi::CallbackInfo& info) {
+  const int channels = info[1].As<Napi::Number>().Int32Value();
+  if (channels < 1) throw Napi::RangeError::New(info.Env(), "channels must be >= 1");
+  const size_t length = info[0].As<Napi::TypedArray>().ElementLength();
+  if (length % channels != 0) throw Napi::RangeError::New(info.Env(), "x length is not a multiple of channels");
+  const int64_t pixels = static_cast<int64_t>(length / channels);
+  const size_t words = static_cast<size_t>(pixels) * bnas::wordsPerPixel(channels);
+  const float* x = dataOf<float>(info[0], length, "x");
+  uint32_t* signs = dataOf<uint32_t>(info[2], words, "signs");
+  uint32_t* nonzero = dataOf<uint32_t>(info[3], words, "nonzero");
+  return guarded(info, "packSigns", [&] { bnas::packSigns(x, pixels, channels, signs, nonzero); });
+}
+
+template <void (*Kernel)(const PoolGeometry&, const float*, float*)>
+Napi::Value PoolForward(const Napi::CallbackInfo& info) {
+  const PoolGeometry g = readPool(info[2]);
+  const float* x = dataOf<float>(info[0], poolIn(g), "x");
+  float* y = dataOf<float>(info[1], poolOut(g), "y");
+  return guarded(info, "pool", [&] { Kernel(g, x, y); });
+}
+
+// maxPoolGrad(x, dy, dx, geometry)
+Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
+  const PoolGeometry g = readPool(info[3]);
+  const float* x = dataOf<float>(info[0], poolIn(g), "x");
+  const float* dy = dataOf<float>(info[1], poolOut(g), "dy");
+  float* dx = dataOf<float>(info[2], poolIn(g), "dx");
+  return guarded(info, "maxPoolGrad", [&] { bnas::maxPoolGrad(g, x, dy, dx); });
+}
+
+// avgPoolGrad(dy, dx, geometry)
+Napi::Value AvgPoolGrad(const Napi::CallbackInfo& info) {
+  const PoolGeometry g = readPool(info[2]);
+  const float* dy = dataOf<float>(info[0], poolOut(g), "dy");
+  float* dx = dataOf<float>(info[1], poolIn(g), "dx");
+  return guarded(info, "avgPoolGrad", [&] { bnas::avgPoolGrad(g, dy, dx); });
+}
+
+// convImplementations(geometry): which oneDNN implementations serve this geometry (for benchmarks).
+Napi::Value ConvImplementations(const Napi::CallbackInfo& info) {
+  const ConvGeometry g = readConv(info[0]);
+  std::string out;
+  guarded(info, "convImplementations", [&] { out = bnas::dnnlInfo(g); });
+  return Napi::String::New(info.Env(), out);
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("oneDNN", bnas::dnnlVersion());
+  out.Set("threads", bnas::maxThreads());
+  out.Set("binaryConv", bnas::binaryConvPath());
+  std::string isa = "baseline";
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx2")) isa = "avx2";
+  if (__builtin_cpu_supports("avx512f")) isa = "avx512";
+#endif
+  out.Set("simd", isa);
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2dForward", Napi::Function::New(env, Conv2dForward));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter));
+  exports.Set("binaryConv2d", Napi::Function::New(env, BinaryConv2d));
+  exports.Set("packSigns", Napi::Function::New(env, PackSigns));
+  exports.Set("maxPool", Napi::Function::New(env, PoolForward<bnas::maxPool>));
+  exports.Set("avgPool", Napi::Function::New(env, PoolForward<bnas::avgPool>));
+  exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
+  exports.Set("avgPoolGrad", Napi::Function::New(env, AvgPoolGrad));
+  exports.Set("convImplementations", Napi::Function::New(env, ConvImplementations));
+  exports.Set("info", Napi::Function::New(env, Info));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(bnas_native, Init)

@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/**
+ * The compiled addon (native/src/addon.cc). Every function works in place on the caller's typed arrays: inputs are
+ * read, outputs are written into arrays the caller allocated. Geometry arrays are documented in {@link convGeometry}
+ * and {@link poolGeometry} (backend.ts).
+ */
+export interface NativeAddon {
+  conv2dForward(x: Float32Array, filter: Float32Array, y: Float32Array, geometry: Int32Array): void
+  conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array): void
+  binaryConv2d(x: Float32Array, filter: Float32Array, alpha: Float32Array, y: Float32Array, geometry: Int32Array): void
+  packSigns(x: Float32Array, channels: number, signs: Uint32Array, nonzero: Uint32Array): void
+  maxPool(x: Float32Array, y: Float32Array, geometry: Int32Array): void
+  avgPool(x: Float32Array, y: Float32Array, geometry: Int32Array): void
+  maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, geometry: Int32Array): void
+  avgPoolGrad(dy: Float32Array, dx: Float32Array, geometry: Int32Array): void
+  /** The oneDNN implementations serving a conv geometry, e.g. "fwd=brgconv:avx512_core bwd_data=jit:avx512_core …". */
+  convImplementations(geometry: Int32Array): string
+  info(): NativeAddonInfo
+}
+
+export interface NativeAddonInfo {
+  /** oneDNN version the addon runs with. */
+  oneDNN: string
+  /** OpenMP threads the kernels use (all cores unless OMP_NUM_THREADS says otherwise). */
+  threads: number
+  /** Which binary-conv path runs: 'avx512-vpopcntdq' or 'scalar-popcount'. */
+  binaryConv: string
+  /** Widest SIMD the CPU offers to the pooling kernels: 'avx512', 'avx2' or 'baseline'. */
+  simd: string
+}
+
+export type NativeAddonStatus =
+  | { available: true; path: string; addon: NativeAddon; info: NativeAddonInfo }
+  | { available: false; reason: string; searched: string[] }
+
+const ADDON_FILE = path.join('native', 'build', 'Release', 'bnas_native.node')
+
+/**
+ * Where the addon may be: $BNAS_NATIVE_ADDON, then `native/build/Release/bnas_native.node` in every folder above this
+ * module (source tree, bundled out/main) and above the working directory.
+ */
+function candidatePaths(): string[] {
+  const found: string[] = []
+  const fromEnv = process.env.BNAS_NATIVE_ADDON
+  if (fromEnv) found.push(path.resolve(fromEnv))
+  const starts = [path.dirname(fileURLToPath(import.meta.url)), process.cwd()]
+  for (const start of starts) {
+    let dir = start
+    for (;;) {
+      const candidate = path.join(dir, ADDON_FILE)
+      if (!found.includes(candidate)) found.push(candidate)
+      const parent = path.dirname(dir)
+      if (parent === dir) break
+      dir = parent
+    }
+  }
+  return found
+}
+
+let cached: NativeAddonStatus | undefined
+
+/** Finds and loads the addon once; never throws. `reason` says why it is unavailable, for the backend report. */
+export function nativeAddonStatus(): NativeAddonStatus {
+  if (cached) return cached
+  const searched = candidatePaths()
+  const file = searched.find((p) => existsSync(p))
+  if (!file) {
+    cached = {
+      available: false,
+      searched,
+      reason:
+        'the native addon is not built (run `node scripts/build-native.js`; it needs a C++ compiler and oneDNN: ' +
+        '`apt-get install libdnnl-dev`)'
+    }
+    return cached
+  }
+  try {
+    const addon = createRequire(import.meta.url)(file) as NativeAddon
+    cached = { available: true, path: file, addon, info: addon.info() }
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0] : String(error)
+    cached = { available: false, searched, reason: `the native addon at ${file} failed to load: ${message}` }
+  }
+  return cached
+}
+
+/** The loaded addon, or an Error whose message says why it is unavailable. */
+export function loadNativeAddon(): NativeAddon {
+  const status = nativeAddonStatus()
+  if (!status.available) throw new Error(status.reason)
+  return status.addon
+}

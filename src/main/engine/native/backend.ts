@@ -1,0 +1,254 @@
+import * as tf from '@tensorflow/tfjs-core'
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
+import type { NativeAddon } from './addon'
+
+/** The TF.js name of this backend. */
+export const NATIVE_BACKEND_NAME = 'native'
+
+/**
+ * The cpu backend's storage and every cpu kernel, with the kernels a BNAS step spends its time in replaced by native
+ * ones. Tensors live in the same typed arrays the cpu backend uses; native kernels read them and write new arrays
+ * in place, with no copies.
+ */
+export class NativeBackend extends MathBackendCPU {
+  constructor() {
+    super()
+    // The cpu backend prints "install tfjs-node to speed things up" on its first write in Node; not true of this one.
+    ;(this as unknown as { firstUse: boolean }).firstUse = false
+  }
+}
+
+type Conv2DInfo = tf.backend_util.Conv2DInfo
+type KernelArgs = Parameters<tf.KernelFunc>[0]
+/** A kernel's named inputs, all present (tf's *Inputs types mark them optional). */
+type Inputs<K extends string> = Record<K, tf.TensorInfo>
+
+/**
+ * [n, h, w, C_in, oh, ow, C_out, kh, kw, sh, sw, dh, dw, pad top, left, bottom, right], or null where oneDNN cannot
+ * express tf's geometry (then the cpu kernel runs). oneDNN wants oh = ⌊(h + pt + pb − ekh) / sh⌋ + 1 exactly;
+ * tf's rounding modes can disagree with the bottom/right pads it reports, so those are refitted when needed.
+ */
+export function convGeometry(info: Conv2DInfo): Int32Array | null {
+  const fit = (size: number, out: number, k: number, s: number, before: number, after: number): number | null => {
+    if (Math.floor((size + before + after - k) / s) + 1 === out) return after
+    const minimal = (out - 1) * s + k - size - before
+    return minimal >= 0 ? minimal : null
+  }
+  const pb = fit(
+    info.inHeight,
+    info.outHeight,
+    info.effectiveFilterHeight,
+    info.strideHeight,
+    info.padInfo.top,
+    info.padInfo.bottom
+  )
+  const pr = fit(
+    info.inWidth,
+    info.outWidth,
+    info.effectiveFilterWidth,
+    info.strideWidth,
+    info.padInfo.left,
+    info.padInfo.right
+  )
+  if (pb === null || pr === null || info.padInfo.top < 0 || info.padInfo.left < 0) return null
+  if (info.dataFormat !== 'channelsLast') return null
+  return Int32Array.from([
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.outChannels,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+    pb,
+    pr
+  ])
+}
+
+/** [n, h, w, C, oh, ow, kh, kw, sh, sw, pad top, pad left]; taps outside the input are skipped, as tf does. */
+export function poolGeometry(info: Conv2DInfo): Int32Array | null {
+  if (info.dilationHeight !== 1 || info.dilationWidth !== 1 || info.dataFormat !== 'channelsLast') return null
+  return Int32Array.from([
+    info.batchSize,
+    info.inHeight,
+    info.inWidth,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.padInfo.top,
+    info.padInfo.left
+  ])
+}
+
+/** The float32 array behind a tensor of this backend, or null (other dtype, complex, not materialised). */
+function floats(backend: MathBackendCPU, t: tf.TensorInfo): Float32Array | null {
+  if (t.dtype !== 'float32') return null
+  const values = backend.data.get(t.dataId).values
+  return values instanceof Float32Array ? values : null
+}
+
+function cpuKernel(name: string): tf.KernelFunc {
+  const config = tf.getKernel(name, 'cpu')
+  if (!config) throw new Error(`the cpu backend has no ${name} kernel to fall back on`)
+  return config.kernelFunc
+}
+
+function conv2D(addon: NativeAddon, fallback: tf.KernelFunc) {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const backend = args.backend as MathBackendCPU
+    const { x, filter } = args.inputs as unknown as Inputs<'x' | 'filter'>
+    const { strides, pad, dataFormat, dilations, dimRoundingMode } = args.attrs as unknown as tf.Conv2DAttrs
+    const xs = floats(backend, x)
+    const ws = floats(backend, filter)
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      strides,
+      dilations,
+      pad,
+      dimRoundingMode,
+      false,
+      tf.backend_util.convertConv2DDataFormat(dataFormat)
+    )
+    const geometry = convGeometry(info)
+    if (!xs || !ws || !geometry) return fallback(args) as tf.TensorInfo
+    const y = new Float32Array(tf.util.sizeFromShape(info.outShape))
+    addon.conv2dForward(xs, ws, y, geometry)
+    return backend.makeTensorInfo(info.outShape, 'float32', y)
+  }
+}
+
+function conv2DBackpropInput(addon: NativeAddon, fallback: tf.KernelFunc) {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const backend = args.backend as MathBackendCPU
+    const { dy, filter } = args.inputs as unknown as Inputs<'dy' | 'filter'>
+    const { inputShape, strides, pad, dataFormat, dimRoundingMode } =
+      args.attrs as unknown as tf.Conv2DBackpropInputAttrs
+    const dys = floats(backend, dy)
+    const ws = floats(backend, filter)
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      tf.backend_util.convertConv2DDataFormat(dataFormat)
+    )
+    const geometry = convGeometry(info)
+    if (!dys || !ws || !geometry) return fallback(args) as tf.TensorInfo
+    const dx = new Float32Array(tf.util.sizeFromShape(info.inShape))
+    addon.conv2dBackpropInput(dys, ws, dx, geometry)
+    return backend.makeTensorInfo(info.inShape, 'float32', dx)
+  }
+}
+
+function conv2DBackpropFilter(addon: NativeAddon, fallback: tf.KernelFunc) {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const backend = args.backend as MathBackendCPU
+    const { x, dy } = args.inputs as unknown as Inputs<'x' | 'dy'>
+    const { filterShape, strides, pad, dataFormat, dimRoundingMode } =
+      args.attrs as unknown as tf.Conv2DBackpropFilterAttrs
+    const xs = floats(backend, x)
+    const dys = floats(backend, dy)
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filterShape,
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      tf.backend_util.convertConv2DDataFormat(dataFormat)
+    )
+    const geometry = convGeometry(info)
+    if (!xs || !dys || !geometry) return fallback(args) as tf.TensorInfo
+    const dw = new Float32Array(tf.util.sizeFromShape(filterShape))
+    addon.conv2dBackpropFilter(xs, dys, dw, geometry)
+    return backend.makeTensorInfo(filterShape, 'float32', dw)
+  }
+}
+
+function poolInfo(shape: number[], attrs: tf.MaxPoolAttrs | tf.AvgPoolAttrs): Conv2DInfo {
+  return tf.backend_util.computePool2DInfo(
+    shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode
+  )
+}
+
+/** MaxPool and AvgPool forward. A 1×1 window that keeps the shape is the identity: the cpu kernel handles it. */
+function poolForward(run: (x: Float32Array, y: Float32Array, g: Int32Array) => void, fallback: tf.KernelFunc) {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const backend = args.backend as MathBackendCPU
+    const { x } = args.inputs as unknown as Inputs<'x'>
+    const info = poolInfo(x.shape, args.attrs as unknown as tf.MaxPoolAttrs)
+    const xs = floats(backend, x)
+    const geometry = poolGeometry(info)
+    const identity =
+      info.filterWidth === 1 && info.filterHeight === 1 && tf.util.arraysEqual(info.inShape, info.outShape)
+    if (!xs || !geometry || identity) return fallback(args) as tf.TensorInfo
+    const y = new Float32Array(tf.util.sizeFromShape(info.outShape))
+    run(xs, y, geometry)
+    return backend.makeTensorInfo(info.outShape, 'float32', y)
+  }
+}
+
+function maxPoolGrad(addon: NativeAddon, fallback: tf.KernelFunc) {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const backend = args.backend as MathBackendCPU
+    const { dy, input } = args.inputs as unknown as Inputs<'dy' | 'input'>
+    const info = poolInfo(input.shape, args.attrs as unknown as tf.MaxPoolGradAttrs)
+    const xs = floats(backend, input)
+    const dys = floats(backend, dy)
+    const geometry = poolGeometry(info)
+    if (!xs || !dys || !geometry) return fallback(args) as tf.TensorInfo
+    const dx = new Float32Array(tf.util.sizeFromShape(input.shape))
+    addon.maxPoolGrad(xs, dys, dx, geometry)
+    return backend.makeTensorInfo(input.shape, 'float32', dx)
+  }
+}
+
+function avgPoolGrad(addon: NativeAddon, fallback: tf.KernelFunc) {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const backend = args.backend as MathBackendCPU
+    const { dy, input } = args.inputs as unknown as Inputs<'dy' | 'input'>
+    const attrs = args.attrs as unknown as tf.AvgPoolGradAttrs
+    const info = poolInfo(input.shape, { ...attrs, dimRoundingMode: undefined })
+    const dys = floats(backend, dy)
+    const geometry = poolGeometry(info)
+    if (!dys || !geometry) return fallback(args) as tf.TensorInfo
+    const dx = new Float32Array(tf.util.sizeFromShape(input.shape))
+    addon.avgPoolGrad(dys, dx, geometry)
+    return backend.makeTensorInfo(input.shape, 'float32', dx)
+  }
+}
+
+/** The kernels this backend runs natively; every other kernel is the cpu backend's own. */
+export function nativeKernels(addon: NativeAddon): Map<string, tf.KernelFunc> {
+  return new Map<string, tf.KernelFunc>([
+    [tf.Conv2D, conv2D(addon, cpuKernel(tf.Conv2D))],
+    [tf.Conv2DBackpropInput, conv2DBackpropInput(addon, cpuKernel(tf.Conv2DBackpropInput))],
+    [tf.Conv2DBackpropFilter, conv2DBackpropFilter(addon, cpuKernel(tf.Conv2DBackpropFilter))],
+    [tf.MaxPool, poolForward((x, y, g) => addon.maxPool(x, y, g), cpuKernel(tf.MaxPool))],
+    [tf.AvgPool, poolForward((x, y, g) => addon.avgPool(x, y, g), cpuKernel(tf.AvgPool))],
+    [tf.MaxPoolGrad, maxPoolGrad(addon, cpuKernel(tf.MaxPoolGrad))],
+    [tf.AvgPoolGrad, avgPoolGrad(addon, cpuKernel(tf.AvgPoolGrad))]
+  ] as [string, tf.KernelFunc][])
+}

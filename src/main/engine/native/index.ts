@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs-core'
+import { loadNativeAddon, nativeAddonStatus } from './addon'
+import { NATIVE_BACKEND_NAME, NativeBackend, nativeKernels } from './backend'
+import { BINARY_CONV2D, binaryConvKernel } from './binary-conv'
+
+export { NATIVE_BACKEND_NAME, NativeBackend, convGeometry, poolGeometry } from './backend'
+export { nativeAddonStatus, loadNativeAddon, type NativeAddon, type NativeAddonInfo } from './addon'
+export { BINARY_CONV2D, binaryConv2d, binaryConv2dReference, packSigns, type BinaryConvOptions } from './binary-conv'
+
+/** Kernels the native backend runs natively (the rest are the cpu backend's). */
+export const NATIVE_KERNEL_NAMES: readonly string[] = [
+  tf.Conv2D,
+  tf.Conv2DBackpropInput,
+  tf.Conv2DBackpropFilter,
+  tf.MaxPool,
+  tf.AvgPool,
+  tf.MaxPoolGrad,
+  tf.AvgPoolGrad,
+  BINARY_CONV2D
+]
+
+/**
+ * Registers the TF.js backend 'native': the cpu backend's storage and kernels, with convolutions (oneDNN), pooling
+ * and the bit-packed binary conv running in the native addon on all cores. Idempotent. Throws an Error whose message
+ * says why when the addon is unavailable (not built, no oneDNN, failed to load); nothing is registered then.
+ */
+export async function registerNativeBackend(): Promise<void> {
+  const addon = loadNativeAddon()
+  // Registers the 'cpu' backend and its kernels, which 'native' inherits.
+  await import('@tensorflow/tfjs-backend-cpu')
+  if (tf.findBackendFactory(NATIVE_BACKEND_NAME) === null) {
+    tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(), 3)
+  }
+  const overrides = nativeKernels(addon)
+  overrides.set(BINARY_CONV2D, binaryConvKernel(addon))
+  for (const [kernelName, kernelFunc] of overrides) {
+    if (!tf.getKernel(kernelName, NATIVE_BACKEND_NAME))
+      tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND_NAME, kernelFunc })
+  }
+  for (const config of tf.getKernelsForBackend('cpu')) {
+    if (overrides.has(config.kernelName) || tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME)) continue
+    tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME })
+  }
+}
+
+/** One line for reports: the addon's oneDNN version, threads and SIMD, or why it is unavailable. */
+export function describeNativeBackend(): string {
+  const status = nativeAddonStatus()
+  if (!status.available) return `unavailable: ${status.reason}`
+  const { oneDNN, threads, simd, binaryConv } = status.info
+  return `oneDNN ${oneDNN}, ${threads} threads, ${simd}, binary conv ${binaryConv}`
+}
