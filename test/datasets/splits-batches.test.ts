@@ -239,3 +239,24 @@ describe('synthetic data', () => {
     expect(correct / synthetic.test.count).toBeGreaterThan(0.75) // chance is 0.1; measured 0.9
   })
 })
+
+describe('misuse is a RangeError, not a data error', () => {
+  it('rejects bad loader and split options with exact messages', () => {
+    const view = viewOf(codedSet(5, 4, 1), 3)
+    expect(() => new BatchLoader(view, { batchSize: 0 })).toThrow(
+      new RangeError('batchSize must be a positive integer, got 0')
+    )
+    expect(() => new BatchLoader(view, { batchSize: 8, dropLast: true })).toThrow(
+      new RangeError('5 images are fewer than one batch of 8 with dropLast')
+    )
+    expect(() => new BatchLoader(view, { batchSize: 2, normalize: { mean: [0], std: [0] } })).toThrow(
+      new RangeError('std of channel 0 must be positive, got 0')
+    )
+    expect(() => searchSplit(synthetic, { trainPortion: 1 })).toThrow(
+      new RangeError('trainPortion must be in (0, 1), got 1')
+    )
+    expect(() => trainSplit(synthetic, { subset: 0 })).toThrow(
+      new RangeError('train split: subset must be a positive integer, got 0')
+    )
+  })
+})

@@ -1,6 +1,6 @@
-import { DatasetError } from './errors'
 import { permutation, Rng } from './rng'
 import type { DatasetView } from './splits'
+import type { ImageShape } from './types'
 
 /** Train-time augmentation, as in DARTS/BNAS: random crop with zero padding, horizontal flip, cutout. */
 export interface AugmentOptions {
@@ -43,15 +43,14 @@ export interface Batch {
 
 /**
  * Batches from a DatasetView. Per image the work is row copies (TypedArray.set of subarrays) into a uint8 scratch
- * buffer, a mirrored copy for flipped images, then one pass through a 256-entry lookup table per channel to float32
- * and Float32Array.fill for cutout: no per-pixel arithmetic.
+ * buffer (the random crop is a shifted row copy), then one pass through a 256-entry lookup table per channel to
+ * float32 that also reads flipped images mirrored, and Float32Array.fill for cutout: no per-pixel arithmetic.
  */
 export class BatchLoader {
   readonly batchesPerEpoch: number
   private readonly rng: Rng
   private readonly lut: Float32Array[]
   private readonly scratch: Uint8Array
-  private readonly rowScratch: Uint8Array
   private order: Int32Array = new Int32Array(0)
   private cursor = 0
   private epochs = 0
@@ -61,21 +60,19 @@ export class BatchLoader {
     readonly options: BatchLoaderOptions
   ) {
     const { batchSize } = options
-    if (!Number.isInteger(batchSize) || batchSize < 1)
-      throw new DatasetError('batch loader', `batchSize must be a positive integer, got ${batchSize}`)
-    if (view.count === 0) throw new DatasetError('batch loader', 'the view holds no images')
+    // Programming errors are RangeErrors; DatasetError is kept for problems with the user's data.
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`)
+    }
+    if (view.count === 0) throw new RangeError('the view holds no images')
     const full = Math.floor(view.count / batchSize)
     this.batchesPerEpoch = options.dropLast ? full : Math.ceil(view.count / batchSize)
     if (this.batchesPerEpoch === 0) {
-      throw new DatasetError(
-        'batch loader',
-        `${view.count} images are fewer than one batch of ${batchSize} with dropLast`
-      )
+      throw new RangeError(`${view.count} images are fewer than one batch of ${batchSize} with dropLast`)
     }
     this.rng = new Rng(options.seed ?? 0)
     this.lut = buildLookup(view.channels, options.normalize)
     this.scratch = new Uint8Array(batchSize * view.height * view.width * view.channels)
-    this.rowScratch = new Uint8Array(view.width * view.channels)
   }
 
   /** Epochs started so far. */
@@ -129,6 +126,7 @@ export class BatchLoader {
     const u8 = this.scratch.subarray(0, size * imageBytes)
     const batchLabels = new Int32Array(size)
     const cutouts: number[] = []
+    const flips = new Uint8Array(size)
     for (let s = 0; s < size; s++) {
       const src = indices[s] * imageBytes
       const dst = s * imageBytes
@@ -139,9 +137,9 @@ export class BatchLoader {
       if (cutout) cutouts.push(this.rng.int(height), this.rng.int(width))
       if (dy === 0 && dx === 0) u8.set(images.subarray(src, src + imageBytes), dst)
       else shiftedCopy(images, src, u8, dst, height, rowBytes, channels, dy, dx)
-      if (flip) mirrorRows(u8, dst, height, width, channels, this.rowScratch)
+      flips[s] = flip ? 1 : 0
     }
-    const out = normalise(u8, this.lut, channels)
+    const out = normalise(u8, this.lut, this.view, flips)
     if (cutout) {
       for (let s = 0; s < size; s++)
         applyCutout(out, s * imageBytes, height, width, channels, cutouts[2 * s], cutouts[2 * s + 1], cutout)
@@ -161,7 +159,7 @@ function buildLookup(channels: number, normalize: BatchLoaderOptions['normalize'
   return Array.from({ length: channels }, (_, c) => {
     const mean = normalize ? normalize.mean[c] : 0
     const std = normalize ? normalize.std[c] : 1
-    if (!(std > 0)) throw new DatasetError('batch loader', `std of channel ${c} must be positive, got ${std}`)
+    if (!(std > 0)) throw new RangeError(`std of channel ${c} must be positive, got ${std}`)
     return Float32Array.from({ length: 256 }, (_, v) => (v / 255 - mean) / std)
   })
 }
@@ -198,48 +196,64 @@ function shiftedCopy(
   }
 }
 
-/** Mirrors each row of one image in place: one channel reverses natively; otherwise pixels swap through a row copy. */
-function mirrorRows(
-  u8: Uint8Array,
-  dst: number,
-  height: number,
-  width: number,
-  channels: number,
-  row: Uint8Array
-): void {
+/**
+ * uint8 to normalised float32 through the lookup tables, one pass; a flipped image is read right to left in the
+ * same pass, so mirroring costs no extra copy.
+ */
+function normalise(u8: Uint8Array, lut: Float32Array[], shape: ImageShape, flips: Uint8Array): Float32Array {
+  const { height, width, channels } = shape
+  const out = new Float32Array(u8.length)
+  const imageBytes = height * width * channels
   const rowBytes = width * channels
-  for (let y = 0; y < height; y++) {
-    const start = dst + y * rowBytes
-    if (channels === 1) {
-      u8.subarray(start, start + rowBytes).reverse()
+  for (let s = 0; s < flips.length; s++) {
+    const base = s * imageBytes
+    if (!flips[s]) {
+      lookupRun(u8, out, base, base + imageBytes, lut, channels)
       continue
     }
-    row.set(u8.subarray(start, start + rowBytes))
-    for (let x = 0; x < width; x++) {
-      const to = start + (width - 1 - x) * channels
-      for (let c = 0; c < channels; c++) u8[to + c] = row[x * channels + c]
+    for (let y = 0; y < height; y++) {
+      const row = base + y * rowBytes
+      if (channels === 3) {
+        const [r, g, b] = lut
+        for (let o = row, i = row + rowBytes - 3; o < row + rowBytes; o += 3, i -= 3) {
+          out[o] = r[u8[i]]
+          out[o + 1] = g[u8[i + 1]]
+          out[o + 2] = b[u8[i + 2]]
+        }
+      } else {
+        for (let x = 0; x < width; x++) {
+          const o = row + x * channels
+          const i = row + (width - 1 - x) * channels
+          for (let c = 0; c < channels; c++) out[o + c] = lut[c][u8[i + c]]
+        }
+      }
     }
   }
+  return out
 }
 
-/** uint8 to normalised float32 through the lookup tables, one pass. */
-function normalise(u8: Uint8Array, lut: Float32Array[], channels: number): Float32Array {
-  const out = new Float32Array(u8.length)
-  const n = u8.length
+/** Lookup of a contiguous run of whole pixels, specialised for the common channel counts. */
+function lookupRun(
+  u8: Uint8Array,
+  out: Float32Array,
+  from: number,
+  to: number,
+  lut: Float32Array[],
+  channels: number
+): void {
   if (channels === 3) {
     const [r, g, b] = lut
-    for (let i = 0; i < n; i += 3) {
+    for (let i = from; i < to; i += 3) {
       out[i] = r[u8[i]]
       out[i + 1] = g[u8[i + 1]]
       out[i + 2] = b[u8[i + 2]]
     }
   } else if (channels === 1) {
     const l = lut[0]
-    for (let i = 0; i < n; i++) out[i] = l[u8[i]]
+    for (let i = from; i < to; i++) out[i] = l[u8[i]]
   } else {
-    for (let i = 0; i < n; i++) out[i] = lut[i % channels][u8[i]]
+    for (let i = from; i < to; i++) out[i] = lut[(i - from) % channels][u8[i]]
   }
-  return out
 }
 
 /** Zeroes a size×size square centred at (cy, cx), clipped to the image (DARTS' Cutout, applied after Normalize). */

@@ -37,6 +37,6 @@ export function readIdx(path: string, expectedMagic: number): IdxArray {
   if (actual > expectedLength) {
     throw new DatasetError(path, `has ${actual - expectedLength} bytes after the ${expectedLength} its header declares`)
   }
-  // A view, not a copy: the decompressed buffer is ours alone.
-  return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerSize, expectedLength) }
+  // A copy with its own exact ArrayBuffer (a decompressed Buffer may sit in a larger one): safe to transfer to a worker.
+  return { dims, data: new Uint8Array(bytes.subarray(headerSize)) }
 }

@@ -45,7 +45,7 @@ function chooseIndices(set: ImageSet, options: SplitOptions, shuffle: boolean, w
   const n = set.count
   const subset = options.subset ?? n
   if (!Number.isInteger(subset) || subset < 1)
-    throw new DatasetError(what, `subset must be a positive integer, got ${subset}`)
+    throw new RangeError(`${what}: subset must be a positive integer, got ${subset}`)
   if (subset >= n && !shuffle) return Int32Array.from({ length: n }, (_, i) => i)
   const order = permutation(n, new Rng(options.seed ?? 0))
   const chosen = order.slice(0, Math.min(subset, n))
@@ -58,12 +58,14 @@ function chooseIndices(set: ImageSet, options: SplitOptions, shuffle: boolean, w
  */
 export function searchSplit(dataset: Dataset, options: SplitOptions = {}): SearchSplit {
   const portion = options.trainPortion ?? 0.5
-  if (!(portion > 0 && portion < 1))
-    throw new DatasetError('search split', `trainPortion must be in (0, 1), got ${portion}`)
+  if (!(portion > 0 && portion < 1)) throw new RangeError(`trainPortion must be in (0, 1), got ${portion}`)
   const indices = chooseIndices(dataset.train, options, options.shuffle ?? dataset.classOrdered, 'search split')
   const cut = Math.floor(indices.length * portion)
   if (cut < 1 || cut >= indices.length) {
-    throw new DatasetError('search split', `${indices.length} train images are too few to split at ${portion}`)
+    throw new DatasetError(
+      dataset.source ?? dataset.name,
+      `${indices.length} train images are too few to split at ${portion}`
+    )
   }
   const classCount = dataset.classes.length
   return {
