@@ -29,9 +29,13 @@ function newestSource() {
 
 /** Loads the built addon in a fresh Node process and returns its info line, or throws with the loader's error. */
 function smokeTest() {
-  const probe = spawnSync(process.execPath, ['-e', `console.log(JSON.stringify(require(${JSON.stringify(addonFile)}).info()))`], {
-    encoding: 'utf8'
-  })
+  const probe = spawnSync(
+    process.execPath,
+    ['-e', `console.log(JSON.stringify(require(${JSON.stringify(addonFile)}).info()))`],
+    {
+      encoding: 'utf8'
+    }
+  )
   if (probe.status !== 0) throw new Error((probe.stderr || probe.stdout).trim().split('\n').slice(0, 3).join(' | '))
   return JSON.parse(probe.stdout.trim())
 }
