@@ -8,7 +8,10 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
  *   WebAssembly. Dilation never reaches it: conv2dTorch never hands dilation to tf.conv2d.
  * - MaxPoolGrad exists but is wrong: wasm's C++ max-pool-with-argmax picks wrong positions for some windows (seen with
  *   3 and 4 channels at 7×7, padding 1), so its gradient lands on the wrong pixels. It is replaced.
- * AvgPoolGrad, Conv2DBackpropInput, SpaceToBatchND and BatchToSpaceND exist in wasm and match the cpu backend.
+ * - Conv2DBackpropInput exists and is correct but is a plain C++ loop, 5–10× slower than XNNPACK's forward conv. It is
+ *   replaced by a forward conv of the (zero-upsampled, padded) dy with the flipped, transposed filter; geometries it
+ *   does not cover (dilation, NCHW) fall back to the shipped kernel.
+ * AvgPoolGrad, SpaceToBatchND and BatchToSpaceND exist in wasm and match the cpu backend.
  */
 export function registerWasmGradientKernels(): void {
   if (tf.getKernel('Conv2DBackpropFilter', 'wasm') === undefined) {
@@ -17,6 +20,18 @@ export function registerWasmGradientKernels(): void {
       backendName: 'wasm',
       kernelFunc: conv2DBackpropFilter as unknown as tf.KernelFunc
     })
+  }
+  if (originalBackpropInput === undefined) {
+    const shipped = tf.getKernel('Conv2DBackpropInput', 'wasm')
+    if (shipped !== undefined) {
+      originalBackpropInput = shipped.kernelFunc
+      tf.unregisterKernel('Conv2DBackpropInput', 'wasm')
+      tf.registerKernel({
+        kernelName: 'Conv2DBackpropInput',
+        backendName: 'wasm',
+        kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc
+      })
+    }
   }
   if (!maxPoolGradReplaced) {
     if (tf.getKernel('MaxPoolGrad', 'wasm') !== undefined) tf.unregisterKernel('MaxPoolGrad', 'wasm')
@@ -30,6 +45,7 @@ export function registerWasmGradientKernels(): void {
 }
 
 let maxPoolGradReplaced = false
+let originalBackpropInput: tf.KernelFunc | undefined
 
 /** Calls another wasm kernel directly (no engine bookkeeping): the result must be released with `release`. */
 function call(backend: BackendWasm, name: string, inputs: tf.NamedTensorInfoMap, attrs: object): tf.TensorInfo {
@@ -204,4 +220,115 @@ function maxPoolGrad(args: MaxPoolGradArgs): tf.TensorInfo {
     }
   }
   return out
+}
+
+interface Conv2DBackpropInputArgs {
+  inputs: { dy: tf.TensorInfo; filter: tf.TensorInfo }
+  backend: BackendWasm
+  attrs: {
+    inputShape: [number, number, number, number]
+    strides: [number, number] | number
+    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding
+    dataFormat: 'NHWC' | 'NCHW'
+    dimRoundingMode?: 'floor' | 'round' | 'ceil'
+  }
+}
+
+/**
+ * dx of y = conv(x_pad, W, stride s) as one dense stride-1 conv: along each axis
+ *   dx[t] = Σ_a U[t + a] · W[k−1−a],  U = dy upsampled by s (zeros between), padded by k−1−pad_before in front,
+ * so dx = conv(U, W flipped in kh/kw with C_in and C_out swapped). The upsampling is a rank-4 pad of dy viewed as
+ * [N·Ho, 1, Wo, C_out]; the zeros cost s² more MACs at stride 2, still far cheaper than the shipped C++ loop.
+ */
+function conv2DBackpropInput(args: Conv2DBackpropInputArgs): tf.TensorInfo {
+  const { inputs, backend, attrs } = args
+  const { dy, filter } = inputs
+  const fallback = (): tf.TensorInfo => (originalBackpropInput as tf.KernelFunc)(args as never) as tf.TensorInfo
+  if (attrs.dataFormat === 'NCHW') return fallback()
+  const info = tf.backend_util.computeConv2DInfo(
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode
+  )
+  const { batchSize, inHeight, inWidth, inChannels, outChannels, outHeight, outWidth, filterHeight, filterWidth } = info
+  const { strideHeight, strideWidth, padInfo } = info
+  const front = [filterHeight - 1 - padInfo.top, filterWidth - 1 - padInfo.left]
+  // Rows of U still needed after the upsampled dy: negative means the last (s−1) zero rows must go.
+  const back = [inHeight + padInfo.top - strideHeight * outHeight, inWidth + padInfo.left - strideWidth * outWidth]
+  if (front[0] < 0 || front[1] < 0) return fallback()
+
+  const temps: tf.TensorInfo[] = []
+  const keep = (t: tf.TensorInfo): tf.TensorInfo => {
+    temps.push(t)
+    return t
+  }
+  let u: tf.TensorInfo = dy
+  if (strideHeight > 1 || strideWidth > 1) {
+    const view = keep(call(backend, 'Reshape', { x: dy }, { shape: [batchSize * outHeight, 1, outWidth, outChannels] }))
+    const spread = keep(
+      call(
+        backend,
+        'PadV2',
+        { x: view },
+        {
+          paddings: [
+            [0, 0],
+            [0, strideHeight - 1],
+            [0, 0],
+            [0, (strideWidth - 1) * outChannels]
+          ],
+          constantValue: 0
+        }
+      )
+    )
+    u = keep(
+      call(
+        backend,
+        'Reshape',
+        { x: spread },
+        { shape: [batchSize, strideHeight * outHeight, strideWidth * outWidth, outChannels] }
+      )
+    )
+  }
+  u = keep(
+    call(
+      backend,
+      'PadV2',
+      { x: u },
+      {
+        paddings: [
+          [0, 0],
+          [front[0], Math.max(back[0], 0)],
+          [front[1], Math.max(back[1], 0)],
+          [0, 0]
+        ],
+        constantValue: 0
+      }
+    )
+  )
+  if (back[0] < 0 || back[1] < 0) {
+    const [n, h, w, c] = u.shape
+    u = keep(
+      call(
+        backend,
+        'Slice',
+        { x: u },
+        { begin: [0, 0, 0, 0], size: [n, h + Math.min(back[0], 0), w + Math.min(back[1], 0), c] }
+      )
+    )
+  }
+  const flipped = keep(call(backend, 'Reverse', { x: filter }, { dims: [0, 1] }))
+  const swapped = keep(call(backend, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] }))
+  const dx = call(
+    backend,
+    'Conv2D',
+    { x: u, filter: swapped },
+    { strides: 1, pad: 'valid', dilations: 1, dataFormat: 'NHWC', dimRoundingMode: undefined }
+  )
+  release(backend, ...temps)
+  if (dx.shape[3] !== inChannels) throw new Error('Conv2DBackpropInput: channel mismatch')
+  return dx
 }

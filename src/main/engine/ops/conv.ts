@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
+import { mergePhases2, splitPhases2 } from './phases'
 import { subsample2 } from './subsample'
 
 export interface TorchConvOptions {
@@ -17,9 +18,10 @@ type Pad4 = [[number, number], [number, number], [number, number], [number, numb
  *
  * Dilation is never handed to tf.conv2d, because tfjs-core refuses gradients of dilated convs and refuses dilation
  * with stride > 1. Instead, with d = 2:
- * - stride 1: the classic atrous decomposition. spaceToBatchND splits the padded input into its 4 row/column parity
- *   phases, each phase is convolved densely with the undilated kernel, batchToSpaceND interleaves them back. Same
- *   FLOPs as the dilated conv and every piece has a gradient on every backend.
+ * - stride 1: the classic atrous decomposition (spaceToBatchND / batchToSpaceND, here built from slices and concats,
+ *   see phases.ts): the padded input is split into its 4 row/column parity phases, each phase is convolved densely
+ *   with the undilated kernel, and the results are interleaved back. Same FLOPs as the dilated conv and every piece
+ *   has a gradient on every backend.
  * - stride 2: the wanted outputs (every 2nd of the stride-1 dilated result, from 0) read only the even rows and
  *   columns of the padded input, so they are exactly a dense stride-1 conv of padded[::2, ::2].
  */
@@ -52,26 +54,19 @@ export function conv2dTorch(x: tf.Tensor4D, w: tf.Tensor4D, options: TorchConvOp
       return tf.conv2d(subsample2(padded), w, 1, 'valid', 'NHWC')
     }
     // Extra bottom/right zero row/column when the padded size is odd; the one surplus output row/column it creates is
-    // cropped again by batchToSpaceND.
+    // cropped at the end.
     const extraH = (h + 2 * p) % 2
     const extraW = (wd + 2 * p) % 2
-    const phases = tf.spaceToBatchND(
-      x,
-      [2, 2],
-      [
-        [p, p + extraH],
-        [p, p + extraW]
-      ]
-    ) as tf.Tensor4D
-    const y = tf.conv2d(phases, w, 1, 'valid', 'NHWC')
-    return tf.batchToSpaceND(
-      y,
-      [2, 2],
-      [
-        [0, extraH],
-        [0, extraW]
-      ]
-    ) as tf.Tensor4D
+    const padded = tf.pad(x, [
+      [0, 0],
+      [p, p + extraH],
+      [p, p + extraW],
+      [0, 0]
+    ])
+    const y = mergePhases2(tf.conv2d(splitPhases2(padded), w, 1, 'valid', 'NHWC'))
+    if (extraH === 0 && extraW === 0) return y
+    const [n, yh, yw, c] = y.shape
+    return tf.slice(y, [0, 0, 0, 0], [n, yh - extraH, yw - extraW, c])
   })
 }
 
