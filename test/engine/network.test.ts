@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/main/engine/backend'
-import { createRng } from '../../src/main/engine/nn'
+import { centerAndClampLatent, createRng } from '../../src/main/engine/nn'
 import { dropPath, FinalNetwork, type Shape3 } from '../../src/main/engine/network'
 import { DARTS_V2, LATEST_CELL, LATEST_CELL_ZEROISE, type Genotype } from '../../src/shared/genotype'
 
@@ -89,6 +89,39 @@ describe('FinalNetwork', () => {
     expect(() => build({ ...LATEST_CELL, normal: [['none', 3], ...LATEST_CELL.normal.slice(1)] })).toThrow(
       'normal[0]: input 3 is not an earlier state of node 0 (allowed 0..1)'
     )
+  })
+})
+
+describe('FinalNetwork training steps', () => {
+  it('leaks no tensors over many steps with drop-path, latent centring and SGD updates', () => {
+    const network = new FinalNetwork({
+      genotype: LATEST_CELL,
+      cells: 3,
+      channels: 2,
+      classes: 4,
+      macro: 'cifar',
+      seed: 1,
+      dropPathProb: 0.2
+    })
+    const x = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 2) as tf.Tensor4D
+    const labels = tf.tensor2d([1, 0, 0, 0, 0, 0, 1, 0], [2, 4])
+    const step = () => {
+      for (const w of network.binaryWeights()) centerAndClampLatent(w)
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(
+          () => tf.losses.softmaxCrossEntropy(labels, network.logits(x, { training: true })) as tf.Scalar,
+          network.parameters()
+        )
+        for (const v of network.parameters()) v.assign(tf.sub(v, tf.mul(grads[v.name], 0.01)))
+      })
+    }
+    step()
+    const { numTensors, numBytes } = tf.memory()
+    for (let i = 0; i < 8; i++) step()
+    expect(tf.memory().numTensors).toBe(numTensors)
+    expect(tf.memory().numBytes).toBe(numBytes)
+    tf.dispose([x, labels])
+    network.dispose()
   })
 })
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/main/engine/backend'
 import { centerAndClampLatent, createRng } from '../../src/main/engine/nn'
 import { Supernet } from '../../src/main/engine/network'
+import { summarizeNetwork } from '../../src/main/engine/summary'
 import { deriveGenotype, meanEdgeEntropy } from '../../src/shared/genotype'
 
 // The tiny configuration of the issue: 5 cells (reductions at 1 and 3), C = 4, batch 2, 16×16×3.
@@ -88,6 +89,19 @@ describe('Supernet', () => {
     } finally {
       net.dispose()
     }
+  })
+
+  it('is walked completely by the summary (every parameter, with shapes a real forward pass gives)', async () => {
+    await tf.setBackend('cpu')
+    const net = new Supernet(CONFIG)
+    const summary = summarizeNetwork(net, [SIZE, SIZE, 3])
+    expect(summary.trainableParams).toBe(net.parameterCount())
+    expect(summary.output).toEqual([1, 1, CONFIG.classes])
+    expect(summary.blocks.find((block) => block.name === 'cells.3')?.output).toEqual([4, 4, 4 * 4 * CONFIG.channels])
+    // Per edge: 4 binary candidates (dil 3×3, dil 5×5, 3×3, 5×5) of C×C at the edge's output resolution.
+    const edge = summary.layers.filter((layer) => layer.name.startsWith('cells.0._ops.0.'))
+    expect(edge.reduce((sum, layer) => sum + layer.bops, 0)).toBe(SIZE * SIZE * 4 * 4 * (9 + 25 + 9 + 25))
+    net.dispose()
   })
 
   it('gives the same loss and gradients (weights and alpha) on the cpu and wasm backends', async () => {
