@@ -155,6 +155,14 @@ Napi::Value ConvImplementations(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), out);
 }
 
+// setBinaryConvPath('auto' | 'scalar'): the portable path can be tested on machines that have VPOPCNTDQ.
+Napi::Value SetBinaryConvPath(const Napi::CallbackInfo& info) {
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (path != "auto" && path != "scalar") throw Napi::RangeError::New(info.Env(), "path must be 'auto' or 'scalar'");
+  bnas::forceScalarBinaryConv(path == "scalar");
+  return Napi::String::New(info.Env(), bnas::binaryConvPath());
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("oneDNN", bnas::dnnlVersion());
@@ -180,6 +188,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
   exports.Set("avgPoolGrad", Napi::Function::New(env, AvgPoolGrad));
   exports.Set("convImplementations", Napi::Function::New(env, ConvImplementations));
+  exports.Set("setBinaryConvPath", Napi::Function::New(env, SetBinaryConvPath));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;
 }

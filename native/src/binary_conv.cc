@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -23,10 +24,12 @@ namespace {
 
 constexpr int kLanes = 16;  // output channels per AVX-512 vector of int32
 
+std::atomic<bool> scalarForced{false};
+
 bool hasVpopcntdq() {
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq");
-  return has;
+  return has && !scalarForced.load();
 #else
   return false;
 #endif
@@ -158,6 +161,8 @@ void packSigns(const float* x, int64_t pixels, int channels, uint32_t* signs, ui
     }
   }
 }
+
+void forceScalarBinaryConv(bool scalar) { scalarForced.store(scalar); }
 
 const char* binaryConvPath() { return hasVpopcntdq() ? "avx512-vpopcntdq" : "scalar-popcount"; }
 

@@ -42,6 +42,7 @@ int wordsPerPixel(int channels);
 void packSigns(const float* x, int64_t pixels, int channels, uint32_t* signs, uint32_t* nonzero);
 void binaryConv2d(const ConvGeometry& g, const float* x, const float* w, const float* alpha, float* y);
 const char* binaryConvPath();
+void forceScalarBinaryConv(bool scalar);  // tests: run the portable path on an AVX-512 machine too
 
 int maxThreads();
 

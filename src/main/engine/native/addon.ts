@@ -20,6 +20,8 @@ export interface NativeAddon {
   avgPoolGrad(dy: Float32Array, dx: Float32Array, geometry: Int32Array): void
   /** The oneDNN implementations serving a conv geometry, e.g. "fwd=brgconv:avx512_core bwd_data=jit:avx512_core …". */
   convImplementations(geometry: Int32Array): string
+  /** 'scalar' forces the portable popcount path (for tests on AVX-512 machines); returns the path now in use. */
+  setBinaryConvPath(path: 'auto' | 'scalar'): string
   info(): NativeAddonInfo
 }
 
