@@ -69,6 +69,14 @@ describe('broken input gives a DatasetError naming the file', () => {
     expect(loadDataset(`cifar10:${cifar10Folder('ok-cifar')}`).train.count).toBe(15)
     const mnist = loadDataset(`mnist:${mnistFolder('ok-mnist')}`)
     expect([mnist.train.count, mnist.test.count, Array.from(mnist.test.labels)]).toEqual([4, 2, [3, 4]])
+    // Some mirrors name the files with a dot (train-images.idx3-ubyte): found too.
+    const dotted = mnistFolder('dotted', (files) => {
+      for (const name of [...files.keys()]) {
+        files.set(name.replace(/-(idx\d-ubyte)/, '.$1'), files.get(name)!)
+        files.delete(name)
+      }
+    })
+    expect(loadDataset(`fashion-mnist:${dotted}`).classes[9]).toBe('Ankle boot')
   })
 
   it('a path that does not exist', () => {

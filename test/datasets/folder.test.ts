@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import jpeg from 'jpeg-js'
 import { PNG } from 'pngjs'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -143,5 +144,21 @@ describe('image folder', () => {
     expect(summary.samples).toHaveLength(2)
     const decoded = PNG.sync.read(Buffer.from(summary.samples[0].dataUrl.split(',')[1], 'base64'))
     expect([decoded.width, decoded.height, decoded.data[0], decoded.data[3]]).toEqual([6, 6, 10, 255])
+  })
+
+  it('decodes formats the test encoders cannot write: gray and CMYK JPEG, progressive, palette, 16-bit, gray+alpha', () => {
+    // test/fixtures/datasets/formats: made with ImageMagick, see its README.md.
+    const fixtures = fileURLToPath(new URL('../fixtures/datasets/formats', import.meta.url))
+    const dataset = loadDataset(`folder:${fixtures}?size=8&test=0`)
+    expect(dataset.classes).toEqual(['color', 'gray'])
+    const means = [0, 1, 2, 3, 4, 5].map((i) => imageMean(dataset.train.images, i, 8, 3).map(Math.round))
+    expect(means).toEqual([
+      [10, 200, 29], // cmyk.jpg (lossy by one)
+      [10, 200, 30], // palette.png
+      [10, 200, 30], // progressive.jpg
+      [50, 50, 50], // gray-alpha.png: 100 at alpha 128, premultiplied
+      [100, 100, 100], // gray.jpg
+      [128, 128, 128] // gray16.png: 0x8080 scaled to 8 bits
+    ])
   })
 })
