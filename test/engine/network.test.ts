@@ -49,7 +49,15 @@ describe('FinalNetwork', () => {
     ['imagenet', LATEST_CELL, 48]
   ] as const) {
     it(`${macro}: forward gives [N, classes], and every cell output has the traced shape`, () => {
-      const network = new FinalNetwork({ genotype, cells: 5, channels: 4, classes: 7, macro, seed: 3, dropPathProb: 0.3 })
+      const network = new FinalNetwork({
+        genotype,
+        cells: 5,
+        channels: 4,
+        classes: 7,
+        macro,
+        seed: 3,
+        dropPathProb: 0.3
+      })
       const x = tf.randomNormal([2, size, size, 3], 0, 1, 'float32', 5) as tf.Tensor4D
       const start = tf.memory().numTensors
       const blocks = new Map<string, Shape3>()

@@ -114,7 +114,13 @@ describe('model summary', () => {
     const pyFile = join(dir, 'cell.py')
     await writeFile(jsonFile, formatGenotypeJson(LATEST_CELL))
     await writeFile(pyFile, formatGenotypePython(LATEST_CELL))
-    const a = await computeSummary({ genotype: jsonFile, cells: '5', channels: '8', input: '64x64x3', macro: 'imagenet' })
+    const a = await computeSummary({
+      genotype: jsonFile,
+      cells: '5',
+      channels: '8',
+      input: '64x64x3',
+      macro: 'imagenet'
+    })
     const b = await computeSummary({ genotype: pyFile, cells: '5', channels: '8', input: '64x64x3', macro: 'imagenet' })
     expect(a.totals).toEqual(b.totals)
     expect(a.output).toEqual([1, 1, 1000]) // ImageNet default classes

@@ -28,7 +28,9 @@ function checkAlpha(alpha: number[][], what: string): void {
   if (alpha.length === 0) throw new Error(`${what}: empty α matrix`)
   alpha.forEach((row, edge) => {
     if (row.length !== OP_NAMES.length) {
-      throw new Error(`${what}[${edge}]: expected ${OP_NAMES.length} op weights (${OP_NAMES.join(', ')}), got ${row.length}`)
+      throw new Error(
+        `${what}[${edge}]: expected ${OP_NAMES.length} op weights (${OP_NAMES.join(', ')}), got ${row.length}`
+      )
     }
     row.forEach((value, op) => {
       if (!Number.isFinite(value)) throw new Error(`${what}[${edge}][${op}]: ${value} is not a finite number`)

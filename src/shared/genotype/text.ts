@@ -84,7 +84,10 @@ class Reader {
     const start = this.position
     const name = this.identifier()
     if (name === 'range') return this.range()
-    return this.fail(name ? `unexpected name '${name}' (only range(...) is understood)` : `unexpected ${this.describeNext()}`, start)
+    return this.fail(
+      name ? `unexpected name '${name}' (only range(...) is understood)` : `unexpected ${this.describeNext()}`,
+      start
+    )
   }
 
   string(): string {
@@ -115,7 +118,8 @@ class Reader {
     const items: PyValue[] = []
     while (!this.accept(close)) {
       items.push(this.value())
-      if (!this.accept(',') && this.peek() !== close) this.fail(`expected ',' or '${close}' but found ${this.describeNext()}`)
+      if (!this.accept(',') && this.peek() !== close)
+        this.fail(`expected ',' or '${close}' but found ${this.describeNext()}`)
     }
     return items
   }
@@ -143,7 +147,8 @@ function readPythonFields(text: string): Record<(typeof FIELDS)[number], PyValue
   const reader = new Reader(text)
   let name = reader.identifier()
   if (name && reader.accept('=')) name = reader.identifier()
-  if (!name || !/(^|\.)Genotype$/.test(name)) reader.fail(`expected 'Genotype(' but found ${name ? `'${name}'` : reader.describeNext()}`, 0)
+  if (!name || !/(^|\.)Genotype$/.test(name))
+    reader.fail(`expected 'Genotype(' but found ${name ? `'${name}'` : reader.describeNext()}`, 0)
   reader.expect('(')
   const fields: Partial<Record<(typeof FIELDS)[number], PyValue>> = {}
   let positional = 0
@@ -152,7 +157,8 @@ function readPythonFields(text: string): Record<(typeof FIELDS)[number], PyValue
     const key = reader.identifier()
     let field: (typeof FIELDS)[number]
     if (key && key !== 'range' && reader.accept('=')) {
-      if (!(FIELDS as readonly string[]).includes(key)) reader.fail(`unknown field '${key}' (fields: ${FIELDS.join(', ')})`, save)
+      if (!(FIELDS as readonly string[]).includes(key))
+        reader.fail(`unknown field '${key}' (fields: ${FIELDS.join(', ')})`, save)
       field = key as (typeof FIELDS)[number]
     } else {
       reader.position = save
@@ -161,7 +167,8 @@ function readPythonFields(text: string): Record<(typeof FIELDS)[number], PyValue
     }
     if (field in fields) reader.fail(`field '${field}' given twice`, save)
     fields[field] = reader.value()
-    if (!reader.accept(',') && reader.peek() !== ')') reader.fail(`expected ',' or ')' but found ${reader.describeNext()}`)
+    if (!reader.accept(',') && reader.peek() !== ')')
+      reader.fail(`expected ',' or ')' but found ${reader.describeNext()}`)
   }
   if (!reader.atEnd()) reader.fail(`unexpected text after Genotype(...): ${reader.describeNext()}`)
   const missing = FIELDS.filter((field) => !(field in fields))
@@ -223,7 +230,8 @@ function formatConcat(concat: readonly number[], asRange: boolean): string {
 /** The repr the authors' code prints and `eval`s (genotypes.py lines, `--arch` lookups). */
 export function formatGenotypePython(genotype: GenotypeOf<string>, opts: FormatPythonOptions = {}): string {
   const asRange = opts.concatAsRange ?? true
-  const edges = (cell: ReadonlyArray<[string, number]>) => `[${cell.map(([op, input]) => `('${op}', ${input})`).join(', ')}]`
+  const edges = (cell: ReadonlyArray<[string, number]>) =>
+    `[${cell.map(([op, input]) => `('${op}', ${input})`).join(', ')}]`
   return (
     `Genotype(normal=${edges(genotype.normal)}, normal_concat=${formatConcat(genotype.normalConcat, asRange)}, ` +
     `reduce=${edges(genotype.reduce)}, reduce_concat=${formatConcat(genotype.reduceConcat, asRange)})`

@@ -32,7 +32,9 @@ export function genotypeProblems(genotype: GenotypeOf<string>, ops: readonly str
         problems.push(`${cell}[${index}]: unknown op '${op}' (valid ops: ${ops.join(', ')})`)
       }
       if (!Number.isInteger(input) || input < 0 || input > node + 1) {
-        problems.push(`${cell}[${index}]: input ${input} is not an earlier state of node ${node} (allowed 0..${node + 1})`)
+        problems.push(
+          `${cell}[${index}]: input ${input} is not an earlier state of node ${node} (allowed 0..${node + 1})`
+        )
       }
     })
     const concatKey = cell === 'normal' ? 'normalConcat' : 'reduceConcat'

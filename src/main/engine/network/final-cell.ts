@@ -1,10 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { Genotype } from '../../../shared/genotype'
-import { BinaryConvBlock, createCandidateOp, createReductionResidual, Module, type ForwardContext, type Rng } from '../nn'
+import {
+  BinaryConvBlock,
+  createCandidateOp,
+  createReductionResidual,
+  Module,
+  type ForwardContext,
+  type Rng
+} from '../nn'
 import type { WeightGradientMode } from '../ops'
 import { dropPath } from './drop-path'
 import { CELL_MULTIPLIER, type CellPlan } from './macro'
-import { OpList } from './search-cell'
+import { ModuleList } from './search-cell'
 import { joinName, traceModule, type LayerRecord, type Shape3 } from './trace'
 
 export type Macro = 'cifar' | 'imagenet'
@@ -55,16 +62,24 @@ export class FinalCell extends Module {
       new BinaryConvBlock(cPrev, c, 1, { affine: true, rng, weightGradient })
     )
     if (reduction) {
-      this.preprocessRes = this.registerModule('preprocess_res', createReductionResidual(cPrev, CELL_MULTIPLIER * c, { rng }))
+      this.preprocessRes = this.registerModule(
+        'preprocess_res',
+        createReductionResidual(cPrev, CELL_MULTIPLIER * c, { rng })
+      )
     }
     const edges = reduction ? genotype.reduce : genotype.normal
     this.concat = [...(reduction ? genotype.reduceConcat : genotype.normalConcat)]
-    const list = this.registerModule('_ops', new OpList())
+    const list = this.registerModule('_ops', new ModuleList())
     this.indices = edges.map(([, input]) => input)
     this.ops = edges.map(([name, input], i) =>
       list.add(
         String(i),
-        createCandidateOp(name, c, reduction && input < 2 ? 2 : 1, { affine: true, searchPhase: false, rng, weightGradient })
+        createCandidateOp(name, c, reduction && input < 2 ? 2 : 1, {
+          affine: true,
+          searchPhase: false,
+          rng,
+          weightGradient
+        })
       )
     )
   }

@@ -16,7 +16,7 @@ import {
 import type { WeightGradientMode } from '../ops'
 import { FinalCell, type Macro } from './final-cell'
 import { CELL_MULTIPLIER, checkPositiveInteger, planCells } from './macro'
-import { OpList } from './search-cell'
+import { ModuleList } from './search-cell'
 import { joinName, traceModule, type LayerRecord, type Shape3 } from './trace'
 
 export interface FinalNetworkOptions {
@@ -79,8 +79,10 @@ export class FinalNetwork extends Module {
     checkPositiveInteger(channels, 'channels')
     checkPositiveInteger(classes, 'classes')
     checkPositiveInteger(inputChannels, 'inputChannels')
-    if (macro !== 'cifar' && macro !== 'imagenet') throw new Error(`macro must be 'cifar' or 'imagenet', got '${macro}'`)
-    if (macro === 'imagenet' && channels < 2) throw new Error('the ImageNet stem needs channels >= 2 (its first conv has C/2)')
+    if (macro !== 'cifar' && macro !== 'imagenet')
+      throw new Error(`macro must be 'cifar' or 'imagenet', got '${macro}'`)
+    if (macro === 'imagenet' && channels < 2)
+      throw new Error('the ImageNet stem needs channels >= 2 (its first conv has C/2)')
     this.genotype = buildableGenotype(options.genotype)
     this.options = { genotype: this.genotype, cells, channels, classes, macro, inputChannels, seed }
     this.dropPathProb = options.dropPathProb ?? 0
@@ -92,7 +94,10 @@ export class FinalNetwork extends Module {
     if (macro === 'cifar') {
       const stemChannels = 3 * channels
       this.stems = [
-        this.registerModule('stem', new FloatConvBlock(inputChannels, stemChannels, 3, { padding: 1, affine: true, rng }))
+        this.registerModule(
+          'stem',
+          new FloatConvBlock(inputChannels, stemChannels, 3, { padding: 1, affine: true, rng })
+        )
       ]
       stemPrevPrev = stemPrev = stemChannels
     } else {
@@ -113,9 +118,12 @@ export class FinalNetwork extends Module {
       stemPrevPrev = stemPrev = channels
     }
     const plan = planCells({ cells, channels, stemPrevPrev, stemPrev, firstReductionPrev: macro === 'imagenet' })
-    const list = this.registerModule('cells', new OpList())
+    const list = this.registerModule('cells', new ModuleList())
     this.cells = plan.map((cell) =>
-      list.add(String(cell.index), new FinalCell(this.genotype, cell, { macro, rng, weightGradient: options.weightGradient }))
+      list.add(
+        String(cell.index),
+        new FinalCell(this.genotype, cell, { macro, rng, weightGradient: options.weightGradient })
+      )
     )
     this.globalPooling = this.registerModule('global_pooling', new GlobalAvgPool())
     this.classifier = this.registerModule(

@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { OP_NAMES, ZEROISE_INDEX } from '../../../shared/genotype'
-import { createCandidateOp, createReductionResidual, FloatConvBlock, Module, type ForwardContext, type Rng } from '../nn'
+import {
+  createCandidateOp,
+  createReductionResidual,
+  FloatConvBlock,
+  Module,
+  type ForwardContext,
+  type Rng
+} from '../nn'
 import type { WeightGradientMode } from '../ops'
 import { CELL_MULTIPLIER, type CellPlan } from './macro'
 import { joinName, traceModule, type LayerRecord, type Shape3 } from './trace'
@@ -14,7 +21,7 @@ export class MixedOp extends Module {
 
   constructor(channels: number, stride: 1 | 2, opts: { rng: Rng; weightGradient?: WeightGradientMode }) {
     super()
-    const ops = new OpList()
+    const ops = new ModuleList()
     this.ops = OP_NAMES.map((name, i) =>
       ops.add(String(i), createCandidateOp(name, channels, stride, { affine: false, searchPhase: true, ...opts }))
     )
@@ -47,8 +54,8 @@ export class MixedOp extends Module {
   }
 }
 
-/** A named list of modules (torch's nn.ModuleList): registered, not applied. */
-export class OpList extends Module {
+/** A named list of modules, like torch's nn.ModuleList: registered (for names and parameters), not applied. */
+export class ModuleList extends Module {
   add<M extends Module>(name: string, module: M): M {
     return this.registerModule(name, module)
   }
@@ -85,9 +92,12 @@ export class SearchCell extends Module {
     )
     this.preprocess1 = this.registerModule('preprocess1', new FloatConvBlock(cPrev, c, 1, { affine: false, rng }))
     if (reduction) {
-      this.preprocessRes = this.registerModule('preprocess_res', createReductionResidual(cPrev, CELL_MULTIPLIER * c, { rng }))
+      this.preprocessRes = this.registerModule(
+        'preprocess_res',
+        createReductionResidual(cPrev, CELL_MULTIPLIER * c, { rng })
+      )
     }
-    const list = this.registerModule('_ops', new OpList())
+    const list = this.registerModule('_ops', new ModuleList())
     this.edges = []
     for (let node = 0; node < this.steps; node++) {
       for (let input = 0; input < node + 2; input++) {

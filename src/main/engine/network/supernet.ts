@@ -1,9 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core'
-import { CELL_STEPS, deriveGenotype, edgeCount, OP_NAMES, type DeriveOptions, type Genotype } from '../../../shared/genotype'
+import {
+  CELL_STEPS,
+  deriveGenotype,
+  edgeCount,
+  OP_NAMES,
+  type DeriveOptions,
+  type Genotype
+} from '../../../shared/genotype'
 import { createRng, FloatConvBlock, GlobalAvgPool, Linear, Module, type ForwardContext } from '../nn'
 import type { WeightGradientMode } from '../ops'
 import { checkPositiveInteger, planCells } from './macro'
-import { OpList, SearchCell } from './search-cell'
+import { ModuleList, SearchCell } from './search-cell'
 import { joinName, traceModule, type LayerRecord, type Shape3 } from './trace'
 
 export interface SupernetOptions {
@@ -48,10 +55,19 @@ export class Supernet extends Module {
       'stem',
       new FloatConvBlock(inputChannels, stemChannels, 3, { padding: 1, affine: true, rng })
     )
-    const list = this.registerModule('cells', new OpList())
-    const plan = planCells({ cells, channels, stemPrevPrev: stemChannels, stemPrev: stemChannels, firstReductionPrev: false })
+    const list = this.registerModule('cells', new ModuleList())
+    const plan = planCells({
+      cells,
+      channels,
+      stemPrevPrev: stemChannels,
+      stemPrev: stemChannels,
+      firstReductionPrev: false
+    })
     this.cells = plan.map((cell) =>
-      list.add(String(cell.index), new SearchCell(cell, { steps: CELL_STEPS, rng, weightGradient: options.weightGradient }))
+      list.add(
+        String(cell.index),
+        new SearchCell(cell, { steps: CELL_STEPS, rng, weightGradient: options.weightGradient })
+      )
     )
     this.globalPooling = this.registerModule('global_pooling', new GlobalAvgPool())
     const last = plan[plan.length - 1]

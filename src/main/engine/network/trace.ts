@@ -1,4 +1,14 @@
-import { BinaryConvBlock, BatchNorm2d, Conv2d, FloatConvBlock, GlobalAvgPool, Linear, Module, ReLU, Sequential } from '../nn'
+import {
+  BinaryConvBlock,
+  BatchNorm2d,
+  Conv2d,
+  FloatConvBlock,
+  GlobalAvgPool,
+  Linear,
+  Module,
+  ReLU,
+  Sequential
+} from '../nn'
 import { AvgPool3x3, MaxPool3x3, Zero } from '../nn'
 import { torchOutSize } from '../ops'
 

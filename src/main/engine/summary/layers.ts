@@ -49,7 +49,16 @@ function trainableCount(record: LayerRecord): number {
 /** Costs of one leaf record, from the module's own attributes and the traced output shape. */
 export function summarizeLayer(record: LayerRecord): LayerSummary {
   const { name, module, input, output } = record
-  const base = { name, input, output, weights: 0, binaryParams: 0, floatParams: trainableCount(record), bops: 0, flops: 0 }
+  const base = {
+    name,
+    input,
+    output,
+    weights: 0,
+    binaryParams: 0,
+    floatParams: trainableCount(record),
+    bops: 0,
+    flops: 0
+  }
   if (module instanceof Conv2d) {
     const macs = output[0] * output[1] * module.outChannels * module.inChannels * module.kernel * module.kernel
     const weights = module.weight.size
@@ -58,7 +67,14 @@ export function summarizeLayer(record: LayerRecord): LayerSummary {
       `${module.kernel}x${module.kernel} s${module.stride} p${module.padding}` +
       (module.dilation > 1 ? ` d${module.dilation}` : '')
     if (module.binary) {
-      return { ...base, kind: 'binary-conv', geometry, binaryParams: weights, floatParams: base.floatParams - weights, bops: macs }
+      return {
+        ...base,
+        kind: 'binary-conv',
+        geometry,
+        binaryParams: weights,
+        floatParams: base.floatParams - weights,
+        bops: macs
+      }
     }
     return { ...base, kind: isResidualConv(name) ? 'residual-conv' : 'conv', geometry, flops: macs }
   }

@@ -49,7 +49,15 @@ function totalsOf(layers: LayerSummary[]): SummaryTotals {
     layers.reduce((total, layer) => total + layer[key], 0)
   const [binaryParams, floatParams, bops, flops] = [sum('binaryParams'), sum('floatParams'), sum('bops'), sum('flops')]
   const sizeBits = binaryParams + 32 * floatParams
-  return { binaryParams, floatParams, bops, flops, ops: bops / 64 + flops, sizeBits, sizeBytes: Math.ceil(sizeBits / 8) }
+  return {
+    binaryParams,
+    floatParams,
+    bops,
+    flops,
+    ops: bops / 64 + flops,
+    sizeBits,
+    sizeBytes: Math.ceil(sizeBits / 8)
+  }
 }
 
 /** The residual convs re-counted as binary convs: weights 1-bit, MACs as BOPs, bias still 32-bit. */
