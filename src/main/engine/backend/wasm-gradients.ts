@@ -72,9 +72,10 @@ interface Conv2DBackpropFilterArgs {
 
 /**
  * dW[a, b, ci, co] = Σ_{n,i,j} x_pad[n, s·i + a, s·j + b, ci] · dy[n, i, j, co].
- * For each filter tap (a, b) this is one GEMM: the tap's strided window of the padded input, laid out as
- * [C_in, N·Ho·Wo] (the input is transposed once to channels-first so each window is already in GEMM order, avoiding
- * wasm's slow transposed-operand matMul), times dy as [N·Ho·Wo, C_out].
+ * For each filter tap (a, b) this is one GEMM: the tap's window of the padded input, laid out as [C_in, N·Ho·Wo]
+ * (the input is transposed once to channels-first so each window is already in GEMM order, avoiding wasm's slow
+ * transposed-operand matMul), times dy as [N·Ho·Wo, C_out]. At stride 2 the window of tap (a, b) is a plain slice of
+ * the input's (a mod 2, b mod 2) parity phase, starting at (⌊a/2⌋, ⌊b/2⌋).
  */
 function conv2DBackpropFilter(args: Conv2DBackpropFilterArgs): tf.TensorInfo {
   const { inputs, backend, attrs } = args
@@ -90,57 +91,79 @@ function conv2DBackpropFilter(args: Conv2DBackpropFilterArgs): tf.TensorInfo {
   )
   const { batchSize, inHeight, inWidth, inChannels, outChannels, outHeight, outWidth, filterHeight, filterWidth } = info
   const { strideHeight, strideWidth, padInfo } = info
-  const padded =
-    padInfo.top === 0 && padInfo.bottom === 0 && padInfo.left === 0 && padInfo.right === 0
-      ? null
-      : call(
-          backend,
-          'PadV2',
-          { x },
-          {
-            paddings: [
-              [0, 0],
-              [padInfo.top, padInfo.bottom],
-              [padInfo.left, padInfo.right],
-              [0, 0]
-            ],
-            constantValue: 0
-          }
-        )
+  const s = strideHeight === 2 && strideWidth === 2 ? 2 : 1
+  if (s === 1 && (strideHeight !== 1 || strideWidth !== 1)) {
+    throw new Error(`Conv2DBackpropFilter on wasm supports strides 1 and 2, got ${strideHeight}×${strideWidth}`)
+  }
+  // Pad to the conv's padding, plus at stride 2 one more zero row/column where needed to make the size even (those
+  // extra zeros are never read by a tap).
   const hp = inHeight + padInfo.top + padInfo.bottom
   const wp = inWidth + padInfo.left + padInfo.right
-  const channelsFirst = call(backend, 'Transpose', { x: padded ?? x }, { perm: [3, 0, 1, 2] })
+  const extraH = s === 2 ? hp % 2 : 0
+  const extraW = s === 2 ? wp % 2 : 0
+  const needsPad = padInfo.top + padInfo.bottom + padInfo.left + padInfo.right + extraH + extraW > 0
+  const padded = needsPad
+    ? call(
+        backend,
+        'PadV2',
+        { x },
+        {
+          paddings: [
+            [0, 0],
+            [padInfo.top, padInfo.bottom + extraH],
+            [padInfo.left, padInfo.right + extraW],
+            [0, 0]
+          ],
+          constantValue: 0
+        }
+      )
+    : null
+  const source = padded ?? x
+  // Channels-first phases: at stride 1 the whole padded input; at stride 2 its four row/column parity phases, so that
+  // every tap's window is a plain (contiguous-row) slice rather than a slow strided one.
+  const phases: tf.TensorInfo[] = []
+  if (s === 1) {
+    phases.push(call(backend, 'Transpose', { x: source }, { perm: [3, 0, 1, 2] }))
+  } else {
+    const h2 = (hp + extraH) / 2
+    const w2 = (wp + extraW) / 2
+    const view = call(backend, 'Reshape', { x: source }, { shape: [batchSize * h2, 2, w2, 2 * inChannels] })
+    for (const r of [0, 1]) {
+      for (const c of [0, 1]) {
+        const phase = call(
+          backend,
+          'Slice',
+          { x: view },
+          { begin: [0, r, 0, c * inChannels], size: [batchSize * h2, 1, w2, inChannels] }
+        )
+        const phase4 = call(backend, 'Reshape', { x: phase }, { shape: [batchSize, h2, w2, inChannels] })
+        phases.push(call(backend, 'Transpose', { x: phase4 }, { perm: [3, 0, 1, 2] }))
+        release(backend, phase, phase4)
+      }
+    }
+    release(backend, view)
+  }
   if (padded) release(backend, padded)
   const m = batchSize * outHeight * outWidth
   const dy3 = call(backend, 'Reshape', { x: dy }, { shape: [1, m, outChannels] })
 
   const out = backend.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32')
   const tapSize = inChannels * outChannels
-  const fullWindow = strideHeight === 1 && strideWidth === 1 && outHeight === hp && outWidth === wp
   for (let a = 0; a < filterHeight; a++) {
     for (let b = 0; b < filterWidth; b++) {
-      const window = fullWindow
-        ? call(backend, 'Reshape', { x: channelsFirst }, { shape: channelsFirst.shape })
-        : call(
-            backend,
-            'StridedSlice',
-            { x: channelsFirst },
-            {
-              begin: [0, 0, a, b],
-              end: [
-                inChannels,
-                batchSize,
-                a + strideHeight * (outHeight - 1) + 1,
-                b + strideWidth * (outWidth - 1) + 1
-              ],
-              strides: [1, 1, strideHeight, strideWidth],
-              beginMask: 0,
-              endMask: 0,
-              ellipsisMask: 0,
-              newAxisMask: 0,
-              shrinkAxisMask: 0
-            }
-          )
+      const phase = phases[(a % s) * s + (b % s)]
+      const [, , ph, pw] = phase.shape
+      const top = Math.floor(a / s)
+      const left = Math.floor(b / s)
+      const window =
+        top === 0 && left === 0 && ph === outHeight && pw === outWidth
+          ? call(backend, 'Reshape', { x: phase }, { shape: phase.shape })
+          : call(
+              backend,
+              'Slice',
+              { x: phase },
+              { begin: [0, 0, top, left], size: [inChannels, batchSize, outHeight, outWidth] }
+            )
       const window3 = call(backend, 'Reshape', { x: window }, { shape: [1, inChannels, m] })
       const tap = call(backend, 'BatchMatMul', { a: window3, b: dy3 }, { transposeA: false, transposeB: false })
       // Views of the wasm heap are re-read after every kernel call: a call may grow (and so move) the heap.
@@ -149,7 +172,7 @@ function conv2DBackpropFilter(args: Conv2DBackpropFilterArgs): tf.TensorInfo {
       release(backend, window, window3, tap)
     }
   }
-  release(backend, channelsFirst, dy3)
+  release(backend, ...phases, dy3)
   return out
 }
 
