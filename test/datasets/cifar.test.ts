@@ -55,6 +55,16 @@ describe('CIFAR-10 binary batches', () => {
     expect(dataset.classes).toEqual(names)
   })
 
+  it('expands ~/ in the spec (a shell leaves it alone after cifar10:)', () => {
+    const home = process.env.HOME
+    process.env.HOME = dir
+    try {
+      expect(loadDataset('cifar10:~/c10').source).toBe(folder)
+    } finally {
+      process.env.HOME = home
+    }
+  })
+
   it('summarises counts per class and split, matching the labels written', () => {
     const summary = datasetSummarySchema.parse(summarizeDataset(loadDataset(`cifar10:${folder}`)))
     const counts = new Array(10).fill(0)

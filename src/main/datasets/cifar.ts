@@ -1,7 +1,7 @@
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { DatasetSpec } from '../../shared/datasets'
 import { DatasetError } from './errors'
-import { isFile, readDataFile, requireFolder } from './files'
+import { isFile, readDataFile, requireFolder, userPath } from './files'
 import type { Dataset, ImageSet } from './types'
 
 /**
@@ -128,7 +128,7 @@ function requireFiles(folder: string, names: string[]): string[] {
 }
 
 export function loadCifar10(spec: Extract<DatasetSpec, { kind: 'cifar10' }>): Dataset {
-  const folder = locate(resolve(spec.path), CIFAR10_TRAIN_FILES[0], CIFAR10_FOLDER)
+  const folder = locate(userPath(spec.path), CIFAR10_TRAIN_FILES[0], CIFAR10_FOLDER)
   const layout = { labelBytes: 1, labelOffset: 0, classCount: 10 }
   const train = readCifarRecords(requireFiles(folder, CIFAR10_TRAIN_FILES), layout)
   const test = readCifarRecords(requireFiles(folder, [CIFAR10_TEST_FILE]), layout)
@@ -146,7 +146,7 @@ export function loadCifar10(spec: Extract<DatasetSpec, { kind: 'cifar10' }>): Da
 }
 
 export function loadCifar100(spec: Extract<DatasetSpec, { kind: 'cifar100' }>): Dataset {
-  const folder = locate(resolve(spec.path), 'train.bin', CIFAR100_FOLDER)
+  const folder = locate(userPath(spec.path), 'train.bin', CIFAR100_FOLDER)
   const fine = spec.labels === 'fine'
   const layout = { labelBytes: 2, labelOffset: fine ? 1 : 0, classCount: fine ? 100 : 20 }
   const train = readCifarRecords(requireFiles(folder, ['train.bin']), layout)

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { basename, join, posix, resolve } from 'node:path'
+import { basename, join, posix } from 'node:path'
 import { CIFAR10_FOLDER, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, CIFAR100_FOLDER } from './cifar'
 import { DatasetError } from './errors'
-import { isFile } from './files'
+import { isFile, userPath } from './files'
 import { extractTarGz } from './tar'
 
 /**
@@ -211,7 +211,7 @@ export async function downloadCifar(
   options: CifarDownloadOptions = {}
 ): Promise<string> {
   const archive = CIFAR_ARCHIVES[kind]
-  const root = resolve(destDir)
+  const root = userPath(destDir)
   const folder = join(root, archive.folder)
   const complete = (): boolean => archive.members.every((m) => isFile(join(folder, m)))
   if (complete()) return folder

@@ -1,4 +1,6 @@
 import { readFileSync, statSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { DatasetError } from './errors'
 
@@ -63,4 +65,14 @@ export function maybeGunzip(path: string, data: Buffer): Buffer {
     const why = error instanceof Error ? error.message : String(error)
     throw new DatasetError(path, `is a damaged or truncated gzip file (${why})`)
   }
+}
+
+/**
+ * An absolute path from what the user typed. `~/` is expanded because a shell leaves it alone inside a spec
+ * (`cifar10:~/data` does not start with `~`).
+ */
+export function userPath(path: string): string {
+  if (path === '~') return homedir()
+  if (path.startsWith('~/')) return join(homedir(), path.slice(2))
+  return resolve(path)
 }

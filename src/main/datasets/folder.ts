@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs'
-import { extname, join, resolve } from 'node:path'
+import { extname, join } from 'node:path'
 import type { DatasetSpec } from '../../shared/datasets'
 import { DatasetError } from './errors'
-import { fsProblem, isFile, isFolder, readDataFile, requireFolder } from './files'
+import { fsProblem, isFile, isFolder, readDataFile, requireFolder, userPath } from './files'
 import { decodeImage, resizeInto } from './images'
 import { Rng } from './rng'
 import type { Dataset, ImageSet } from './types'
@@ -63,7 +63,7 @@ function decodeAll(files: { path: string; label: number }[], spec: FolderSpec): 
 }
 
 export function loadFolder(spec: FolderSpec): Dataset {
-  const root = resolve(spec.path)
+  const root = userPath(spec.path)
   requireFolder(root)
   const trainRoot = join(root, 'train')
   const testRoot = ['test', 'val'].map((name) => join(root, name)).find(isFolder)

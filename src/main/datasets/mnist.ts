@@ -1,7 +1,7 @@
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { DatasetSpec } from '../../shared/datasets'
 import { DatasetError } from './errors'
-import { isFile, requireFolder } from './files'
+import { isFile, requireFolder, userPath } from './files'
 import { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, readIdx } from './idx'
 import type { Dataset, ImageSet } from './types'
 
@@ -64,7 +64,7 @@ export function loadMnist(spec: Extract<DatasetSpec, { kind: 'mnist' | 'fashion-
       "does not hold Fashion-MNIST: install Debian's dataset-fashion-mnist package or name a folder, fashion-mnist:PATH"
     )
   }
-  const folder = resolve(spec.path ?? DEBIAN_FASHION_MNIST)
+  const folder = userPath(spec.path ?? DEBIAN_FASHION_MNIST)
   requireFolder(folder)
   const classes = fashion ? FASHION_MNIST_CLASSES : MNIST_CLASSES
   const train = readSplit(folder, 'train', classes.length)
