@@ -1,0 +1,307 @@
+import * as tf from '@tensorflow/tfjs-core'
+import { access } from 'node:fs/promises'
+import { formatGenotypeJson, formatGenotypePython, type Genotype } from '../../../shared/genotype'
+import type { EpochRecord, ProgressRecord, SearchConfig } from '../../../shared/jobs'
+import { BatchLoader, channelStats, loadDataset, searchSplit, SEARCH_AUGMENTATION, type Batch, type DatasetView } from '../../datasets'
+import { readCheckpoint, writeCheckpoint } from '../../runs/checkpoint-file'
+import { writeFileAtomic } from '../../runs/atomic-write'
+import { RunFolder } from '../../runs/run-folder'
+import { centerAndClampLatent } from '../ops'
+import { Supernet } from '../network'
+import { crossEntropy, correctCount } from '../train/loss'
+import { Adam, SgdMomentum } from '../train/optimizers'
+import { entropyCoefficient, searchCosineLr } from '../train/schedules'
+import type { JobControl } from './control'
+import { restoreVariables, snapshotVariables, type NamedVariables } from './module-state'
+
+export interface JobListener {
+  progress(record: ProgressRecord): void
+  epoch(record: EpochRecord): void
+  log(message: string): void
+}
+
+export interface SearchResult {
+  status: 'completed' | 'stopped'
+  bestEpoch: number | null
+  bestValidationAccuracy: number | null
+  genotype: Genotype | null
+}
+
+interface SearchCheckpointState {
+  /** Steps completed since the start of the run. */
+  step: number
+  epoch: number
+  /** Steps of `epoch` already done. */
+  stepInEpoch: number
+  /** Running sums of the current epoch, so a resumed epoch reports the same averages. */
+  epochSums: { loss: number; correct: number; seen: number }
+  sgd: Record<string, number>
+  adam: Record<string, number>
+}
+
+export const SEARCH_RESULT_FILE = 'result.json'
+
+/**
+ * The BNAS search (spec sections 4-6, 5.1): first-order bilevel optimisation of a supernet, one α step on a
+ * validation batch then one weight step on a train batch per iteration, binarized weights in both.
+ * Everything it learns lands in the run folder; `resume` continues from the last checkpoint.
+ */
+export async function runSearch(
+  folder: RunFolder,
+  config: SearchConfig,
+  listener: JobListener,
+  control: JobControl,
+  options: { resume: boolean }
+): Promise<SearchResult> {
+  const dataset = loadDataset(config.dataset)
+  listener.log(`dataset ${dataset.name}: ${dataset.train.count} train images of ${dataset.shape.height}×${dataset.shape.width}×${dataset.shape.channels}, ${dataset.classes.length} classes`)
+  const split = searchSplit(dataset, { seed: config.seed, subset: config.subset, trainPortion: config.trainPortion })
+  const normalize = channelStats(dataset.train)
+  const augment = config.augment ? SEARCH_AUGMENTATION : undefined
+  const weightLoader = new BatchLoader(split.weights, { batchSize: config.batchSize, seed: config.seed, augment, normalize, dropLast: true })
+  const alphaLoader = new BatchLoader(split.alpha, { batchSize: config.batchSize, seed: config.seed + 1, augment, normalize, dropLast: true })
+  const validationView = limitView(split.alpha, config.validationSubset)
+  const validationLoader = new BatchLoader(validationView, { batchSize: config.batchSize, shuffle: false, normalize })
+
+  const net = new Supernet({
+    cells: config.cells,
+    channels: config.channels,
+    classes: dataset.classes.length,
+    inputChannels: dataset.shape.channels,
+    seed: config.seed,
+    weightGradient: config.weightGradient
+  })
+  const weights = net.namedParameters().map(([name, variable]) => ({ name, variable }))
+  const alphas = [
+    { name: 'alpha.normal', variable: net.alphaNormal as tf.Variable },
+    { name: 'alpha.reduce', variable: net.alphaReduce as tf.Variable }
+  ]
+  const sgd = new SgdMomentum(weights, config.weightLr, config.momentum, config.weightDecay)
+  const adam = new Adam(alphas, config.archLr, config.archBeta1, config.archBeta2, config.archWeightDecay)
+  const stateVariables: NamedVariables = [
+    ...net.namedParameters(),
+    ...net.namedBuffers(),
+    ['alpha.normal', net.alphaNormal as tf.Variable],
+    ['alpha.reduce', net.alphaReduce as tf.Variable]
+  ]
+  const stepsPerEpoch = weightLoader.batchesPerEpoch
+  const totalSteps = stepsPerEpoch * config.epochs
+
+  let state: SearchCheckpointState = { step: 0, epoch: 0, stepInEpoch: 0, epochSums: { loss: 0, correct: 0, seen: 0 }, sgd: {}, adam: {} }
+  const checkpointPath = folder.file('latestCheckpoint')
+  if (options.resume && (await canResume(folder, checkpointPath))) {
+    // Continue from the checkpoint, which must exist and be sound: readCheckpoint reports anything else.
+    const saved = await readCheckpoint<SearchCheckpointState>(checkpointPath)
+    restoreVariables(stateVariables, saved.tensors, checkpointPath)
+    sgd.loadState(saved.tensors, saved.state.sgd)
+    adam.loadState(saved.tensors, saved.state.adam)
+    state = saved.state
+    await folder.truncateAfterStep(state.step)
+    fastForward(weightLoader, alphaLoader, state)
+    listener.log(`resumed at epoch ${state.epoch + 1}, step ${state.step} of ${totalSteps}`)
+  }
+  await folder.updateManifest({ status: 'running' })
+
+  const saveCheckpoint = async (): Promise<void> => {
+    const sgdState = sgd.state()
+    const adamState = adam.state()
+    state.sgd = sgdState.counters
+    state.adam = adamState.counters
+    await writeCheckpoint(checkpointPath, { state, tensors: [...snapshotVariables(stateVariables), ...sgdState.tensors, ...adamState.tensors] })
+  }
+
+  const binaryWeights = net.binaryWeights()
+  const archVariables = alphas.map((entry) => entry.variable)
+  const weightVariables = weights.map((entry) => entry.variable)
+  let result: SearchResult = { status: 'completed', bestEpoch: null, bestValidationAccuracy: null, genotype: null }
+  try {
+    for (let epoch = state.epoch; epoch < config.epochs; epoch++) {
+      const learningRate = searchCosineLr(epoch, config.epochs, config.weightLr, config.weightLrMin)
+      sgd.learningRate = learningRate
+      const coefficient = entropyCoefficient(epoch, config.lambda, config.tau)
+      const epochStart = Date.now()
+      let imagesThisSession = 0
+      const batches = weightLoader.epochBatches()
+      for (let skip = 0; skip < state.stepInEpoch; skip++) batches.next()
+      for (let stepInEpoch = state.stepInEpoch; stepInEpoch < stepsPerEpoch; stepInEpoch++) {
+        await control.waitWhilePaused(() => listener.log('paused'))
+        if (control.shouldStop) {
+          await saveCheckpoint()
+          result = { ...result, status: 'stopped' }
+          return result
+        }
+        const trainBatch = batches.next().value as Batch
+        const validationBatch = alphaLoader.next()
+        // BinOp steps a-c: latent weights re-centred and clamped before every forward pass (spec 2.1).
+        for (const weight of binaryWeights) centerAndClampLatent(weight)
+        archStep(net, adam, archVariables, validationBatch, coefficient)
+        const { loss, correct } = weightStep(net, sgd, weightVariables, trainBatch)
+        state.epochSums.loss += loss * trainBatch.size
+        state.epochSums.correct += correct
+        state.epochSums.seen += trainBatch.size
+        imagesThisSession += trainBatch.size + validationBatch.size
+        state.step += 1
+        state.stepInEpoch = stepInEpoch + 1
+        if (!Number.isFinite(loss)) throw new Error(`the training loss became ${loss} at step ${state.step}: lower the learning rates and start a new run`)
+        if (state.step % config.progressEvery === 0 || state.stepInEpoch === stepsPerEpoch) {
+          const seconds = (Date.now() - epochStart) / 1000
+          const imagesPerSecond = imagesThisSession / Math.max(seconds, 1e-3)
+          const record: ProgressRecord = {
+            type: 'progress',
+            epoch: epoch + 1,
+            epochs: config.epochs,
+            stepInEpoch: state.stepInEpoch,
+            stepsPerEpoch,
+            step: state.step,
+            totalSteps,
+            trainLoss: state.epochSums.loss / state.epochSums.seen,
+            trainAccuracy: state.epochSums.correct / state.epochSums.seen,
+            learningRate,
+            imagesPerSecond,
+            etaSeconds: ((totalSteps - state.step) * 2 * config.batchSize) / Math.max(imagesPerSecond, 1e-6)
+          }
+          await folder.appendJsonLine('metrics', record)
+          listener.progress(record)
+        }
+        if (state.step % config.checkpointEvery === 0 && state.stepInEpoch < stepsPerEpoch) await saveCheckpoint()
+      }
+
+      // End of epoch t: validate, derive the genotype from the α of this moment, and keep the pair (spec section 0).
+      const validation = evaluate(net, validationLoader)
+      const seconds = (Date.now() - epochStart) / 1000
+      const { normal, reduce } = net.alphas()
+      const record: EpochRecord = {
+        type: 'epoch',
+        epoch: epoch + 1,
+        step: state.step,
+        trainLoss: state.epochSums.loss / state.epochSums.seen,
+        trainAccuracy: state.epochSums.correct / state.epochSums.seen,
+        validationLoss: validation.loss,
+        validationAccuracy: validation.accuracy,
+        learningRate,
+        imagesPerSecond: imagesThisSession / Math.max(seconds, 1e-3),
+        seconds,
+        entropy: tf.tidy(() => net.meanEdgeEntropy().dataSync()[0]!),
+        entropyCoefficient: coefficient,
+        alphaNormal: normal.map(softmaxRow),
+        alphaReduce: reduce.map(softmaxRow),
+        genotype: net.genotype(),
+        genotypeTransfer: net.genotype({ gamma: config.gamma })
+      }
+      await folder.appendJsonLine('epochs', record)
+      await folder.appendJsonLine('metrics', { ...record, alphaNormal: undefined, alphaReduce: undefined, genotype: undefined, genotypeTransfer: undefined })
+      listener.epoch(record)
+      listener.log(`epoch ${epoch + 1}/${config.epochs}: train ${(record.trainAccuracy * 100).toFixed(1)}%, validation ${(record.validationAccuracy * 100).toFixed(1)}%, H̄ ${record.entropy?.toFixed(3)}`)
+      state = { ...state, epoch: epoch + 1, stepInEpoch: 0, epochSums: { loss: 0, correct: 0, seen: 0 } }
+      await saveCheckpoint()
+    }
+    result = await writeSearchResult(folder)
+    return result
+  } finally {
+    sgd.dispose()
+    adam.dispose()
+    net.dispose()
+  }
+}
+
+/** α step: L = CE(validation batch) − λ·exp(−t/τ)·H̄, gradients for α only, Adam. */
+function archStep(net: Supernet, adam: Adam, variables: tf.Variable[], batch: Batch, coefficient: number): void {
+  tf.tidy(() => {
+    const { x, y } = toTensors(batch)
+    const { grads } = tf.variableGrads(() => {
+      const ce = crossEntropy(net.logits(x, { training: true }), y)
+      return coefficient === 0 ? ce : (tf.sub(ce, tf.mul(net.meanEdgeEntropy(), coefficient)) as tf.Scalar)
+    }, variables)
+    adam.step(new Map(variables.map((variable) => [variable, grads[variable.name]!])))
+  })
+}
+
+/** Weight step on a train batch: CE, gradients for w only (the binary ones through the XNOR transform), SGD. */
+function weightStep(net: Supernet, sgd: SgdMomentum, variables: tf.Variable[], batch: Batch): { loss: number; correct: number } {
+  return tf.tidy(() => {
+    const { x, y } = toTensors(batch)
+    let correct = 0
+    const { value, grads } = tf.variableGrads(() => {
+      const logits = net.logits(x, { training: true })
+      correct = correctCount(logits, y)
+      return crossEntropy(logits, y)
+    }, variables)
+    sgd.step(new Map(variables.map((variable) => [variable, grads[variable.name]!])))
+    return { loss: value.dataSync()[0]!, correct }
+  })
+}
+
+export function evaluate(net: { logits(x: tf.Tensor4D, ctx: { training: boolean }): tf.Tensor2D }, loader: BatchLoader): { loss: number; accuracy: number } {
+  let loss = 0
+  let correct = 0
+  let seen = 0
+  for (const batch of loader.epochBatches()) {
+    tf.tidy(() => {
+      const { x, y } = toTensors(batch)
+      const logits = net.logits(x, { training: false })
+      loss += crossEntropy(logits, y).dataSync()[0]! * batch.size
+      correct += correctCount(logits, y)
+      seen += batch.size
+    })
+  }
+  return { loss: loss / seen, accuracy: correct / seen }
+}
+
+function toTensors(batch: Batch): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  return { x: tf.tensor4d(batch.images, batch.shape), y: tf.tensor1d(batch.labels, 'int32') }
+}
+
+function softmaxRow(row: number[]): number[] {
+  const max = Math.max(...row)
+  const exps = row.map((v) => Math.exp(v - max))
+  const sum = exps.reduce((a, b) => a + b, 0)
+  return exps.map((v) => v / sum)
+}
+
+function limitView(view: DatasetView, limit: number | undefined): DatasetView {
+  if (limit === undefined || limit >= view.count) return view
+  const indices = view.indices.subarray(0, limit)
+  return { ...view, indices, count: indices.length }
+}
+
+/**
+ * Whether there is progress to resume. A run killed before its first checkpoint simply starts again; a run that
+ * recorded progress but has no checkpoint is an error, never a silent restart from scratch.
+ */
+async function canResume(folder: RunFolder, checkpointPath: string): Promise<boolean> {
+  const exists = await access(checkpointPath).then(
+    () => true,
+    () => false
+  )
+  if (exists) return true
+  const recorded = await folder.readJsonLines<{ step?: number }>('metrics')
+  if (recorded.some((record) => (record.step ?? 0) > 0)) {
+    throw new Error(`checkpoint ${checkpointPath} is missing, but the run recorded progress: it cannot be resumed exactly`)
+  }
+  await folder.truncateAfterStep(0)
+  return false
+}
+
+/**
+ * Brings the data streams to where the checkpoint left them: the same seeds replay the same orders and
+ * augmentations, so drawing (and dropping) the batches already used puts every random draw back in step.
+ */
+function fastForward(weightLoader: BatchLoader, alphaLoader: BatchLoader, state: SearchCheckpointState): void {
+  for (let epoch = 0; epoch < state.epoch; epoch++) for (const batch of weightLoader.epochBatches()) void batch
+  for (let step = 0; step < state.step; step++) alphaLoader.next()
+}
+
+/** The pair (genotype at the end of epoch t, validation accuracy at the end of epoch t) with the best accuracy. */
+export async function writeSearchResult(folder: RunFolder): Promise<SearchResult> {
+  const epochs = await folder.readJsonLines<EpochRecord>('epochs')
+  let best: EpochRecord | null = null
+  for (const record of epochs) if (best === null || record.validationAccuracy > best.validationAccuracy) best = record
+  const genotype = (best?.genotype ?? null) as Genotype | null
+  const result: SearchResult = { status: 'completed', bestEpoch: best?.epoch ?? null, bestValidationAccuracy: best?.validationAccuracy ?? null, genotype }
+  await writeFileAtomic(`${folder.path}/${SEARCH_RESULT_FILE}`, JSON.stringify({ ...result, genotypeTransfer: best?.genotypeTransfer ?? null }, null, 2) + '\n')
+  if (genotype !== null) {
+    await writeFileAtomic(`${folder.path}/genotype.json`, formatGenotypeJson(genotype) + '\n')
+    await writeFileAtomic(`${folder.path}/genotype.py`, formatGenotypePython(genotype) + '\n')
+  }
+  return result
+}

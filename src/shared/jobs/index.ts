@@ -1,0 +1,2 @@
+export * from './job-events'
+export * from './search-config'
