@@ -1,4 +1,4 @@
-import type { OpName } from '../../../shared/genotype/ops'
+import type { OpName } from '../../../shared/genotype'
 import type { WeightGradientMode } from '../ops'
 import { BinaryConvBlock } from './blocks'
 import { AvgPool3x3, BatchNorm2d, MaxPool3x3, Zero } from './layers'

@@ -1,5 +1,5 @@
 // PyTorch-like modules of the engine; the network builders (supernet, final networks) code against this API only.
-export type { OpName } from '../../../shared/genotype/ops'
+export type { OpName } from '../../../shared/genotype'
 export { Module, Sequential } from './module'
 export type { ForwardContext } from './module'
 export { createRng } from './rng'
