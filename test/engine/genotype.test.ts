@@ -239,6 +239,57 @@ describe('deriveGenotype', () => {
     expect(transferred.normal.slice(0, 2).some(([name]) => name === 'none')).toBe(false)
   })
 
+  it('derives BNAS-A (gamma 1) and the ImageNet cell (gamma 3) from ONE alpha, as spec section 6 says they came', () => {
+    // Per edge: Zeroise's probability z, the best other op and its probability w; the other 5 ops share the rest.
+    // Where z > w the CIFAR parse picks Zeroise; z/3 < w hands the edge to the op; edge order follows max(z, w) and
+    // max(z/3, w). Spec 6: a row-0 division (the authors' bug) cannot yield the published pair; this α shows the
+    // column division can.
+    type Edge = [number, OpName, number] | 'uniform'
+    const row = (edge: Edge): number[] => {
+      if (edge === 'uniform') return new Array<number>(7).fill(0)
+      const [z, name, w] = edge
+      const p = new Array<number>(7).fill((1 - z - w) / 5)
+      p[0] = z
+      p[op(name)] = w
+      return p.map(Math.log)
+    }
+    const normal: Edge[] = [
+      [0.2, 'bin_dil_conv_3x3', 0.3],
+      [0.5, 'bin_conv_3x3', 0.45],
+      'uniform',
+      [0.1, 'bin_conv_3x3', 0.6],
+      [0.5, 'bin_conv_3x3', 0.4],
+      'uniform',
+      [0.1, 'bin_dil_conv_3x3', 0.3],
+      [0.6, 'bin_conv_3x3', 0.35],
+      [0.55, 'bin_conv_3x3', 0.1],
+      [0.1, 'bin_conv_3x3', 0.35],
+      [0.1, 'bin_dil_conv_3x3', 0.4],
+      'uniform',
+      [0.6, 'bin_conv_3x3', 0.08],
+      [0.55, 'bin_conv_3x3', 0.08]
+    ]
+    const reduce: Edge[] = [
+      [0.1, 'max_pool_3x3', 0.7],
+      [0.5, 'max_pool_3x3', 0.45],
+      [0.1, 'max_pool_3x3', 0.7],
+      'uniform',
+      [0.5, 'bin_conv_3x3', 0.45],
+      [0.1, 'max_pool_3x3', 0.5],
+      'uniform',
+      [0.55, 'max_pool_3x3', 0.1],
+      [0.6, 'bin_dil_conv_3x3', 0.35],
+      [0.1, 'max_pool_3x3', 0.5],
+      'uniform',
+      'uniform',
+      [0.6, 'max_pool_3x3', 0.1],
+      [0.55, 'bin_dil_conv_3x3', 0.35]
+    ]
+    const [alphaNormal, alphaReduce] = [normal.map(row), reduce.map(row)]
+    expect(deriveGenotype(alphaNormal, alphaReduce)).toEqual(LATEST_CELL_ZEROISE)
+    expect(deriveGenotype(alphaNormal, alphaReduce, { gamma: 3 })).toEqual(LATEST_CELL)
+  })
+
   it('rejects malformed alpha and gamma', () => {
     const alpha = alphaWith({})
     expect(() => deriveGenotype(alpha.slice(0, 13), alpha.slice(0, 13))).toThrow('got 13')
