@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander'
 import { registerServe } from './commands/serve'
 import { registerDatasets } from './commands/datasets'
 import { registerSummary } from './commands/summary'
+import { registerResume, registerSearch } from './commands/search'
 
 /**
  * The `bnas` command line: every job of the app runs headless from here.
@@ -15,6 +16,8 @@ export function createProgram(version: string): Command {
   registerServe(program)
   registerDatasets(program)
   registerSummary(program)
+  registerSearch(program)
+  registerResume(program)
   return program
 }
 

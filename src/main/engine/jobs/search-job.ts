@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { access } from 'node:fs/promises'
 import { formatGenotypeJson, formatGenotypePython, type Genotype } from '../../../shared/genotype'
 import type { EpochRecord, ProgressRecord, SearchConfig } from '../../../shared/jobs'
-import { BatchLoader, channelStats, loadDataset, searchSplit, SEARCH_AUGMENTATION, type Batch, type DatasetView } from '../../datasets'
+import { BatchLoader, channelStats, loadDataset, type Dataset, searchSplit, SEARCH_AUGMENTATION, type Batch, type DatasetView } from '../../datasets'
 import { readCheckpoint, writeCheckpoint } from '../../runs/checkpoint-file'
 import { writeFileAtomic } from '../../runs/atomic-write'
 import { RunFolder } from '../../runs/run-folder'
@@ -51,9 +51,9 @@ export async function runSearch(
   config: SearchConfig,
   listener: JobListener,
   control: JobControl,
-  options: { resume: boolean }
+  options: { resume: boolean; dataset?: Dataset }
 ): Promise<SearchResult> {
-  const dataset = loadDataset(config.dataset)
+  const dataset = options.dataset ?? loadDataset(config.dataset)
   listener.log(`dataset ${dataset.name}: ${dataset.train.count} train images of ${dataset.shape.height}×${dataset.shape.width}×${dataset.shape.channels}, ${dataset.classes.length} classes`)
   const split = searchSplit(dataset, { seed: config.seed, subset: config.subset, trainPortion: config.trainPortion })
   const normalize = channelStats(dataset.train)
