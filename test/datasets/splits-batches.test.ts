@@ -260,3 +260,45 @@ describe('misuse is a RangeError, not a data error', () => {
     )
   })
 })
+
+describe('BatchLoader state for checkpoints', () => {
+  const view = viewOf(codedSet(23, 6, 3), 3)
+  const options = { batchSize: 5, seed: 9, augment: { padding: 2, flip: true, cutout: 2 } }
+
+  it('a restored loader continues with exactly the same batches, mid-epoch and across epochs', () => {
+    const reference = new BatchLoader(view, options)
+    const first = [...reference.epochBatches()]
+    reference.next()
+    reference.next()
+    const saved = JSON.parse(JSON.stringify(reference.saveState()))
+    const expected = [reference.next(), reference.next(), reference.next(), reference.next()]
+    const restored = new BatchLoader(view, options)
+    restored.restoreState(saved)
+    for (const batch of expected) {
+      const got = restored.next()
+      expect(Array.from(got.indices)).toEqual(Array.from(batch.indices))
+      expect(sameBytes(got.images, batch.images)).toBe(true)
+    }
+    expect(restored.epoch).toBe(reference.epoch)
+    expect(first).toHaveLength(5)
+  })
+
+  it('epochBatches() after a mid-epoch restore yields the rest of that epoch', () => {
+    const reference = new BatchLoader(view, options)
+    const epoch = reference.epochBatches()
+    epoch.next()
+    epoch.next()
+    const saved = reference.saveState()
+    const rest = [...epoch].map((b) => Array.from(b.indices))
+    const restored = new BatchLoader(view, options)
+    restored.restoreState(saved)
+    expect([...restored.epochBatches()].map((b) => Array.from(b.indices))).toEqual(rest)
+    expect(Array.from(restored.next().indices)).toEqual(Array.from(reference.next().indices))
+  })
+
+  it('rejects a state that is not one', () => {
+    expect(() =>
+      new BatchLoader(view, options).restoreState({ epochs: 1, cursor: 99, epochOrderRng: 1, augmentRng: 1 })
+    ).toThrow(new RangeError('cursor 99 is past the 23 images of the view'))
+  })
+})

@@ -29,6 +29,15 @@ export interface BatchLoaderOptions {
   normalize?: { mean: number[]; std: number[] }
 }
 
+/** A BatchLoader's position, for checkpoints (plain numbers, JSON-safe). */
+export interface BatchLoaderState {
+  epochs: number
+  cursor: number
+  /** Order generator state at the start of the current epoch. */
+  epochOrderRng: number
+  augmentRng: number
+}
+
 /** One batch, ready for tf.tensor4d(images, shape) and tf.tensor1d(labels, 'int32'). */
 export interface Batch {
   /** NHWC float32, normalised and augmented. A new buffer every batch: a tensor may keep it without copying. */
@@ -48,7 +57,11 @@ export interface Batch {
  */
 export class BatchLoader {
   readonly batchesPerEpoch: number
-  private readonly rng: Rng
+  /** Separate generators for the order and the augmentation, so a saved state can rebuild the order alone. */
+  private readonly orderRng: Rng
+  private readonly augmentRng: Rng
+  private epochOrderRng = 0
+  private resumed = false
   private readonly lut: Float32Array[]
   private readonly scratch: Uint8Array
   private order: Int32Array = new Int32Array(0)
@@ -70,7 +83,9 @@ export class BatchLoader {
     if (this.batchesPerEpoch === 0) {
       throw new RangeError(`${view.count} images are fewer than one batch of ${batchSize} with dropLast`)
     }
-    this.rng = new Rng(options.seed ?? 0)
+    this.orderRng = new Rng(options.seed ?? 0)
+    this.augmentRng = new Rng((options.seed ?? 0) + 0x3c6ef372)
+    this.epochOrderRng = this.orderRng.state
     this.lut = buildLookup(view.channels, options.normalize)
     this.scratch = new Uint8Array(batchSize * view.height * view.width * view.channels)
   }
@@ -81,18 +96,26 @@ export class BatchLoader {
   }
 
   private newEpoch(): void {
+    this.epochOrderRng = this.orderRng.state
     this.order =
       this.options.shuffle === false
         ? this.view.indices
-        : gather(this.view.indices, permutation(this.view.count, this.rng))
+        : gather(this.view.indices, permutation(this.view.count, this.orderRng))
     this.cursor = 0
     this.epochs++
   }
 
-  /** One pass over the view in a new order. */
+  private batchesLeftInEpoch(): number {
+    const remaining = this.order.length - this.cursor
+    const size = this.options.batchSize
+    return this.options.dropLast ? Math.floor(remaining / size) : Math.ceil(remaining / size)
+  }
+
+  /** One pass over the view in a new order (or the rest of the epoch a restoreState() came back into). */
   *epochBatches(): Generator<Batch> {
-    this.newEpoch()
-    for (let b = 0; b < this.batchesPerEpoch; b++) yield this.take()
+    if (!this.resumed) this.newEpoch()
+    this.resumed = false
+    while (this.batchesLeftInEpoch() > 0) yield this.take()
     this.cursor = this.order.length // the next next() starts a new epoch
   }
 
@@ -102,9 +125,39 @@ export class BatchLoader {
    * same way, without replacement within an epoch.)
    */
   next(): Batch {
-    const remaining = this.order.length - this.cursor
-    if (remaining <= 0 || (this.options.dropLast && remaining < this.options.batchSize)) this.newEpoch()
+    this.resumed = false
+    if (this.batchesLeftInEpoch() === 0) this.newEpoch()
     return this.take()
+  }
+
+  /**
+   * Where the loader stands, as four numbers for a checkpoint: restoreState() on a loader built with the same view
+   * and options continues with exactly the batches (order and augmentation) this one would have produced.
+   */
+  saveState(): BatchLoaderState {
+    return {
+      epochs: this.epochs,
+      cursor: this.cursor,
+      epochOrderRng: this.epochOrderRng,
+      augmentRng: this.augmentRng.state
+    }
+  }
+
+  restoreState(state: BatchLoaderState): void {
+    const { epochs, cursor, epochOrderRng, augmentRng } = state
+    if (![epochs, cursor, epochOrderRng, augmentRng].every(Number.isInteger) || epochs < 0 || cursor < 0) {
+      throw new RangeError(`not a BatchLoader state: ${JSON.stringify(state)}`)
+    }
+    this.orderRng.state = epochOrderRng
+    this.order = new Int32Array(0)
+    this.epochs = 0
+    if (epochs > 0) this.newEpoch() // the same permutation again, from the same generator state
+    if (cursor > this.order.length)
+      throw new RangeError(`cursor ${cursor} is past the ${this.order.length} images of the view`)
+    this.epochs = epochs
+    this.cursor = cursor
+    this.augmentRng.state = augmentRng
+    this.resumed = epochs > 0 && cursor < this.order.length
   }
 
   private take(): Batch {
@@ -131,10 +184,10 @@ export class BatchLoader {
       const src = indices[s] * imageBytes
       const dst = s * imageBytes
       batchLabels[s] = labels[indices[s]]
-      const dy = padding ? this.rng.int(2 * padding + 1) - padding : 0
-      const dx = padding ? this.rng.int(2 * padding + 1) - padding : 0
-      const flip = augment.flip ? this.rng.next() < 0.5 : false
-      if (cutout) cutouts.push(this.rng.int(height), this.rng.int(width))
+      const dy = padding ? this.augmentRng.int(2 * padding + 1) - padding : 0
+      const dx = padding ? this.augmentRng.int(2 * padding + 1) - padding : 0
+      const flip = augment.flip ? this.augmentRng.next() < 0.5 : false
+      if (cutout) cutouts.push(this.augmentRng.int(height), this.augmentRng.int(width))
       if (dy === 0 && dx === 0) u8.set(images.subarray(src, src + imageBytes), dst)
       else shiftedCopy(images, src, u8, dst, height, rowBytes, channels, dy, dx)
       flips[s] = flip ? 1 : 0

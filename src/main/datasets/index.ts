@@ -13,6 +13,13 @@ export {
   type SplitOptions,
   type SearchSplit
 } from './splits'
-export { BatchLoader, SEARCH_AUGMENTATION, type AugmentOptions, type Batch, type BatchLoaderOptions } from './batches'
+export {
+  BatchLoader,
+  SEARCH_AUGMENTATION,
+  type AugmentOptions,
+  type Batch,
+  type BatchLoaderOptions,
+  type BatchLoaderState
+} from './batches'
 export { benchmarkBatches, type BatchBenchmarkOptions, type BatchBenchmarkResult } from './benchmark'
 export { DEBIAN_FASHION_MNIST } from './mnist'

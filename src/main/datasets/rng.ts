@@ -3,16 +3,25 @@
  * mulberry32: 32-bit state, fast, good enough for shuffles and crops (not for cryptography).
  */
 export class Rng {
-  private state: number
+  private value: number
 
   constructor(seed: number) {
     // Mix the seed so that nearby seeds (0, 1, 2) give unrelated streams.
-    this.state = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ 0x6a09e667) >>> 0
+    this.value = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ 0x6a09e667) >>> 0
+  }
+
+  /** The generator's whole state, to save and restore (checkpoints). */
+  get state(): number {
+    return this.value
+  }
+
+  set state(value: number) {
+    this.value = value >>> 0
   }
 
   /** Uniform in [0, 1). */
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0)
+    let t = (this.value = (this.value + 0x6d2b79f5) >>> 0)
     t = Math.imul(t ^ (t >>> 15), t | 1)
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
