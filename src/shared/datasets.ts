@@ -28,6 +28,19 @@ export type DatasetSpec =
   | { kind: 'folder'; path: string; size: number; channels: 1 | 3; testFraction: number; seed: number }
   | { kind: 'synthetic'; count: number; seed: number; size: number; channels: 1 | 3; classes: number }
 
+/** For a dataset picker: a label, whether the kind takes a folder, and an example spec. */
+export const DATASET_KIND_INFO: Record<
+  DatasetKind,
+  { label: string; folder: 'required' | 'optional' | 'none'; example: string }
+> = {
+  cifar10: { label: 'CIFAR-10 (binary version)', folder: 'required', example: 'cifar10:~/data/cifar-10-batches-bin' },
+  cifar100: { label: 'CIFAR-100 (binary version)', folder: 'required', example: 'cifar100:~/data/cifar-100-binary' },
+  'fashion-mnist': { label: 'Fashion-MNIST (IDX)', folder: 'optional', example: 'fashion-mnist' },
+  mnist: { label: 'MNIST (IDX)', folder: 'required', example: 'mnist:~/data/mnist' },
+  folder: { label: 'Image folder (one sub-folder per class)', folder: 'required', example: 'folder:~/photos?size=32' },
+  synthetic: { label: 'Synthetic stripes (generated)', folder: 'none', example: 'synthetic:2000?seed=0' }
+}
+
 export const SYNTHETIC_DEFAULT_COUNT = 2000
 export const FOLDER_DEFAULT_SIZE = 32
 export const FOLDER_DEFAULT_TEST_FRACTION = 0.2

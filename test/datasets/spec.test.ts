@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import {
+  DATASET_KIND_INFO,
+  DATASET_KINDS,
   DatasetSpecError,
   datasetSpecStringSchema,
   formatDatasetSpec,
@@ -101,5 +103,11 @@ describe('parseDatasetSpec', () => {
     const bad = datasetSpecStringSchema.safeParse('cifar10')
     expect(bad.success).toBe(false)
     expect(bad.error?.issues[0].message).toBe("invalid dataset spec 'cifar10': cifar10 needs a folder: cifar10:PATH")
+  })
+})
+
+describe('DATASET_KIND_INFO', () => {
+  it('has an example that parses for every kind', () => {
+    for (const kind of DATASET_KINDS) expect(parseDatasetSpec(DATASET_KIND_INFO[kind].example).kind).toBe(kind)
   })
 })
