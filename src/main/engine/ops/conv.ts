@@ -8,7 +8,19 @@ export interface TorchConvOptions {
   /** Symmetric zero padding on every side, as PyTorch's `padding=p`. */
   padding?: number
   dilation?: 1 | 2
+  /**
+   * Hand the padding to the conv kernel (true) or zero-pad the input first (false). Default: true on the backends in
+   * EXPLICIT_PADDING_BACKENDS. Both give the same numbers; the option exists so both paths are tested everywhere.
+   */
+  explicitPadding?: boolean
 }
+
+/**
+ * Backends whose Conv2D *and* its gradient kernels accept explicit padding (checked by the tests against PyTorch). The
+ * padding is then free; elsewhere the input is zero-padded first, because tfjs-node's Conv2DBackpropFilter accepts
+ * only 'valid' and 'same'.
+ */
+const EXPLICIT_PADDING_BACKENDS = new Set(['cpu', 'wasm'])
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]]
 
@@ -31,13 +43,16 @@ export function conv2dTorch(x: tf.Tensor4D, w: tf.Tensor4D, options: TorchConvOp
   const dilation = options.dilation ?? 1
   return tf.tidy(() => {
     if (dilation === 1) {
+      if (p === 0) return tf.conv2d(x, w, stride, 'valid', 'NHWC')
       const pad: Pad4 = [
         [0, 0],
         [p, p],
         [p, p],
         [0, 0]
       ]
-      return tf.conv2d(x, w, stride, p === 0 ? 'valid' : pad, 'NHWC')
+      const explicit = options.explicitPadding ?? EXPLICIT_PADDING_BACKENDS.has(tf.getBackend())
+      if (explicit) return tf.conv2d(x, w, stride, pad, 'NHWC')
+      return tf.conv2d(tf.pad(x, pad), w, stride, 'valid', 'NHWC')
     }
     if (dilation !== 2) throw new Error(`conv2dTorch: dilation ${dilation} is not supported (1 or 2)`)
     const [, h, wd] = x.shape

@@ -3,11 +3,24 @@ import './register-gradients'
 import { torchOutSize } from './conv'
 
 /**
- * nn.MaxPool2d(3, stride, padding=1): the padding never wins a max (PyTorch pads with −∞). tf.maxPool with a numeric
- * pad ignores out-of-range taps the same way and its output size is floor((H + 2 − 3)/s) + 1 like PyTorch.
+ * nn.MaxPool2d(3, stride, padding=1): the padding never wins a max, as PyTorch pads with −∞. Padded explicitly with
+ * −∞ and pooled 'valid' rather than with a numeric pad, because tfjs-node's MaxPool kernel accepts only 'valid' and
+ * 'same'; the output size floor((H + 2 − 3)/s) + 1 is PyTorch's.
  */
 export function maxPool3x3Torch(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
-  return tf.maxPool(x, 3, stride, 1)
+  return tf.tidy(() => {
+    const padded = tf.pad(
+      x,
+      [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0]
+      ],
+      -Infinity
+    )
+    return tf.maxPool(padded, 3, stride, 'valid')
+  })
 }
 
 /**
