@@ -259,6 +259,35 @@ def case_binary_block(seed, op, n, c, size, stride, affine):
     return out
 
 
+def case_float_block(seed, kind, n, c_in, c_out, size, k, stride, padding, affine):
+    """kind 'relu_conv_bn': operations.ReLUConvBN (BN -> float conv, no bias -> ReLU), the search preprocess / stem.
+    kind 'residual': the reduction cell's preprocess_res, nn.Sequential(BatchNorm2d(affine=True), Conv2d(k=2, s=2))."""
+    g = gen(seed)
+    bn = BN(c_in, affine, g)
+    bound = 1 / (c_in * k * k) ** 0.5
+    w = torch.empty(c_out, c_in, k, k).uniform_(-bound, bound, generator=g).requires_grad_()
+    b = torch.empty(c_out).uniform_(-bound, bound, generator=g).requires_grad_() if kind == 'residual' else None
+    x = torch.randn(n, c_in, size, size, generator=g).requires_grad_()
+    y = F.conv2d(bn(x), w, b, stride, padding)
+    if kind == 'relu_conv_bn':
+        y = F.relu(y)
+    dy = torch.randn(y.shape, generator=g)
+    (y * dy).sum().backward()
+    out = {'params': {'kind': kind, 'kernel': k, 'stride': stride, 'padding': padding, 'affine': affine},
+           'x': enc(nhwc(x)), 'w': enc(hwio(w)), 'dy': enc(nhwc(dy)),
+           'y': enc(nhwc(y)), 'dx': enc(nhwc(x.grad)), 'dw': enc(hwio(w.grad)),
+           'runningMean': enc(bn.rm), 'runningVar': enc(bn.rv)}
+    if b is not None:
+        out['b'] = enc(b)
+        out['db'] = enc(b.grad)
+    if affine:
+        out['gamma'] = enc(bn.weight)
+        out['beta'] = enc(bn.bias)
+        out['dgamma'] = enc(bn.weight.grad)
+        out['dbeta'] = enc(bn.bias.grad)
+    return out
+
+
 PRIMITIVES = ['none', 'max_pool_3x3', 'avg_pool_3x3', 'bin_dil_conv_3x3', 'bin_dil_conv_5x5', 'bin_conv_3x3',
               'bin_conv_5x5']
 
@@ -340,6 +369,13 @@ def main():
             case_binary_block(55, 'bin_dil_conv_3x3', 2, 3, 7, 2, True),
             case_binary_block(56, 'bin_dil_conv_5x5', 1, 2, 9, 1, True),
             case_binary_block(57, 'bin_dil_conv_5x5', 1, 3, 8, 2, False),
+        ]},
+        'float-blocks.json': {'cases': [
+            case_float_block(70, 'relu_conv_bn', 2, 3, 6, 7, 3, 1, 1, True),
+            case_float_block(71, 'relu_conv_bn', 1, 4, 3, 9, 3, 2, 1, False),
+            case_float_block(72, 'relu_conv_bn', 2, 5, 3, 8, 1, 1, 0, False),
+            case_float_block(73, 'residual', 2, 4, 6, 8, 2, 2, 0, True),
+            case_float_block(74, 'residual', 1, 3, 4, 7, 2, 2, 0, True),
         ]},
         'mixed-edge.json': {'cases': [case_mixed_edge(60, 2, 3, 7, 1), case_mixed_edge(61, 1, 3, 9, 2)]},
     }

@@ -52,6 +52,25 @@ interface MixedEdgeCase {
   dlatents: Record<string, Encoded>
 }
 
+interface FloatBlockCase {
+  params: { kind: 'relu_conv_bn' | 'residual'; kernel: number; stride: 1 | 2; padding: number; affine: boolean }
+  x: Encoded
+  w: Encoded
+  dy: Encoded
+  y: Encoded
+  dx: Encoded
+  dw: Encoded
+  runningMean: Encoded
+  runningVar: Encoded
+  b?: Encoded
+  db?: Encoded
+  gamma?: Encoded
+  beta?: Encoded
+  dgamma?: Encoded
+  dbeta?: Encoded
+}
+
+const floats = loadFixture<{ cases: FloatBlockCase[] }>('float-blocks.json').cases
 const blocks = loadFixture<{ cases: BinaryBlockCase[] }>('binary-ops.json').cases
 const edges = loadFixture<{ cases: MixedEdgeCase[] }>('mixed-edge.json').cases
 const TRAIN = { training: true }
@@ -118,6 +137,49 @@ describe.each(BACKENDS)('nn modules against PyTorch 1.13 on %s', (backend) => {
       op.dispose()
     }
   )
+
+  it.each(
+    floats.map((c) => [`${c.params.kind} ${c.params.kernel}×${c.params.kernel} stride ${c.params.stride}`, c] as const)
+  )('float block %s (search preprocess / stem / reduction residual)', (_, c) => {
+    const [, , , cin] = c.x.shape
+    const cout = c.w.shape[3]
+    const { kernel, stride, padding, affine } = c.params
+    const rng = createRng(4)
+    const block: Module =
+      c.params.kind === 'residual'
+        ? createReductionResidual(cin, cout, { rng })
+        : new FloatConvBlock(cin, cout, kernel, { stride, padding, affine, rng })
+    const prefix = c.params.kind === 'residual' ? { bn: '0', conv: '1' } : { bn: 'bn', conv: 'op.0' }
+    param(block, `${prefix.conv}.weight`).assign(toTensor(c.w))
+    if (c.b) param(block, `${prefix.conv}.bias`).assign(toTensor(c.b))
+    if (c.gamma && c.beta) {
+      param(block, `${prefix.bn}.weight`).assign(toTensor(c.gamma))
+      param(block, `${prefix.bn}.bias`).assign(toTensor(c.beta))
+    }
+    const x = tf.variable(toTensor4d(c.x))
+    const dy = toTensor(c.dy)
+    let y: tf.Tensor | undefined
+    const { grads } = tf.variableGrads(
+      () => {
+        const out = block.forward(x as unknown as tf.Tensor4D, TRAIN)
+        y = tf.keep(out.clone())
+        return tf.sum(tf.mul(out, dy)) as tf.Scalar
+      },
+      block.parameters().concat([x])
+    )
+    expectClose(y!, c.y, 'y')
+    expectClose(grads[x.name], c.dx, 'dx')
+    expectClose(grads[param(block, `${prefix.conv}.weight`).name], c.dw, 'dw')
+    if (c.db) expectClose(grads[param(block, `${prefix.conv}.bias`).name], c.db, 'db')
+    if (c.dgamma && c.dbeta) {
+      expectClose(grads[param(block, `${prefix.bn}.weight`).name], c.dgamma, 'dγ')
+      expectClose(grads[param(block, `${prefix.bn}.bias`).name], c.dbeta, 'dβ')
+    }
+    expectClose(buffer(block, `${prefix.bn}.running_mean`), c.runningMean, 'running mean')
+    expectClose(buffer(block, `${prefix.bn}.running_var`), c.runningVar, 'running var')
+    tf.dispose([x, dy, y!, ...Object.values(grads)])
+    block.dispose()
+  })
 
   it.each(edges.map((c) => [c.params.stride, c] as const))(
     'mixed edge Σ softmax(α)·op(x) at stride %i: output and gradients for α, x and every latent weight',
