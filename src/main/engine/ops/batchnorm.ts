@@ -13,6 +13,8 @@ export interface BatchNormState {
   beta?: tf.Tensor
 }
 
+const AXES = [0, 1, 2]
+
 /**
  * Batch normalisation over N, H, W of an NHWC tensor, with PyTorch's semantics:
  * - training: normalise with the batch mean and the *biased* batch variance, and update the running statistics with
@@ -21,27 +23,60 @@ export interface BatchNormState {
  * The running-stat update happens inside the call (a side effect on the variables) and is not differentiated.
  */
 export function batchNorm(x: tf.Tensor4D, state: BatchNormState, training: boolean): tf.Tensor4D {
-  return tf.tidy(() => {
-    let mean: tf.Tensor
-    let variance: tf.Tensor
-    if (training) {
-      const moments = tf.moments(x, [0, 1, 2])
-      mean = moments.mean
-      variance = moments.variance
-      const [n, h, w] = x.shape
-      const count = n * h * w
-      const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance
-      // assign() is not recorded on the gradient tape, so the update never feeds back into any gradient.
-      state.runningMean.assign(tf.add(tf.mul(state.runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)))
-      state.runningVar.assign(tf.add(tf.mul(state.runningVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)))
-    } else {
-      mean = state.runningMean
-      variance = state.runningVar
-    }
+  if (!training) {
+    return tf.tidy(() => {
+      const inv = tf.rsqrt(tf.add(state.runningVar, BN_EPS))
+      let y = tf.mul(tf.sub(x, state.runningMean), inv)
+      if (state.gamma) y = tf.mul(y, state.gamma)
+      if (state.beta) y = tf.add(y, state.beta)
+      return y as tf.Tensor4D
+    })
+  }
+  const [n, h, w] = x.shape
+  const count = n * h * w
+
+  /**
+   * Normalises and records the statistics. Runs inside the custom gradient's forward, where nothing is taped, so only
+   * x̂ and 1/σ are kept for the backward pass instead of the whole moments graph.
+   */
+  const normalise = (input: tf.Tensor): { xhat: tf.Tensor; inv: tf.Tensor } => {
+    const mean = tf.mean(input, AXES)
+    const centred = tf.sub(input, mean)
+    const variance = tf.mean(tf.square(centred), AXES)
+    const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance
+    state.runningMean.assign(tf.add(tf.mul(state.runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)))
+    state.runningVar.assign(tf.add(tf.mul(state.runningVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)))
     const inv = tf.rsqrt(tf.add(variance, BN_EPS))
-    let y = tf.mul(tf.sub(x, mean), inv)
-    if (state.gamma) y = tf.mul(y, state.gamma)
-    if (state.beta) y = tf.add(y, state.beta)
-    return y as tf.Tensor4D
+    return { xhat: tf.mul(centred, inv), inv }
+  }
+
+  /** The closed-form input gradient: (1/σ)·(g − mean(g) − x̂·mean(g·x̂)), g = dy·γ. */
+  const inputGrad = (g: tf.Tensor, xhat: tf.Tensor, inv: tf.Tensor): tf.Tensor =>
+    tf.mul(tf.sub(tf.sub(g, tf.mean(g, AXES)), tf.mul(xhat, tf.mean(tf.mul(g, xhat), AXES))), inv)
+
+  const { gamma, beta } = state
+  if (gamma && beta) {
+    const affine = tf.customGrad((input, scale, shift, save) => {
+      const { xhat, inv } = normalise(input as tf.Tensor)
+      const keep = save as tf.GradSaveFunc
+      keep([xhat, inv, scale as tf.Tensor])
+      return {
+        value: tf.add(tf.mul(xhat, scale as tf.Tensor), shift as tf.Tensor),
+        gradFunc: (dy, [kept, keptInv, keptScale]) => [
+          inputGrad(tf.mul(dy, keptScale), kept, keptInv),
+          tf.sum(tf.mul(dy, kept), AXES),
+          tf.sum(dy, AXES)
+        ]
+      }
+    })
+    return affine(x, gamma, beta) as tf.Tensor4D
+  }
+  if (gamma || beta) throw new Error('batchNorm: γ and β come together (affine) or not at all')
+  const plain = tf.customGrad((input, save) => {
+    const { xhat, inv } = normalise(input as tf.Tensor)
+    const keep = save as tf.GradSaveFunc
+    keep([xhat, inv])
+    return { value: xhat, gradFunc: (dy, [kept, keptInv]) => [inputGrad(dy, kept, keptInv)] }
   })
+  return plain(x) as tf.Tensor4D
 }
