@@ -44,8 +44,9 @@ const binarizeXnor = tf.customGrad((latent, save) => {
       const [kh, kw, cin] = kept.shape
       const n = kh * kw * cin
       const { sign: s, alpha: a } = scaledSign(kept)
-      const inRange = tf.lessEqual(tf.abs(kept), 1)
-      const direct = tf.mul(tf.where(inRange, tf.broadcastTo(a, kept.shape), tf.zerosLike(kept)), dy)
+      // α_o · 1(|W| ≤ 1) · g, with the indicator as a 0/1 mask (no broadcast copy of α).
+      const inRange = tf.cast(tf.lessEqual(tf.abs(kept), 1), 'float32')
+      const direct = tf.mul(tf.mul(dy, a), inRange)
       const viaAlpha = tf.mul(s, tf.div(tf.sum(tf.mul(s, dy), PER_OUTPUT_AXES, true), n))
       return [tf.mul(tf.add(direct, viaAlpha), n * (1 - 1 / cin))]
     }
