@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { access } from 'node:fs/promises'
 import { formatGenotypeJson, formatGenotypePython, type Genotype } from '../../../shared/genotype'
 import type { EpochRecord, ProgressRecord, SearchConfig } from '../../../shared/jobs'
-import { BatchLoader, channelStats, loadDataset, type Dataset, searchSplit, SEARCH_AUGMENTATION, type Batch, type DatasetView } from '../../datasets'
+import { BatchLoader, channelStats, loadDataset, type BatchLoaderState, type Dataset, searchSplit, SEARCH_AUGMENTATION, type Batch, type DatasetView } from '../../datasets'
 import { readCheckpoint, writeCheckpoint } from '../../runs/checkpoint-file'
 import { writeFileAtomic } from '../../runs/atomic-write'
 import { RunFolder } from '../../runs/run-folder'
@@ -37,6 +37,8 @@ interface SearchCheckpointState {
   epochSums: { loss: number; correct: number; seen: number }
   sgd: Record<string, number>
   adam: Record<string, number>
+  /** Where both data streams stand, so a resumed run draws exactly the batches the interrupted one would have. */
+  loaders?: { weights: BatchLoaderState; alpha: BatchLoaderState }
 }
 
 export const SEARCH_RESULT_FILE = 'result.json'
@@ -97,7 +99,9 @@ export async function runSearch(
     adam.loadState(saved.tensors, saved.state.adam)
     state = saved.state
     await folder.truncateAfterStep(state.step)
-    fastForward(weightLoader, alphaLoader, state)
+    if (saved.state.loaders === undefined) throw new Error(`${checkpointPath} does not record its data streams`)
+    weightLoader.restoreState(saved.state.loaders.weights)
+    alphaLoader.restoreState(saved.state.loaders.alpha)
     listener.log(`resumed at epoch ${state.epoch + 1}, step ${state.step} of ${totalSteps}`)
   }
   await folder.updateManifest({ status: 'running' })
@@ -107,6 +111,7 @@ export async function runSearch(
     const adamState = adam.state()
     state.sgd = sgdState.counters
     state.adam = adamState.counters
+    state.loaders = { weights: weightLoader.saveState(), alpha: alphaLoader.saveState() }
     await writeCheckpoint(checkpointPath, { state, tensors: [...snapshotVariables(stateVariables), ...sgdState.tensors, ...adamState.tensors] })
   }
 
@@ -121,8 +126,8 @@ export async function runSearch(
       const coefficient = entropyCoefficient(epoch, config.lambda, config.tau)
       const epochStart = Date.now()
       let imagesThisSession = 0
+      // After a resume mid-epoch this yields the rest of that epoch.
       const batches = weightLoader.epochBatches()
-      for (let skip = 0; skip < state.stepInEpoch; skip++) batches.next()
       for (let stepInEpoch = state.stepInEpoch; stepInEpoch < stepsPerEpoch; stepInEpoch++) {
         await control.waitWhilePaused(() => listener.log('paused'))
         if (control.shouldStop) {
@@ -166,6 +171,9 @@ export async function runSearch(
         if (state.step % config.checkpointEvery === 0 && state.stepInEpoch < stepsPerEpoch) await saveCheckpoint()
       }
 
+      // Let the epoch's stream finish, so a checkpoint from here on starts the next epoch afresh.
+      batches.next()
+
       // End of epoch t: validate, derive the genotype from the α of this moment, and keep the pair (spec section 0).
       const validation = evaluate(net, validationLoader)
       const seconds = (Date.now() - epochStart) / 1000
@@ -204,14 +212,20 @@ export async function runSearch(
   }
 }
 
-/** α step: L = CE(validation batch) − λ·exp(−t/τ)·H̄, gradients for α only, Adam. */
+/**
+ * The α objective (spec section 4): CE on a validation batch − λ·exp(−t/τ)·H̄. With the coefficient 0 (λ = 0, or
+ * late epochs underflowing) the entropy term is not built at all.
+ */
+export function archObjective(net: Supernet, x: tf.Tensor4D, y: tf.Tensor1D, coefficient: number): tf.Scalar {
+  const ce = crossEntropy(net.logits(x, { training: true }), y)
+  return coefficient === 0 ? ce : (tf.sub(ce, tf.mul(net.meanEdgeEntropy(), coefficient)) as tf.Scalar)
+}
+
+/** α step: gradients of the α objective for α only, Adam. */
 function archStep(net: Supernet, adam: Adam, variables: tf.Variable[], batch: Batch, coefficient: number): void {
   tf.tidy(() => {
     const { x, y } = toTensors(batch)
-    const { grads } = tf.variableGrads(() => {
-      const ce = crossEntropy(net.logits(x, { training: true }), y)
-      return coefficient === 0 ? ce : (tf.sub(ce, tf.mul(net.meanEdgeEntropy(), coefficient)) as tf.Scalar)
-    }, variables)
+    const { grads } = tf.variableGrads(() => archObjective(net, x, y, coefficient), variables)
     adam.step(new Map(variables.map((variable) => [variable, grads[variable.name]!])))
   })
 }
@@ -280,15 +294,6 @@ async function canResume(folder: RunFolder, checkpointPath: string): Promise<boo
   }
   await folder.truncateAfterStep(0)
   return false
-}
-
-/**
- * Brings the data streams to where the checkpoint left them: the same seeds replay the same orders and
- * augmentations, so drawing (and dropping) the batches already used puts every random draw back in step.
- */
-function fastForward(weightLoader: BatchLoader, alphaLoader: BatchLoader, state: SearchCheckpointState): void {
-  for (let epoch = 0; epoch < state.epoch; epoch++) for (const batch of weightLoader.epochBatches()) void batch
-  for (let step = 0; step < state.step; step++) alphaLoader.next()
 }
 
 /** The pair (genotype at the end of epoch t, validation accuracy at the end of epoch t) with the best accuracy. */
