@@ -1,0 +1,60 @@
+import { join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import { assertGenotype, type Genotype } from '../../../shared/genotype'
+import { readCheckpoint, writeCheckpoint } from '../../runs/checkpoint-file'
+import { FinalNetwork } from '../network'
+import type { Macro } from '../network'
+import { restoreVariables, snapshotVariables } from './module-state'
+
+/**
+ * A trained final network as a training run keeps it: `model/network.ckpt` in the checkpoint format, its state
+ * naming the architecture (genotype and macro settings) and the input normalisation, its tensors every weight and
+ * BN statistic by its state-dict name. Everything needed to rebuild the network without the run's config.
+ */
+export const TRAINED_MODEL_FILE = join('model', 'network.ckpt')
+
+export interface TrainedModelInfo {
+  genotype: Genotype
+  cells: number
+  channels: number
+  classes: number
+  macro: Macro
+  /** [height, width, channels] of the inputs it was trained on. */
+  inputShape: [number, number, number]
+  classNames: string[]
+  /** Per-channel mean and std of [0, 1] pixels; inputs are (x/255 − mean) / std. */
+  normalize: { mean: number[]; std: number[] }
+  /** Test accuracy recorded at the end of training, when there was a test set. */
+  testAccuracy?: number
+}
+
+export async function saveTrainedModel(runPath: string, net: FinalNetwork, info: TrainedModelInfo): Promise<string> {
+  const path = join(runPath, TRAINED_MODEL_FILE)
+  await mkdir(join(runPath, 'model'), { recursive: true })
+  await writeCheckpoint(path, { state: info, tensors: snapshotVariables([...net.namedParameters(), ...net.namedBuffers()]) })
+  return path
+}
+
+/** Rebuilds the trained network from a run folder (or a network.ckpt path) with its weights, in eval form. */
+export async function loadTrainedModel(path: string): Promise<{ net: FinalNetwork; info: TrainedModelInfo }> {
+  const file = path.endsWith('.ckpt') ? path : join(path, TRAINED_MODEL_FILE)
+  const saved = await readCheckpoint<TrainedModelInfo>(file)
+  const info = saved.state
+  const genotype = assertGenotype(info.genotype, `${file} genotype`)
+  const net = new FinalNetwork({
+    genotype,
+    cells: info.cells,
+    channels: info.channels,
+    classes: info.classes,
+    macro: info.macro,
+    inputChannels: info.inputShape[2],
+    seed: 0
+  })
+  try {
+    restoreVariables([...net.namedParameters(), ...net.namedBuffers()], saved.tensors, file)
+  } catch (error) {
+    net.dispose()
+    throw error
+  }
+  return { net, info: { ...info, genotype } }
+}
