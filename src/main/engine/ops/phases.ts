@@ -8,6 +8,30 @@ import './register-gradients'
  * differentiate on every backend.
  */
 export function splitPhases2(x: tf.Tensor4D): tf.Tensor4D {
+  return splitMerge(x) as tf.Tensor4D
+}
+
+/** Inverse of {@link splitPhases2}: [4N, h, w, C] phases back to the interleaved [N, 2h, 2w, C]. */
+export function mergePhases2(phases: tf.Tensor4D): tf.Tensor4D {
+  return mergeSplit(phases) as tf.Tensor4D
+}
+
+/*
+ * Both directions are permutations of the elements, each the other's adjoint, so each one's gradient is the other
+ * applied to dy. As custom gradients nothing is taped or saved inside them: differentiating through the slices and
+ * concats would keep every piece alive until the backward pass (concat saves all its inputs).
+ */
+const splitMerge = tf.customGrad((x) => ({
+  value: split(x as tf.Tensor4D),
+  gradFunc: (dy) => merge(dy as tf.Tensor4D)
+}))
+
+const mergeSplit = tf.customGrad((phases) => ({
+  value: merge(phases as tf.Tensor4D),
+  gradFunc: (dy) => split(dy as tf.Tensor4D)
+}))
+
+function split(x: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     const [n, h, w, c] = x.shape
     if (h % 2 !== 0 || w % 2 !== 0) throw new Error(`splitPhases2 needs even sizes, got ${h}×${w}`)
@@ -24,8 +48,7 @@ export function splitPhases2(x: tf.Tensor4D): tf.Tensor4D {
   })
 }
 
-/** Inverse of {@link splitPhases2}: [4N, h, w, C] phases back to the interleaved [N, 2h, 2w, C]. */
-export function mergePhases2(phases: tf.Tensor4D): tf.Tensor4D {
+function merge(phases: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     const [n4, h, w, c] = phases.shape
     const n = n4 / 4
