@@ -1,3 +1,5 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { SYSTEM_RUN_ID, type AppInfo } from '../../shared/contract'
 import { EngineHost } from '../engine-host/engine-host'
 import { EventHub } from '../events/event-hub'
@@ -10,21 +12,32 @@ export interface AppCoreOptions {
   mode: AppInfo['mode']
   modeReason?: string
   backend?: string
+  /** Where runs live; BNAS_RUNS_DIR, else ~/.bnas-studio/runs. */
+  runsRoot?: string
 }
 
 export interface AppCore {
   engine: EngineHost
   events: EventHub
   dispatcher: Dispatcher
+  runsRoot: string
   stop(): Promise<void>
+}
+
+export function defaultRunsRoot(): string {
+  return process.env.BNAS_RUNS_DIR ?? join(homedir(), '.bnas-studio', 'runs')
 }
 
 /** What both the Electron main process and browser mode host: the engine worker, the event hub, the handlers. */
 export function createAppCore(options: AppCoreOptions): AppCore {
-  const engine = new EngineHost({ workerPath: options.workerPath, backend: options.backend })
+  const runsRoot = options.runsRoot ?? defaultRunsRoot()
+  const engine = new EngineHost({ workerPath: options.workerPath, backend: options.backend, runsRoot })
   const events = new EventHub()
-  const dispatcher = new Dispatcher(createHandlers({ engine, version: options.version, mode: options.mode, modeReason: options.modeReason }))
+  const dispatcher = new Dispatcher(
+    createHandlers({ engine, version: options.version, mode: options.mode, modeReason: options.modeReason, runsRoot })
+  )
   engine.onStatus((status) => events.publish(SYSTEM_RUN_ID, 'engine.status', status))
+  engine.onEvent((runId, type, payload) => events.publish(runId, type, payload))
   engine.start()
-  return { engine, events, dispatcher, stop: () => engine.stop() }
+  return { engine, events, dispatcher, runsRoot, stop: () => engine.stop() }
 }

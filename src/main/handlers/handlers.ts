@@ -1,24 +1,34 @@
-import type { AppInfo } from '../../shared/contract'
+import type { AppInfo, ReplyOf } from '../../shared/contract'
 import { formatGenotypeJson, formatGenotypePython, parseGenotype, PUBLISHED_GENOTYPES } from '../../shared/genotype'
+import { ENGINE_OPERATIONS, type EngineOperation } from '../engine-host/engine-service'
 import type { EngineHost } from '../engine-host/engine-host'
-import type { HandlerTable } from './dispatcher'
+import type { Handler, HandlerTable } from './dispatcher'
 
 export interface HandlerContext {
   engine: EngineHost
   version: string
   mode: AppInfo['mode']
   modeReason?: string
+  runsRoot: string
 }
 
-/** The handlers of every operation in src/shared/contract/operations.ts, shared by both transports. */
+/**
+ * The handlers of every operation in src/shared/contract/operations.ts, shared by both transports. The engine's
+ * operations are forwarded to its worker thread; the few cheap ones are answered here.
+ */
 export function createHandlers(context: HandlerContext): HandlerTable {
+  const forward = Object.fromEntries(
+    ENGINE_OPERATIONS.map((op) => [op, (request: unknown) => context.engine.request(op, request) as Promise<ReplyOf<typeof op>>])
+  ) as { [K in EngineOperation]: Handler<K> }
   return {
+    ...forward,
     'app.info': () => ({
       name: 'BNAS Studio',
       version: context.version,
       mode: context.mode,
       ...(context.modeReason === undefined ? {} : { modeReason: context.modeReason }),
       platform: `${process.platform}-${process.arch}`,
+      runsRoot: context.runsRoot,
       engine: context.engine.status
     }),
     'engine.status': () => context.engine.status,

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { epochRecordSchema, jobStatusEventSchema, progressRecordSchema } from '../jobs'
 import { engineStatusSchema } from './operations'
 
 /**
@@ -10,7 +11,12 @@ export const SYSTEM_RUN_ID = 'system'
 
 export const eventPayloads = {
   'engine.status': engineStatusSchema,
-  log: z.object({ level: z.enum(['info', 'warn', 'error']), message: z.string() })
+  log: z.object({ level: z.enum(['info', 'warn', 'error']), message: z.string() }),
+  /** A job's progress every few steps (throttled at the source). */
+  'job.progress': progressRecordSchema,
+  /** A job's end-of-epoch record: curves, α, genotype. */
+  'job.epoch': epochRecordSchema,
+  'job.status': jobStatusEventSchema
 } as const
 
 export type EventType = keyof typeof eventPayloads

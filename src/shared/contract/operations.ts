@@ -1,4 +1,6 @@
 import { z } from 'zod'
+import { datasetSpecStringSchema, datasetSummarySchema } from '../datasets'
+import { runDetailSchema, runIdSchema, runSummarySchema, searchConfigSchema } from '../jobs'
 
 /**
  * Every operation the renderer can ask of the engine side: its name, request schema and reply schema.
@@ -32,11 +34,15 @@ export const appInfoSchema = z.object({
   /** Why the desktop window is not used, shown in browser mode so the user knows what they are looking at. */
   modeReason: z.string().optional(),
   platform: z.string(),
+  /** The folder holding every run. */
+  runsRoot: z.string(),
   engine: engineStatusSchema
 })
 export type AppInfo = z.infer<typeof appInfoSchema>
 
 const empty = z.object({}).strict()
+const runRef = z.object({ runId: runIdSchema }).strict()
+const started = z.object({ runId: runIdSchema, path: z.string() })
 
 export const operations = {
   'app.info': { request: empty, reply: appInfoSchema },
@@ -48,6 +54,22 @@ export const operations = {
   'genotypes.parse': {
     request: z.object({ text: z.string().min(1, 'paste a genotype in JSON or Genotype(...) text').max(100_000) }).strict(),
     reply: z.object({ json: z.string(), python: z.string() })
+  },
+  'datasets.inspect': {
+    request: z.object({ spec: datasetSpecStringSchema, samples: z.number().int().min(0).max(100).optional() }).strict(),
+    reply: datasetSummarySchema
+  },
+  'runs.list': { request: empty, reply: z.array(runSummarySchema) },
+  'runs.get': { request: runRef, reply: runDetailSchema },
+  'runs.delete': { request: runRef, reply: z.object({ deleted: runIdSchema }) },
+  /** Starts a search in the engine worker; its events carry the new run's id. */
+  'search.start': { request: z.object({ config: searchConfigSchema }).strict(), reply: started },
+  /** Continues a stopped, failed or interrupted run from its last checkpoint. */
+  'runs.resume': { request: runRef, reply: started },
+  /** Pause, resume or stop the running job of a run. */
+  'jobs.control': {
+    request: z.object({ runId: runIdSchema, action: z.enum(['pause', 'resume', 'stop']) }).strict(),
+    reply: z.object({ runId: runIdSchema, status: z.enum(['running', 'paused', 'stopping']) })
   }
 } as const
 

@@ -1,2 +1,3 @@
 export * from './job-events'
 export * from './search-config'
+export * from './runs'
