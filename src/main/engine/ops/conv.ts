@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
-import { mergePhases2, splitPhases2 } from './phases'
 import { subsample2 } from './subsample'
 
 export interface TorchConvOptions {
@@ -30,10 +29,8 @@ type Pad4 = [[number, number], [number, number], [number, number], [number, numb
  *
  * Dilation is never handed to tf.conv2d, because tfjs-core refuses gradients of dilated convs and refuses dilation
  * with stride > 1. Instead, with d = 2:
- * - stride 1: the classic atrous decomposition (spaceToBatchND / batchToSpaceND, here built from slices and concats,
- *   see phases.ts): the padded input is split into its 4 row/column parity phases, each phase is convolved densely
- *   with the undilated kernel, and the results are interleaved back. Same FLOPs as the dilated conv and every piece
- *   has a gradient on every backend.
+ * - stride 1: tf.conv2d's own dilation in the forward pass, with a custom gradient made of two more forward convs
+ *   (see dilatedConv2d).
  * - stride 2: the wanted outputs (every 2nd of the stride-1 dilated result, from 0) read only the even rows and
  *   columns of the padded input, so they are exactly a dense stride-1 conv of padded[::2, ::2].
  */
@@ -55,7 +52,6 @@ export function conv2dTorch(x: tf.Tensor4D, w: tf.Tensor4D, options: TorchConvOp
       return tf.conv2d(tf.pad(x, pad), w, stride, 'valid', 'NHWC')
     }
     if (dilation !== 2) throw new Error(`conv2dTorch: dilation ${dilation} is not supported (1 or 2)`)
-    const [, h, wd] = x.shape
     if (stride === 2) {
       const padded =
         p === 0
@@ -68,21 +64,45 @@ export function conv2dTorch(x: tf.Tensor4D, w: tf.Tensor4D, options: TorchConvOp
             ])
       return tf.conv2d(subsample2(padded), w, 1, 'valid', 'NHWC')
     }
-    // Extra bottom/right zero row/column when the padded size is odd; the one surplus output row/column it creates is
-    // cropped at the end.
-    const extraH = (h + 2 * p) % 2
-    const extraW = (wd + 2 * p) % 2
-    const padded = tf.pad(x, [
-      [0, 0],
-      [p, p + extraH],
-      [p, p + extraW],
-      [0, 0]
-    ])
-    const y = mergePhases2(tf.conv2d(splitPhases2(padded), w, 1, 'valid', 'NHWC'))
-    if (extraH === 0 && extraW === 0) return y
-    const [n, yh, yw, c] = y.shape
-    return tf.slice(y, [0, 0, 0, 0], [n, yh - extraH, yw - extraW, c])
+    return dilatedConv2d(x, w, p, dilation)
   })
+}
+
+/**
+ * Stride-1 dilated conv with its own gradient (tfjs-core has none for dilation > 1). Forward and both gradients are
+ * plain forward convolutions, which every backend runs natively (XNNPACK on wasm), and only x and w are kept for the
+ * backward pass. With x_pad = pad(x, p), Ho = Hp − d(k−1):
+ * - dx = conv(pad(dy, d(k−1) − p), W flipped in kh/kw with C_in/C_out swapped, dilation d), which is already H×W;
+ * - dW = conv(x_pad as [C_in, Hp, Wp, N], dy as a filter [Ho, Wo, N, C_out], stride d), as [C_in, kh, kw, C_out].
+ */
+function dilatedConv2d(x: tf.Tensor4D, w: tf.Tensor4D, p: number, d: number): tf.Tensor4D {
+  const [kh] = w.shape
+  const pad = (t: tf.Tensor4D, q: number): tf.Tensor4D =>
+    q === 0
+      ? t
+      : tf.pad(t, [
+          [0, 0],
+          [q, q],
+          [q, q],
+          [0, 0]
+        ])
+  const op = tf.customGrad((input, filter, save) => {
+    const keep = save as tf.GradSaveFunc
+    keep([input as tf.Tensor, filter as tf.Tensor])
+    return {
+      value: tf.conv2d(pad(input as tf.Tensor4D, p), filter as tf.Tensor4D, 1, 'valid', 'NHWC', d),
+      gradFunc: (dy, [xs, ws]) => {
+        const g = dy as tf.Tensor4D
+        const flipped = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D
+        const dx = tf.conv2d(pad(g, d * (kh - 1) - p), flipped, 1, 'valid', 'NHWC', d)
+        const channelsFirst = tf.transpose(pad(xs as tf.Tensor4D, p), [3, 1, 2, 0]) as tf.Tensor4D
+        const dyFilter = tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D
+        const dw = tf.transpose(tf.conv2d(channelsFirst, dyFilter, d, 'valid', 'NHWC'), [1, 2, 0, 3])
+        return [dx, dw]
+      }
+    }
+  })
+  return op(x, w) as tf.Tensor4D
 }
 
 /** Output size of a PyTorch conv/pool along one axis. */
