@@ -14,6 +14,8 @@ export interface BackendCandidate {
   /** One line for reports ("TensorFlow C++ with CUDA", ...). */
   description: string
   load(): Promise<void>
+  /** Runs once the backend is active; returns detail for the report (e.g. which wasm binary runs). */
+  afterInit?(): Promise<string>
 }
 
 /**
@@ -67,6 +69,10 @@ export const wasmCandidate: BackendCandidate = {
     const { registerWasmGradientKernels } = await import('./wasm-gradients')
     registerWasmGradientKernels()
     wasmLoaded = true
+  },
+  afterInit: async () => {
+    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')
+    return `SIMD ${simd ? 'on' : 'off'}, 1 thread`
   }
 }
 

@@ -28,16 +28,18 @@ export interface BackendReport {
   tried: BackendAttempt[]
 }
 
-async function tryCandidate(candidate: BackendCandidate): Promise<BackendAttempt> {
+async function tryCandidate(candidate: BackendCandidate): Promise<{ attempt: BackendAttempt; detail?: string }> {
   try {
     await candidate.load()
     if (!isRegistered(candidate.tfName)) throw new Error(`loaded, but no '${candidate.tfName}' backend was registered`)
     const ok = await tf.setBackend(candidate.tfName)
     if (!ok) throw new Error(`tf.setBackend('${candidate.tfName}') failed to initialise`)
     await tf.ready()
-    return { backend: candidate.name, available: true }
+    const detail = candidate.afterInit ? await candidate.afterInit() : undefined
+    return { attempt: { backend: candidate.name, available: true }, detail }
   } catch (error) {
-    return { backend: candidate.name, available: false, reason: error instanceof Error ? error.message : String(error) }
+    const reason = error instanceof Error ? error.message : String(error)
+    return { attempt: { backend: candidate.name, available: false, reason } }
   }
 }
 
@@ -54,12 +56,13 @@ export async function initBackend(preference: BackendPreference = 'auto'): Promi
   }
   const tried: BackendAttempt[] = []
   for (const candidate of candidates) {
-    const attempt = await tryCandidate(candidate)
+    const { attempt, detail } = await tryCandidate(candidate)
     tried.push(attempt)
     if (attempt.available) {
       const passedOver = tried.filter((t) => !t.available).map((t) => `${t.backend}: ${t.reason}`)
       const why = passedOver.length > 0 ? ` (not used: ${passedOver.join('; ')})` : ''
-      return { name: candidate.name, backend: candidate.name, detail: `${candidate.description}${why}`, tried }
+      const what = detail ? `${candidate.description}, ${detail}` : candidate.description
+      return { name: candidate.name, backend: candidate.name, detail: `${what}${why}`, tried }
     }
   }
   const reasons = tried.map((t) => `${t.backend}: ${t.reason}`).join('; ')
