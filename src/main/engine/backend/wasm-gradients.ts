@@ -5,7 +5,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm'
  * Training kernels for tfjs-backend-wasm 4.22, found by running a forward + backward pass of every BNAS op on wasm and
  * comparing with the cpu backend and PyTorch:
  * - Conv2DBackpropFilter is missing. It is built from wasm's own kernels (an XNNPACK forward conv) so the hot loop
- *   stays in WebAssembly. Dilation never reaches it: conv2dTorch never hands dilation to tf.conv2d.
+ *   stays in WebAssembly. Dilation never reaches it: conv2dTorch differentiates its dilated convs itself.
  * - MaxPoolGrad exists but is wrong: wasm's C++ max-pool-with-argmax picks wrong positions for some windows (seen with
  *   3 and 4 channels at 7×7, padding 1), so its gradient lands on the wrong pixels. It is replaced.
  * - Conv2DBackpropInput exists and is correct but is a plain C++ loop, 5–10× slower than XNNPACK's forward conv. It is
@@ -29,6 +29,9 @@ export function registerWasmGradientKernels(): void {
       tf.registerKernel({
         kernelName: 'Conv2DBackpropInput',
         backendName: 'wasm',
+        // The shipped kernel's setup (binding its C++ function) runs when the backend starts, after this
+        // registration, and the fallback needs it.
+        setupFunc: shipped.setupFunc,
         kernelFunc: conv2DBackpropInput as unknown as tf.KernelFunc
       })
     }
