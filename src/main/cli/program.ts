@@ -3,6 +3,7 @@ import { registerServe } from './commands/serve'
 import { registerDatasets } from './commands/datasets'
 import { registerSummary } from './commands/summary'
 import { registerResume, registerSearch } from './commands/search'
+import { registerEval, registerTrain } from './commands/train'
 
 /**
  * The `bnas` command line: every job of the app runs headless from here.
@@ -18,6 +19,8 @@ export function createProgram(version: string): Command {
   registerSummary(program)
   registerSearch(program)
   registerResume(program)
+  registerTrain(program)
+  registerEval(program)
   return program
 }
 

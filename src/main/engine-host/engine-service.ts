@@ -1,13 +1,13 @@
 import type { EventPayloadOf, EventType, OperationName, ReplyOf, RequestOf } from '../../shared/contract'
-import type { SearchConfig } from '../../shared/jobs'
+import type { SearchConfig, TrainConfig } from '../../shared/jobs'
 import { loadDataset, summarizeDataset } from '../datasets'
 import { JobControl } from '../engine/jobs/control'
-import { resumeRun, startSearchRun, type JobResult } from '../engine/jobs/run-job'
+import { resumeRun, startSearchRun, startTrainRun, type JobResult } from '../engine/jobs/run-job'
 import type { JobListener } from '../engine/jobs/search-job'
 import { RunIndex } from '../runs/run-index'
 
 /** The operations the engine worker answers; the rest (app info, genotype text) are answered by the main thread. */
-export const ENGINE_OPERATIONS = ['datasets.inspect', 'runs.list', 'runs.get', 'runs.delete', 'search.start', 'runs.resume', 'jobs.control'] as const
+export const ENGINE_OPERATIONS = ['datasets.inspect', 'runs.list', 'runs.get', 'runs.delete', 'search.start', 'train.start', 'runs.resume', 'jobs.control'] as const
 export type EngineOperation = (typeof ENGINE_OPERATIONS)[number]
 
 export function isEngineOperation(op: OperationName): op is EngineOperation {
@@ -55,6 +55,13 @@ export class EngineService {
         const runId = await this.runs.newId('search')
         const path = this.runs.pathOf(runId)
         this.launch(runId, path, (listener, control) => startSearchRun(path, config as SearchConfig, listener, control))
+        return { runId, path }
+      },
+      'train.start': async ({ config }) => {
+        this.assertIdle()
+        const runId = await this.runs.newId('train')
+        const path = this.runs.pathOf(runId)
+        this.launch(runId, path, (listener, control) => startTrainRun(path, config as TrainConfig, listener, control))
         return { runId, path }
       },
       'runs.resume': async ({ runId }) => {

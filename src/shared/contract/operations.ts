@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { datasetSpecStringSchema, datasetSummarySchema } from '../datasets'
-import { runDetailSchema, runIdSchema, runSummarySchema, searchConfigSchema } from '../jobs'
+import { runDetailSchema, runIdSchema, runSummarySchema, searchConfigSchema, trainConfigSchema } from '../jobs'
 
 /**
  * Every operation the renderer can ask of the engine side: its name, request schema and reply schema.
@@ -64,6 +64,8 @@ export const operations = {
   'runs.delete': { request: runRef, reply: z.object({ deleted: runIdSchema }) },
   /** Starts a search in the engine worker; its events carry the new run's id. */
   'search.start': { request: z.object({ config: searchConfigSchema }).strict(), reply: started },
+  /** Starts the final training of a genotype in the engine worker. */
+  'train.start': { request: z.object({ config: trainConfigSchema }).strict(), reply: started },
   /** Continues a stopped, failed or interrupted run from its last checkpoint. */
   'runs.resume': { request: runRef, reply: started },
   /** Pause, resume or stop the running job of a run. */

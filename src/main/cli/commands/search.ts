@@ -1,10 +1,9 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { isSearchPresetName, SEARCH_PRESETS, searchConfigSchema, type SearchConfigInput } from '../../../shared/jobs'
-import { initBackend, type BackendPreference } from '../../engine/backend'
-import { JobControl } from '../../engine/jobs/control'
-import { resumeRun, startSearchRun, type JobResult } from '../../engine/jobs/run-job'
-import { createReporter, type CliReporter } from '../reporter'
+import { resumeRun, startSearchRun } from '../../engine/jobs/run-job'
+import { parseNumber, runWithSignals, withBackend } from '../job-cli'
+import { createReporter } from '../reporter'
 
 /** Command-line flags of the numeric hyper-parameters, named as in the run config (BNAS-SPEC 5.1 defaults). */
 const NUMERIC_OPTIONS: Array<[flag: string, key: keyof SearchConfigInput, help: string]> = [
@@ -76,12 +75,6 @@ export function registerResume(program: Command): void {
     })
 }
 
-function parseNumber(value: string): number {
-  const number = Number(value)
-  if (value.trim() === '' || !Number.isFinite(number)) throw new Error(`expected a number, got '${value}'`)
-  return number
-}
-
 /** Preset, then explicit flags, then validation: a bad value fails here with the field named, before any work. */
 export function buildSearchConfig(options: SearchOptions) {
   if (options.preset !== undefined && !isSearchPresetName(options.preset)) {
@@ -99,28 +92,3 @@ export function buildSearchConfig(options: SearchOptions) {
   return parsed.data
 }
 
-async function withBackend(preference: string, reporter: CliReporter): Promise<void> {
-  const report = await initBackend(preference as BackendPreference)
-  const skipped = report.tried.filter((attempt) => !attempt.available).map((attempt) => `${attempt.backend} (${attempt.reason})`)
-  reporter.log(`backend: ${report.name}${skipped.length > 0 ? `; not used: ${skipped.join('; ')}` : ''}`)
-}
-
-/** Ctrl+C (or SIGTERM) stops the job at the next step with a checkpoint, so `bnas resume` can continue it. */
-async function runWithSignals(reporter: CliReporter, run: (control: JobControl) => Promise<JobResult>): Promise<void> {
-  const control = new JobControl()
-  const stop = (): void => {
-    reporter.log('stopping after this step (writing a checkpoint)…')
-    control.stop()
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
-  try {
-    const result = await run(control)
-    reporter.close()
-    reporter.result(result)
-  } finally {
-    process.off('SIGINT', stop)
-    process.off('SIGTERM', stop)
-    reporter.close()
-  }
-}

@@ -1,6 +1,8 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { Command } from 'commander'
 import {
+  assertGenotype,
   isPublishedGenotypeName,
   parseGenotype,
   publishedBnasGenotype,
@@ -46,9 +48,13 @@ function parseCount(text: string | undefined, fallback: number, option: string):
   return value
 }
 
-/** A published name, or a file holding JSON or the authors' `Genotype(...)` text. */
+/**
+ * A published name, a file holding JSON or the authors' `Genotype(...)` text, or a run folder: a search run's best
+ * genotype (genotype.json) or the genotype a training run trained.
+ */
 export async function loadGenotype(nameOrFile: string): Promise<Genotype> {
   if (isPublishedGenotypeName(nameOrFile)) return publishedBnasGenotype(nameOrFile)
+  if ((await stat(nameOrFile).catch(() => null))?.isDirectory()) return loadRunGenotype(nameOrFile)
   let text: string
   try {
     text = await readFile(nameOrFile, 'utf8')
@@ -63,6 +69,16 @@ export async function loadGenotype(nameOrFile: string): Promise<Genotype> {
   } catch (error) {
     throw new Error(`${nameOrFile}: ${error instanceof Error ? error.message : String(error)}`)
   }
+}
+
+async function loadRunGenotype(folder: string): Promise<Genotype> {
+  const searchResult = join(folder, 'genotype.json')
+  const text = await readFile(searchResult, 'utf8').catch(() => null)
+  if (text !== null) return parseGenotype(text)
+  const manifest = await readFile(join(folder, 'run.json'), 'utf8').catch(() => null)
+  const trained = manifest === null ? undefined : (JSON.parse(manifest) as { config?: { genotype?: unknown } }).config?.genotype
+  if (trained !== undefined) return assertGenotype(trained, `${folder}/run.json`)
+  throw new Error(`${folder} holds no genotype yet: a search run writes genotype.json when it completes`)
 }
 
 /** The work of `bnas summary`, callable in-process (tests, other commands). */

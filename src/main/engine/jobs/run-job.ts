@@ -1,12 +1,13 @@
 import { basename } from 'node:path'
-import { searchConfigSchema, type SearchConfig } from '../../../shared/jobs'
+import { searchConfigSchema, trainConfigSchema, type SearchConfig, type TrainConfig } from '../../../shared/jobs'
 import { loadDataset } from '../../datasets'
 import { RunFolder, type RunManifest } from '../../runs/run-folder'
 import { APP_VERSION } from '../../version'
 import type { JobControl } from './control'
 import { runSearch, type JobListener, type SearchResult } from './search-job'
+import { runTraining, type TrainResult } from './train-job'
 
-export type JobResult = SearchResult
+export type JobResult = SearchResult | TrainResult
 
 /**
  * Starts and resumes runs the same way for every caller (the command line, the engine worker behind the app):
@@ -27,16 +28,34 @@ export async function startSearchRun(out: string, config: SearchConfig, listener
   return finish(folder, () => runSearch(folder, config, listener, control, { resume: false, dataset }))
 }
 
+export async function startTrainRun(out: string, config: TrainConfig, listener: JobListener, control: JobControl): Promise<JobResult> {
+  const dataset = loadDataset(config.dataset)
+  const folder = await RunFolder.create(out, {
+    id: basename(out),
+    kind: 'train',
+    createdAt: new Date().toISOString(),
+    status: 'running',
+    appVersion: APP_VERSION,
+    config
+  })
+  await folder.appendLog(`training started: ${JSON.stringify({ ...config, genotype: config.genotypeSource ?? 'inline' })}`)
+  return finish(folder, () => runTraining(folder, config, listener, control, { resume: false, dataset }))
+}
+
 export async function resumeRun(path: string, listener: JobListener, control: JobControl): Promise<{ manifest: RunManifest; result: JobResult }> {
   const folder = await RunFolder.open(path)
   const manifest = await folder.readManifest()
   if (manifest.status === 'completed') throw new Error(`${folder.path} has already completed; there is nothing to resume`)
-  if (manifest.kind !== 'search') throw new Error(`${folder.path} is a ${manifest.kind} run; resuming it is not supported yet`)
-  const parsed = searchConfigSchema.safeParse(manifest.config)
-  if (!parsed.success) throw new Error(`${folder.file('manifest')} holds an invalid config: ${parsed.error.issues[0]?.message}`)
+  const invalid = (message: string | undefined): Error => new Error(`${folder.file('manifest')} holds an invalid config: ${message}`)
   await folder.appendLog('resumed')
-  const result = await finish(folder, () => runSearch(folder, parsed.data, listener, control, { resume: true }))
-  return { manifest, result }
+  if (manifest.kind === 'train') {
+    const parsed = trainConfigSchema.safeParse(manifest.config)
+    if (!parsed.success) throw invalid(parsed.error.issues[0]?.message)
+    return { manifest, result: await finish(folder, () => runTraining(folder, parsed.data, listener, control, { resume: true })) }
+  }
+  const parsed = searchConfigSchema.safeParse(manifest.config)
+  if (!parsed.success) throw invalid(parsed.error.issues[0]?.message)
+  return { manifest, result: await finish(folder, () => runSearch(folder, parsed.data, listener, control, { resume: true })) }
 }
 
 async function finish(folder: RunFolder, run: () => Promise<JobResult>): Promise<JobResult> {

@@ -12,6 +12,7 @@ import { crossEntropy, correctCount } from '../train/loss'
 import { Adam, SgdMomentum } from '../train/optimizers'
 import { entropyCoefficient, searchCosineLr } from '../train/schedules'
 import type { JobControl } from './control'
+import { evaluate, toTensors } from './evaluation'
 import { restoreVariables, snapshotVariables, type NamedVariables } from './module-state'
 
 export interface JobListener {
@@ -243,26 +244,6 @@ function weightStep(net: Supernet, sgd: SgdMomentum, variables: tf.Variable[], b
     sgd.step(new Map(variables.map((variable) => [variable, grads[variable.name]!])))
     return { loss: value.dataSync()[0]!, correct }
   })
-}
-
-export function evaluate(net: { logits(x: tf.Tensor4D, ctx: { training: boolean }): tf.Tensor2D }, loader: BatchLoader): { loss: number; accuracy: number } {
-  let loss = 0
-  let correct = 0
-  let seen = 0
-  for (const batch of loader.epochBatches()) {
-    tf.tidy(() => {
-      const { x, y } = toTensors(batch)
-      const logits = net.logits(x, { training: false })
-      loss += crossEntropy(logits, y).dataSync()[0]! * batch.size
-      correct += correctCount(logits, y)
-      seen += batch.size
-    })
-  }
-  return { loss: loss / seen, accuracy: correct / seen }
-}
-
-function toTensors(batch: Batch): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  return { x: tf.tensor4d(batch.images, batch.shape), y: tf.tensor1d(batch.labels, 'int32') }
 }
 
 function softmaxRow(row: number[]): number[] {

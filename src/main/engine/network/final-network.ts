@@ -69,7 +69,7 @@ export class FinalNetwork extends Module {
   readonly cells: FinalCell[]
   readonly globalPooling: GlobalAvgPool
   readonly classifier: Linear
-  private readonly dropRng: Rng
+  private dropRng: Rng
 
   constructor(options: FinalNetworkOptions) {
     super()
@@ -143,6 +143,14 @@ export class FinalNetwork extends Module {
   }
 
   /** Logits as [N, 1, 1, classes] (the Module convention); `logits()` gives [N, classes]. */
+  /**
+   * Restarts the drop-path masks' random stream from `seed`. Training reseeds it every step from the step number,
+   * so the masks are a function of the step and a resumed run draws the ones the interrupted run would have.
+   */
+  reseedDropPath(seed: number): void {
+    this.dropRng = createRng(seed >>> 0)
+  }
+
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     return tf.tidy(() => {
       const cellCtx = { ...ctx, dropPathProb: this.dropPathProb, rng: this.dropRng }

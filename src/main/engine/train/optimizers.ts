@@ -28,7 +28,8 @@ export class SgdMomentum implements Optimizer {
   constructor(
     private readonly params: Named[],
     public learningRate: number,
-    private readonly momentum: number,
+    /** Mutable: the one-cycle schedule cycles it per step. */
+    public momentum: number,
     private readonly weightDecay: number
   ) {}
 

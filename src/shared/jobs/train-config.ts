@@ -1,0 +1,58 @@
+import { z } from 'zod'
+import { datasetSpecStringSchema } from '../datasets'
+
+/**
+ * Every setting of a final training run (BNAS-SPEC sections 5.2 and 5.3). The genotype is stored resolved (the
+ * cell itself, not only a name), so a run folder always says exactly what it trained.
+ */
+const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).positive(`${what} must be at least 1`)
+const nonNegative = (what: string) => z.number({ error: `${what} must be a number` }).nonnegative(`${what} must not be negative`)
+
+export const trainConfigSchema = z
+  .object({
+    dataset: datasetSpecStringSchema,
+    /** The cell to train: a genotype object (validated when the network is built). */
+    genotype: z.unknown().refine((value) => typeof value === 'object' && value !== null, 'genotype must be a genotype object'),
+    /** Where the genotype came from, for the user: a published name, a file, or a search run. */
+    genotypeSource: z.string().optional(),
+    macro: z.enum(['cifar', 'imagenet']).default('cifar'),
+    cells: positiveInt('cells').min(3, 'cells must be at least 3').default(20),
+    channels: positiveInt('channels').default(36),
+    epochs: positiveInt('epochs').default(600),
+    batchSize: positiveInt('batchSize').default(256),
+    /** one-cycle: spec 5.2 (CIFAR); cosine-restarts: spec 5.3 (ImageNet, period 50 epochs); cosine: plain annealing. */
+    schedule: z.enum(['one-cycle', 'cosine-restarts', 'cosine']).default('one-cycle'),
+    lr: z.number().positive().max(10).default(0.05),
+    momentum: z.number().min(0).lt(1).default(0.9),
+    weightDecay: nonNegative('weightDecay').default(3e-6),
+    /** Final drop-path probability; it grows linearly from 0 over the epochs (spec 5.2: 0.2). */
+    dropPath: z.number().min(0).lt(1).default(0.2),
+    labelSmoothing: z.number().min(0).lt(1).default(0),
+    /** Global gradient-norm clip applied before the XNOR transform (spec 5.3: 5); 0 = off. */
+    gradClip: nonNegative('gradClip').default(0),
+    augment: z.boolean().default(true),
+    cutout: z.number().int().min(0).default(0),
+    subset: positiveInt('subset').optional(),
+    testSubset: positiveInt('testSubset').optional(),
+    weightGradient: z.enum(['xnor', 'ste']).default('xnor'),
+    seed: z.number().int().nonnegative().default(0),
+    checkpointEvery: positiveInt('checkpointEvery').default(100),
+    progressEvery: positiveInt('progressEvery').default(10)
+  })
+  .strict()
+
+export type TrainConfigInput = z.input<typeof trainConfigSchema>
+export type TrainConfig = z.output<typeof trainConfigSchema>
+
+export const TRAIN_PRESETS = {
+  /** BNAS-A on CIFAR-10 (spec 5.2): 20 cells, C = 36, 600 epochs, batch 256, one-cycle 0.05, drop-path 0.2. */
+  'bnas-a': { cells: 20, channels: 36, epochs: 600, batchSize: 256, schedule: 'one-cycle', lr: 0.05, weightDecay: 3e-6, dropPath: 0.2 },
+  /** A short training a laptop CPU finishes in minutes: a small network of the same cell. */
+  quick: { cells: 5, channels: 8, epochs: 3, batchSize: 32, subset: 2000, testSubset: 500, schedule: 'cosine', lr: 0.05, dropPath: 0, checkpointEvery: 20, progressEvery: 5 }
+} as const satisfies Record<string, Partial<TrainConfigInput>>
+
+export type TrainPresetName = keyof typeof TRAIN_PRESETS
+
+export function isTrainPresetName(name: string): name is TrainPresetName {
+  return Object.hasOwn(TRAIN_PRESETS, name)
+}
