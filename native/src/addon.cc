@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <string>
+#include <vector>
 
 #include "kernels.h"
 
@@ -147,6 +148,133 @@ Napi::Value AvgPoolGrad(const Napi::CallbackInfo& info) {
   return guarded(info, "avgPoolGrad", [&] { bnas::avgPoolGrad(g, dy, dx); });
 }
 
+// Shapes/strides of the elementwise kernels: Int32Array of rank entries (rank 1..6), converted to int64.
+std::vector<int64_t> dimsOf(const Napi::Value& value, size_t rank, bool allowZero) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(value.Env(), "shapes and strides must be Int32Arrays");
+  Napi::Int32Array array = value.As<Napi::Int32Array>();
+  if (array.ElementLength() != rank) throw Napi::RangeError::New(value.Env(), "shape and strides ranks differ");
+  std::vector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) {
+    out[i] = array[i];
+    if (out[i] < 0 || (!allowZero && out[i] == 0)) throw Napi::RangeError::New(value.Env(), "bad shape or stride");
+  }
+  return out;
+}
+
+size_t rankOf(const Napi::Value& shape) {
+  if (!shape.IsTypedArray()) throw Napi::TypeError::New(shape.Env(), "shape must be an Int32Array");
+  const size_t rank = shape.As<Napi::TypedArray>().ElementLength();
+  if (rank < 1 || rank > 6) throw Napi::RangeError::New(shape.Env(), "rank must be 1..6 after collapsing");
+  return rank;
+}
+
+// The largest element offset a box of `size` reaches with `strides`, plus one: the length an array needs.
+size_t extentOf(const std::vector<int64_t>& size, const std::vector<int64_t>& strides) {
+  int64_t last = 0;
+  for (size_t d = 0; d < size.size(); ++d) {
+    if (size[d] == 0) return 0;
+    last += (size[d] - 1) * strides[d];
+  }
+  return static_cast<size_t>(last) + 1;
+}
+
+// Checks that every element of a box at `offset` with (possibly negative) strides lies inside an array of `length`.
+void checkBox(const Napi::Env& env, const std::vector<int64_t>& size, const std::vector<int64_t>& strides,
+              int64_t offset, size_t length, const char* what) {
+  int64_t lo = offset, hi = offset;
+  for (size_t d = 0; d < size.size(); ++d) {
+    if (size[d] == 0) return;
+    const int64_t reach = (size[d] - 1) * strides[d];
+    (reach < 0 ? lo : hi) += reach;
+  }
+  if (lo < 0 || hi >= static_cast<int64_t>(length))
+    throw Napi::RangeError::New(env, std::string("copyBox: the box leaves ") + what);
+}
+
+std::vector<int64_t> stridesOf(const Napi::Value& value, size_t rank) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(value.Env(), "strides must be an Int32Array");
+  Napi::Int32Array array = value.As<Napi::Int32Array>();
+  if (array.ElementLength() != rank) throw Napi::RangeError::New(value.Env(), "shape and strides ranks differ");
+  std::vector<int64_t> out(rank);
+  for (size_t i = 0; i < rank; ++i) out[i] = array[i];
+  return out;
+}
+
+// copyBox(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, size): dst[box] = src[box]. Source strides may be
+// negative (Reverse) or permuted (Transpose); every reached element is bounds-checked first.
+Napi::Value CopyBox(const Napi::CallbackInfo& info) {
+  const size_t rank = rankOf(info[6]);
+  const auto size = dimsOf(info[6], rank, true);
+  const auto srcStrides = stridesOf(info[2], rank);
+  const auto dstStrides = stridesOf(info[5], rank);
+  const int64_t srcOffset = info[1].As<Napi::Number>().Int64Value();
+  const int64_t dstOffset = info[4].As<Napi::Number>().Int64Value();
+  const size_t srcLength = info[0].As<Napi::TypedArray>().ElementLength();
+  const size_t dstLength = info[3].As<Napi::TypedArray>().ElementLength();
+  checkBox(info.Env(), size, srcStrides, srcOffset, srcLength, "src");
+  checkBox(info.Env(), size, dstStrides, dstOffset, dstLength, "dst");
+  const float* src = dataOf<float>(info[0], srcLength, "src");
+  float* dst = dataOf<float>(info[3], dstLength, "dst");
+  return guarded(info, "copyBox", [&] {
+    bnas::copyBox(src + srcOffset, srcStrides.data(), dst + dstOffset, dstStrides.data(), size.data(),
+                  static_cast<int>(rank));
+  });
+}
+
+// fill(dst, value)
+Napi::Value Fill(const Napi::CallbackInfo& info) {
+  const size_t n = info[0].As<Napi::TypedArray>().ElementLength();
+  float* dst = dataOf<float>(info[0], n, "dst");
+  const float value = info[1].As<Napi::Number>().FloatValue();
+  return guarded(info, "fill", [&] { bnas::fill(dst, static_cast<int64_t>(n), value); });
+}
+
+// binaryOp(op, a, aStrides, b, bStrides, out, shape): out is contiguous in shape.
+Napi::Value BinaryOp(const Napi::CallbackInfo& info) {
+  const int op = info[0].As<Napi::Number>().Int32Value();
+  const size_t rank = rankOf(info[6]);
+  const auto shape = dimsOf(info[6], rank, true);
+  const auto sa = dimsOf(info[2], rank, true);
+  const auto sb = dimsOf(info[4], rank, true);
+  std::vector<int64_t> dense(rank, 1);
+  for (int d = static_cast<int>(rank) - 2; d >= 0; --d) dense[d] = dense[d + 1] * shape[d + 1];
+  const float* a = dataOf<float>(info[1], extentOf(shape, sa), "a");
+  const float* b = dataOf<float>(info[3], extentOf(shape, sb), "b");
+  float* out = dataOf<float>(info[5], extentOf(shape, dense), "out");
+  bool known = true;
+  guarded(info, "binaryOp", [&] {
+    if (extentOf(shape, dense) > 0) known = bnas::binaryOp(op, a, b, out, shape.data(), static_cast<int>(rank), sa.data(), sb.data());
+  });
+  if (!known) throw Napi::RangeError::New(info.Env(), "binaryOp: unknown op");
+  return info.Env().Undefined();
+}
+
+// unaryOp(op, x, y)
+Napi::Value UnaryOp(const Napi::CallbackInfo& info) {
+  const int op = info[0].As<Napi::Number>().Int32Value();
+  const size_t n = info[1].As<Napi::TypedArray>().ElementLength();
+  const float* x = dataOf<float>(info[1], n, "x");
+  float* y = dataOf<float>(info[2], n, "y");
+  bool known = true;
+  guarded(info, "unaryOp", [&] { known = bnas::unaryOp(op, x, y, static_cast<int64_t>(n)); });
+  if (!known) throw Napi::RangeError::New(info.Env(), "unaryOp: unknown op");
+  return info.Env().Undefined();
+}
+
+// reduceSum(x, out, outer, reduce, inner, scale): x as [outer, reduce, inner] summed over reduce, times scale.
+Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
+  const int64_t outer = info[2].As<Napi::Number>().Int64Value();
+  const int64_t reduce = info[3].As<Napi::Number>().Int64Value();
+  const int64_t inner = info[4].As<Napi::Number>().Int64Value();
+  const double scale = info[5].As<Napi::Number>().DoubleValue();
+  if (outer < 1 || reduce < 1 || inner < 1) throw Napi::RangeError::New(info.Env(), "reduceSum: empty dimensions");
+  const float* x = dataOf<float>(info[0], static_cast<size_t>(outer * reduce * inner), "x");
+  float* out = dataOf<float>(info[1], static_cast<size_t>(outer * inner), "out");
+  return guarded(info, "reduceSum", [&] { bnas::reduceSum(x, out, outer, reduce, inner, scale); });
+}
+
 // convImplementations(geometry): which oneDNN implementations serve this geometry (for benchmarks).
 Napi::Value ConvImplementations(const Napi::CallbackInfo& info) {
   const ConvGeometry g = readConv(info[0]);
@@ -189,6 +317,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("avgPoolGrad", Napi::Function::New(env, AvgPoolGrad));
   exports.Set("convImplementations", Napi::Function::New(env, ConvImplementations));
   exports.Set("setBinaryConvPath", Napi::Function::New(env, SetBinaryConvPath));
+  exports.Set("copyBox", Napi::Function::New(env, CopyBox));
+  exports.Set("fill", Napi::Function::New(env, Fill));
+  exports.Set("binaryOp", Napi::Function::New(env, BinaryOp));
+  exports.Set("unaryOp", Napi::Function::New(env, UnaryOp));
+  exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;
 }

@@ -44,6 +44,18 @@ void binaryConv2d(const ConvGeometry& g, const float* x, const float* w, const f
 const char* binaryConvPath();
 void forceScalarBinaryConv(bool scalar);  // tests: run the portable path on an AVX-512 machine too
 
+// Elementwise, data movement and reductions (elementwise.cc). Shapes and strides are in elements, rank 1..6, already
+// collapsed by the caller; strides of 0 broadcast.
+void copyBox(const float* src, const int64_t* srcStrides, float* dst, const int64_t* dstStrides, const int64_t* size,
+             int rank);
+void fill(float* dst, int64_t n, float value);
+// op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 maximum, 6 minimum. False for an unknown op.
+bool binaryOp(int op, const float* a, const float* b, float* out, const int64_t* shape, int rank, const int64_t* sa,
+              const int64_t* sb);
+// op: 0 sign, 1 abs, 2 relu, 3 neg, 4 square, 5 rsqrt, 6 sqrt.
+bool unaryOp(int op, const float* x, float* y, int64_t n);
+void reduceSum(const float* x, float* out, int64_t outer, int64_t reduce, int64_t inner, double scale);
+
 int maxThreads();
 
 }  // namespace bnas

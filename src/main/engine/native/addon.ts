@@ -18,6 +18,34 @@ export interface NativeAddon {
   avgPool(x: Float32Array, y: Float32Array, geometry: Int32Array): void
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, geometry: Int32Array): void
   avgPoolGrad(dy: Float32Array, dx: Float32Array, geometry: Int32Array): void
+  /**
+   * dst[box] = src[box], the box starting at element srcOffset / dstOffset; source strides may be negative (reverse)
+   * or permuted (transpose). Shapes collapsed, rank 1..6; every reached element is bounds-checked.
+   */
+  copyBox(
+    src: Float32Array,
+    srcOffset: number,
+    srcStrides: Int32Array,
+    dst: Float32Array,
+    dstOffset: number,
+    dstStrides: Int32Array,
+    size: Int32Array
+  ): void
+  fill(dst: Float32Array, value: number): void
+  /** op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 max, 6 min; strides 0 broadcast; out dense in shape. */
+  binaryOp(
+    op: number,
+    a: Float32Array,
+    aStrides: Int32Array,
+    b: Float32Array,
+    bStrides: Int32Array,
+    out: Float32Array,
+    shape: Int32Array
+  ): void
+  /** op: 0 sign, 1 abs, 2 relu, 3 neg, 4 square, 5 rsqrt, 6 sqrt. */
+  unaryOp(op: number, x: Float32Array, y: Float32Array): void
+  /** x as [outer, reduce, inner]: out[o, i] = scale · Σ_r x[o, r, i] (double accumulation). */
+  reduceSum(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, scale: number): void
   /** The oneDNN implementations serving a conv geometry, e.g. "fwd=brgconv:avx512_core bwd_data=jit:avx512_core …". */
   convImplementations(geometry: Int32Array): string
   /** 'scalar' forces the portable popcount path (for tests on AVX-512 machines); returns the path now in use. */

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { loadNativeAddon, nativeAddonStatus } from './addon'
 import { NATIVE_BACKEND_NAME, NativeBackend, nativeKernels } from './backend'
 import { BINARY_CONV2D, binaryConvKernel } from './binary-conv'
+import { elementwiseKernels } from './elementwise'
 
 export { NATIVE_BACKEND_NAME, NativeBackend, convGeometry, poolGeometry } from './backend'
 export { nativeAddonStatus, loadNativeAddon, type NativeAddon, type NativeAddonInfo } from './addon'
@@ -16,7 +17,28 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   tf.AvgPool,
   tf.MaxPoolGrad,
   tf.AvgPoolGrad,
-  BINARY_CONV2D
+  BINARY_CONV2D,
+  tf.Slice,
+  tf.SplitV,
+  tf.PadV2,
+  tf.Transpose,
+  tf.Reverse,
+  tf.Sum,
+  tf.Mean,
+  tf.Add,
+  tf.Sub,
+  tf.Multiply,
+  tf.RealDiv,
+  tf.SquaredDifference,
+  tf.Maximum,
+  tf.Minimum,
+  tf.Sign,
+  tf.Abs,
+  tf.Relu,
+  tf.Neg,
+  tf.Square,
+  tf.Rsqrt,
+  tf.Sqrt
 ]
 
 /**
@@ -32,6 +54,7 @@ export async function registerNativeBackend(): Promise<void> {
     tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(), 3)
   }
   const overrides = nativeKernels(addon)
+  for (const [name, kernel] of elementwiseKernels(addon)) overrides.set(name, kernel)
   overrides.set(BINARY_CONV2D, binaryConvKernel(addon))
   for (const [kernelName, kernelFunc] of overrides) {
     if (!tf.getKernel(kernelName, NATIVE_BACKEND_NAME))

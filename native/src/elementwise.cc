@@ -1,0 +1,176 @@
+// Data movement, broadcasting arithmetic and reductions on float32 tensors. The TF.js cpu backend does these with
+// per-element index arithmetic (Slice, Pad, broadcasting binary ops, reductions over leading axes), which dominates a
+// BNAS step once the convolutions are native. The TypeScript side collapses shapes first: adjacent dimensions that
+// are contiguous in every operand are merged, so these kernels see rank ≤ 6 and a contiguous innermost run.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define BNAS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define BNAS_CLONES
+#endif
+
+namespace bnas {
+namespace {
+
+constexpr int64_t kParallelMin = 1 << 15;  // below this many elements threads cost more than they save
+
+// Row index (all dims but the last) to element offsets, for up to kMaxRank dims.
+inline void rowOffsets(int64_t row, const int64_t* shape, int rank, const int64_t* const* strides, int count,
+                       int64_t* offsets) {
+  for (int k = 0; k < count; ++k) offsets[k] = 0;
+  for (int d = rank - 2; d >= 0; --d) {
+    const int64_t i = row % shape[d];
+    row /= shape[d];
+    for (int k = 0; k < count; ++k) offsets[k] += i * strides[k][d];
+  }
+}
+
+int64_t rowsOf(const int64_t* shape, int rank) {
+  int64_t rows = 1;
+  for (int d = 0; d < rank - 1; ++d) rows *= shape[d];
+  return rows;
+}
+
+template <typename Op>
+BNAS_CLONES void binaryRow(Op op, const float* a, const float* b, float* out, int64_t n, int64_t sa, int64_t sb) {
+  if (sa == 1 && sb == 1) {
+    for (int64_t i = 0; i < n; ++i) out[i] = op(a[i], b[i]);
+  } else if (sa == 1) {
+    const float v = b[0];
+    for (int64_t i = 0; i < n; ++i) out[i] = op(a[i], v);
+  } else if (sb == 1) {
+    const float v = a[0];
+    for (int64_t i = 0; i < n; ++i) out[i] = op(v, b[i]);
+  } else {
+    const float v = op(a[0], b[0]);
+    for (int64_t i = 0; i < n; ++i) out[i] = v;
+  }
+}
+
+template <typename Op>
+void binaryAll(Op op, const float* a, const float* b, float* out, const int64_t* shape, int rank,
+               const int64_t* sa, const int64_t* sb) {
+  const int64_t rows = rowsOf(shape, rank);
+  const int64_t inner = shape[rank - 1];
+  const int64_t* strides[2] = {sa, sb};
+#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMin)
+  for (int64_t row = 0; row < rows; ++row) {
+    int64_t off[2];
+    rowOffsets(row, shape, rank, strides, 2, off);
+    binaryRow(op, a + off[0], b + off[1], out + row * inner, inner, sa[rank - 1], sb[rank - 1]);
+  }
+}
+
+template <typename Op>
+BNAS_CLONES void unaryRange(Op op, const float* x, float* y, int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) y[i] = op(x[i]);
+}
+
+template <typename Op>
+void unaryAll(Op op, const float* x, float* y, int64_t n) {
+  const int64_t chunk = 1 << 14;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t c = 0; c < chunks; ++c) unaryRange(op, x, y, c * chunk, std::min(n, (c + 1) * chunk));
+}
+
+BNAS_CLONES void addColumns(const float* x, double* acc, int64_t inner) {
+  for (int64_t j = 0; j < inner; ++j) acc[j] += x[j];
+}
+
+}  // namespace
+
+void copyBox(const float* src, const int64_t* srcStrides, float* dst, const int64_t* dstStrides, const int64_t* size,
+             int rank) {
+  const int64_t rows = rowsOf(size, rank);
+  const int64_t inner = size[rank - 1];
+  if (inner == 0 || rows == 0) return;
+  const int64_t* strides[2] = {srcStrides, dstStrides};
+#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMin)
+  for (int64_t row = 0; row < rows; ++row) {
+    int64_t off[2];
+    rowOffsets(row, size, rank, strides, 2, off);
+    if (srcStrides[rank - 1] == 1 && dstStrides[rank - 1] == 1) {
+      std::memcpy(dst + off[1], src + off[0], sizeof(float) * inner);
+    } else {
+      for (int64_t i = 0; i < inner; ++i) dst[off[1] + i * dstStrides[rank - 1]] = src[off[0] + i * srcStrides[rank - 1]];
+    }
+  }
+}
+
+void fill(float* dst, int64_t n, float value) {
+  if (value == 0.0f) {
+    std::memset(dst, 0, sizeof(float) * n);
+    return;
+  }
+  std::fill(dst, dst + n, value);
+}
+
+bool binaryOp(int op, const float* a, const float* b, float* out, const int64_t* shape, int rank, const int64_t* sa,
+              const int64_t* sb) {
+  switch (op) {
+    case 0: binaryAll([](float x, float y) { return x + y; }, a, b, out, shape, rank, sa, sb); return true;
+    case 1: binaryAll([](float x, float y) { return x - y; }, a, b, out, shape, rank, sa, sb); return true;
+    case 2: binaryAll([](float x, float y) { return x * y; }, a, b, out, shape, rank, sa, sb); return true;
+    case 3: binaryAll([](float x, float y) { return x / y; }, a, b, out, shape, rank, sa, sb); return true;
+    case 4: binaryAll([](float x, float y) { return (x - y) * (x - y); }, a, b, out, shape, rank, sa, sb); return true;
+    case 5: binaryAll([](float x, float y) { return std::isnan(x) || x > y ? x : y; }, a, b, out, shape, rank, sa, sb); return true;
+    case 6: binaryAll([](float x, float y) { return std::isnan(x) || x < y ? x : y; }, a, b, out, shape, rank, sa, sb); return true;
+    default: return false;
+  }
+}
+
+bool unaryOp(int op, const float* x, float* y, int64_t n) {
+  switch (op) {
+    case 0: unaryAll([](float v) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); }, x, y, n); return true;  // sign(NaN) = 0 as in tf
+    case 1: unaryAll([](float v) { return std::fabs(v); }, x, y, n); return true;
+    case 2: unaryAll([](float v) { return v < 0.0f ? 0.0f : v; }, x, y, n); return true;
+    case 3: unaryAll([](float v) { return -v; }, x, y, n); return true;
+    case 4: unaryAll([](float v) { return v * v; }, x, y, n); return true;
+    case 5: unaryAll([](float v) { return 1.0f / std::sqrt(v); }, x, y, n); return true;
+    case 6: unaryAll([](float v) { return std::sqrt(v); }, x, y, n); return true;
+    default: return false;
+  }
+}
+
+// x viewed as [outer, reduce, inner]; out[o, i] = Σ_r x[o, r, i] · scale, accumulated in double like the cpu backend.
+void reduceSum(const float* x, float* out, int64_t outer, int64_t reduce, int64_t inner, double scale) {
+  if (inner == 1) {
+#pragma omp parallel for schedule(static) if (outer * reduce >= kParallelMin)
+    for (int64_t o = 0; o < outer; ++o) {
+      const float* row = x + o * reduce;
+      double sum = 0;
+      for (int64_t r = 0; r < reduce; ++r) sum += row[r];
+      out[o] = static_cast<float>(sum * scale);
+    }
+    return;
+  }
+  const int threads = (outer * reduce * inner >= kParallelMin) ? omp_get_max_threads() : 1;
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* block = x + o * reduce * inner;
+    // Each thread sums a band of rows into its own accumulator; the bands are added at the end.
+    std::vector<double> partial(static_cast<size_t>(threads) * inner, 0.0);
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      double* acc = partial.data() + static_cast<size_t>(t) * inner;
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < reduce; ++r) addColumns(block + r * inner, acc, inner);
+    }
+    for (int64_t i = 0; i < inner; ++i) {
+      double sum = 0;
+      for (int t = 0; t < threads; ++t) sum += partial[static_cast<size_t>(t) * inner + i];
+      out[o * inner + i] = static_cast<float>(sum * scale);
+    }
+  }
+}
+
+}  // namespace bnas
