@@ -162,9 +162,14 @@ def case_binarize(seed, c_out, c_in, k, with_zeros=False, outside=False):
     }
 
 
+def hw(size):
+    """A square size, or (H, W) for the non-square cases that catch height/width mix-ups."""
+    return (size, size) if isinstance(size, int) else size
+
+
 def case_conv(seed, n, c_in, c_out, size, k, stride, padding, dilation, bias):
     g = gen(seed)
-    x = torch.randn(n, c_in, size, size, generator=g).requires_grad_()
+    x = torch.randn(n, c_in, *hw(size), generator=g).requires_grad_()
     bound = 1 / (c_in * k * k) ** 0.5
     w = torch.empty(c_out, c_in, k, k).uniform_(-bound, bound, generator=g).requires_grad_()
     b = torch.empty(c_out).uniform_(-bound, bound, generator=g).requires_grad_() if bias else None
@@ -184,7 +189,7 @@ def case_conv(seed, n, c_in, c_out, size, k, stride, padding, dilation, bias):
 
 def case_pool(seed, kind, n, c, size, stride):
     g = gen(seed)
-    x = torch.randn(n, c, size, size, generator=g).requires_grad_()
+    x = torch.randn(n, c, *hw(size), generator=g).requires_grad_()
     if kind == 'max':
         y = F.max_pool2d(x, 3, stride, 1)
     else:
@@ -353,11 +358,16 @@ def main():
             case_conv(21, 2, 3, 5, 8, 2, 2, 0, 1, True),
             case_conv(22, 1, 3, 4, 7, 2, 2, 0, 1, True),
             case_conv(23, 2, 3, 6, 7, 3, 2, 1, 1, False),
+            case_conv(24, 1, 2, 3, (7, 10), 3, 2, 1, 1, False),
+            case_conv(25, 1, 2, 3, (8, 7), 3, 1, 2, 2, False),
+            case_conv(26, 1, 2, 2, (9, 6), 5, 2, 4, 2, False),
+            case_conv(27, 1, 3, 2, (6, 9), 2, 2, 0, 1, True),
         ]},
         'pool.json': {'cases': [
             case_pool(30, 'max', 2, 3, 7, 1), case_pool(31, 'max', 1, 3, 7, 2), case_pool(32, 'max', 1, 2, 8, 2),
             case_pool(33, 'avg', 2, 3, 7, 1), case_pool(34, 'avg', 1, 3, 7, 2), case_pool(35, 'avg', 1, 2, 8, 2),
             case_pool(36, 'avg', 1, 2, 9, 2),
+            case_pool(37, 'max', 1, 2, (7, 8), 2), case_pool(38, 'avg', 1, 2, (8, 5), 2),
         ]},
         'batchnorm.json': {'cases': [case_batchnorm(40, 2, 3, 5, True), case_batchnorm(41, 1, 4, 7, False)]},
         'binary-ops.json': {'cases': [
