@@ -4,6 +4,7 @@ import { registerDatasets } from './commands/datasets'
 import { registerSummary } from './commands/summary'
 import { registerResume, registerSearch } from './commands/search'
 import { registerEval, registerTrain } from './commands/train'
+import { registerBench } from './commands/bench'
 
 /**
  * The `bnas` command line: every job of the app runs headless from here.
@@ -21,6 +22,7 @@ export function createProgram(version: string): Command {
   registerResume(program)
   registerTrain(program)
   registerEval(program)
+  registerBench(program)
   return program
 }
 

@@ -223,7 +223,7 @@ export function archObjective(net: Supernet, x: tf.Tensor4D, y: tf.Tensor1D, coe
 }
 
 /** α step: gradients of the α objective for α only, Adam. */
-function archStep(net: Supernet, adam: Adam, variables: tf.Variable[], batch: Batch, coefficient: number): void {
+export function archStep(net: Supernet, adam: Adam, variables: tf.Variable[], batch: Batch, coefficient: number): void {
   tf.tidy(() => {
     const { x, y } = toTensors(batch)
     const { grads } = tf.variableGrads(() => archObjective(net, x, y, coefficient), variables)
@@ -232,7 +232,7 @@ function archStep(net: Supernet, adam: Adam, variables: tf.Variable[], batch: Ba
 }
 
 /** Weight step on a train batch: CE, gradients for w only (the binary ones through the XNOR transform), SGD. */
-function weightStep(net: Supernet, sgd: SgdMomentum, variables: tf.Variable[], batch: Batch): { loss: number; correct: number } {
+export function weightStep(net: Supernet, sgd: SgdMomentum, variables: tf.Variable[], batch: Batch): { loss: number; correct: number } {
   return tf.tidy(() => {
     const { x, y } = toTensors(batch)
     let correct = 0

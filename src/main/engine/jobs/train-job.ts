@@ -197,7 +197,7 @@ export async function runTraining(
   }
 }
 
-function trainStep(net: FinalNetwork, sgd: SgdMomentum, variables: tf.Variable[], batch: Batch, config: TrainConfig): { loss: number; correct: number } {
+export function trainStep(net: FinalNetwork, sgd: SgdMomentum, variables: tf.Variable[], batch: Batch, config: TrainConfig): { loss: number; correct: number } {
   return tf.tidy(() => {
     const { x, y } = toTensors(batch)
     let correct = 0
