@@ -1,0 +1,119 @@
+import { inferShapes, stepInputs, type ExportGraph } from '../../graph'
+import type { PackedModel } from '../format'
+import { referencePath } from './reference'
+import type { PackedBackend, PackedRuntimePath, Shape3 } from './types'
+
+const registry = new Map<string, PackedRuntimePath>([[referencePath.name, referencePath]])
+
+/**
+ * Adds an execution path (the native kernels of issue 4, a WebGPU path of issue 9, ...). A path with the name of an
+ * existing one replaces it.
+ */
+export function registerPackedPath(path: PackedRuntimePath): void {
+  registry.set(path.name, path)
+}
+
+/** Registered paths, preferred first. */
+export function packedPaths(): PackedRuntimePath[] {
+  return [...registry.values()].sort((a, b) => b.priority - a.priority)
+}
+
+/** Every registered path with whether it runs here and, if not, why. */
+export async function describePackedPaths(): Promise<Array<{ name: string; priority: number; ok: boolean; reason?: string }>> {
+  return Promise.all(
+    packedPaths().map(async (path) => {
+      const status = await path.available()
+      return { name: path.name, priority: path.priority, ...status }
+    })
+  )
+}
+
+async function choosePath(name?: string): Promise<PackedRuntimePath> {
+  if (name) {
+    const path = registry.get(name)
+    if (!path) throw new Error(`no packed runtime path '${name}' (registered: ${[...registry.keys()].join(', ')})`)
+    const status = await path.available()
+    if (!status.ok) throw new Error(`packed runtime path '${name}' cannot run here: ${status.reason}`)
+    return path
+  }
+  for (const path of packedPaths()) if ((await path.available()).ok) return path
+  throw new Error('no packed runtime path can run here')
+}
+
+/**
+ * A loaded packed model on one path: run(images) gives logits. Buffers are allocated per run and freed after their
+ * last use, so peak memory is the live set of the graph, not its sum.
+ */
+export class PackedSession {
+  private readonly shapes: Map<string, Shape3>
+  private readonly prepared: unknown[]
+  /** For each step, the values whose last use it is. */
+  private readonly releases: string[][]
+
+  private constructor(
+    readonly model: PackedModel,
+    readonly backend: PackedBackend
+  ) {
+    this.shapes = inferShapes(model as unknown as ExportGraph)
+    this.prepared = model.steps.map((step) =>
+      backend.prepare(step, {
+        inputs: stepInputs(step as never).map((name) => this.shapes.get(name)!),
+        output: this.shapes.get(step.output)!
+      })
+    )
+    const lastUse = new Map<string, number>()
+    model.steps.forEach((step, i) => stepInputs(step as never).forEach((name) => lastUse.set(name, i)))
+    this.releases = model.steps.map(() => [])
+    for (const [name, i] of lastUse) if (name !== model.output) this.releases[i].push(name)
+  }
+
+  static async create(model: PackedModel, options: { path?: string } = {}): Promise<PackedSession> {
+    const path = await choosePath(options.path)
+    return new PackedSession(model, await path.createBackend())
+  }
+
+  get pathName(): string {
+    return this.backend.name
+  }
+
+  /** images: [N, H, W, C] normalised as the model was trained (meta.normalize); returns logits [N, classes]. */
+  async run(images: Float32Array, batch: number): Promise<Float32Array> {
+    const [h, w, c] = this.model.meta.inputShape
+    if (images.length !== batch * h * w * c) {
+      throw new Error(`expected ${batch}×${h}×${w}×${c} = ${batch * h * w * c} input values, got ${images.length}`)
+    }
+    const size = (name: string): number => {
+      const [a, b, ch] = this.shapes.get(name)!
+      return batch * a * b * ch
+    }
+    const live = new Map<string, unknown>()
+    const input = this.backend.alloc(images.length)
+    this.backend.write(input, images)
+    live.set(this.model.input, input)
+    try {
+      this.model.steps.forEach((step, i) => {
+        const names = stepInputs(step as never)
+        const out = this.backend.alloc(size(step.output))
+        live.set(step.output, out)
+        this.backend.execute(
+          step,
+          this.prepared[i],
+          names.map((name) => live.get(name)),
+          out,
+          { batch, inputs: names.map((name) => this.shapes.get(name)!), output: this.shapes.get(step.output)! }
+        )
+        for (const name of this.releases[i]) {
+          this.backend.free(live.get(name))
+          live.delete(name)
+        }
+      })
+      return await this.backend.read(live.get(this.model.output), size(this.model.output))
+    } finally {
+      for (const buffer of live.values()) this.backend.free(buffer)
+    }
+  }
+
+  dispose(): void {
+    this.backend.dispose()
+  }
+}
