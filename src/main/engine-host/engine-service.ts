@@ -5,9 +5,10 @@ import { JobControl } from '../engine/jobs/control'
 import { resumeRun, startSearchRun, startTrainRun, type JobResult } from '../engine/jobs/run-job'
 import type { JobListener } from '../engine/jobs/search-job'
 import { RunIndex } from '../runs/run-index'
+import { estimateSearch } from './search-estimate'
 
 /** The operations the engine worker answers; the rest (app info, genotype text) are answered by the main thread. */
-export const ENGINE_OPERATIONS = ['datasets.inspect', 'runs.list', 'runs.get', 'runs.delete', 'search.start', 'train.start', 'runs.resume', 'jobs.control'] as const
+export const ENGINE_OPERATIONS = ['datasets.inspect', 'runs.list', 'runs.get', 'runs.delete', 'search.start', 'train.start', 'runs.resume', 'jobs.control', 'search.estimate'] as const
 export type EngineOperation = (typeof ENGINE_OPERATIONS)[number]
 
 export function isEngineOperation(op: OperationName): op is EngineOperation {
@@ -80,7 +81,8 @@ export class EngineService {
         const status = action === 'stop' ? 'stopping' : action === 'pause' ? 'paused' : 'running'
         if (action !== 'stop') this.emit(runId, 'job.status', { status: status === 'paused' ? 'paused' : 'running', folder: this.runs.pathOf(runId) })
         return { runId, status }
-      }
+      },
+      'search.estimate': async ({ config }) => estimateSearch(config as SearchConfig, this.job !== null)
     }
     return handlers[op](payload as never) as Promise<ReplyOf<K>>
   }

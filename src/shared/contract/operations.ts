@@ -72,6 +72,27 @@ export const operations = {
   'jobs.control': {
     request: z.object({ runId: runIdSchema, action: z.enum(['pause', 'resume', 'stop']) }).strict(),
     reply: z.object({ runId: runIdSchema, status: z.enum(['running', 'paused', 'stopping']) })
+  },
+  /**
+   * The cost of a search before it starts: the supernet of `config` is built and summarised, and two real search
+   * steps (α step + weight step) are timed on a batch of its data. Memory is TF.js's peak tensor bytes in a step.
+   */
+  'search.estimate': {
+    request: z.object({ config: searchConfigSchema }).strict(),
+    reply: z.object({
+      parameters: z.number(),
+      binaryParameters: z.number(),
+      architectureParameters: z.number(),
+      bops: z.number(),
+      flops: z.number(),
+      stepsPerEpoch: z.number().int(),
+      estimatedMemoryBytes: z.number(),
+      msPerStep: z.number(),
+      secondsPerEpoch: z.number(),
+      backend: z.string(),
+      /** True when a job was running while the steps were timed (the numbers are then pessimistic). */
+      measuredUnderLoad: z.boolean()
+    })
   }
 } as const
 
