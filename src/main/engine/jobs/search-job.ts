@@ -176,6 +176,8 @@ export async function runSearch(
       batches.next()
 
       // End of epoch t: validate, derive the genotype from the α of this moment, and keep the pair (spec section 0).
+      // Test-time binarization centres and clamps the latent weights first, as the authors' infer() does.
+      for (const weight of binaryWeights) centerAndClampLatent(weight)
       const validation = evaluate(net, validationLoader)
       const seconds = (Date.now() - epochStart) / 1000
       const { normal, reduce } = net.alphas()

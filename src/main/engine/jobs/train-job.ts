@@ -152,6 +152,9 @@ export async function runTraining(
       }
       batches.next() // finish the epoch's stream, so a checkpoint from here on starts the next epoch afresh
 
+      // Test-time binarization centres and clamps the latent weights first, as the authors' infer() does. The model
+      // saved after the last epoch holds these weights, so evaluating it again needs no further centring.
+      for (const weight of binaryWeights) centerAndClampLatent(weight)
       const evaluation = evaluate(net, testLoader)
       lastTest = evaluation.accuracy
       if (best === null || evaluation.accuracy > best.accuracy) best = { epoch: epoch + 1, accuracy: evaluation.accuracy }

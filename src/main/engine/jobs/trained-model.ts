@@ -10,6 +10,8 @@ import { restoreVariables, snapshotVariables } from './module-state'
  * A trained final network as a training run keeps it: `model/network.ckpt` in the checkpoint format, its state
  * naming the architecture (genotype and macro settings) and the input normalisation, its tensors every weight and
  * BN statistic by its state-dict name. Everything needed to rebuild the network without the run's config.
+ * The latent binary weights are stored as the last evaluation used them (centred and clamped): evaluate or export
+ * them as they are, binarizing with sign(W)·mean|W| and no further centring.
  */
 export const TRAINED_MODEL_FILE = join('model', 'network.ckpt')
 
