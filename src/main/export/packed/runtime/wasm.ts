@@ -1,0 +1,290 @@
+import { wordsFor } from '../bits'
+import type { PackedStep } from '../format'
+import { PACKED_WASM_BASE64 } from './packed-wasm'
+import { bnInverse } from './reference'
+import type { PackedBackend, PackedRuntimePath, StepDims } from './types'
+
+/** The exports of kernels.c (pointers are byte offsets into the module's memory). */
+interface Kernels {
+  memory: WebAssembly.Memory
+  __heap_base: WebAssembly.Global
+  bn_f32(x: number, y: number, pixels: number, c: number, mean: number, inv: number, gamma: number, beta: number): void
+  bn_sign_pack(x: number, pixels: number, c: number, words: number, mean: number, inv: number, gamma: number, beta: number, sign: number, mask: number): void
+  bin_conv(...args: number[]): void
+  conv_f32(...args: number[]): void
+  relu_f32(x: number, y: number, len: number): void
+  add_f32(a: number, b: number, y: number, len: number): void
+  fill_zero(y: number, len: number): void
+  concat_into(dst: number, src: number, pixels: number, ctotal: number, csrc: number, offset: number): void
+  pool3x3(...args: number[]): void
+  gap_f32(x: number, y: number, n: number, hw: number, c: number): void
+  linear_f32(x: number, w: number, bias: number, y: number, n: number, fin: number, fout: number): void
+  probe_popcount(a: number, b: number, vecs: number, reps: number): number
+  probe_fma(a: number, b: number, len: number, reps: number): number
+}
+
+function decodeBase64(text: string): Uint8Array {
+  if (typeof Buffer !== 'undefined') return new Uint8Array(Buffer.from(text, 'base64'))
+  const binary = atob(text)
+  const out = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i)
+  return out
+}
+
+let compiled: Promise<WebAssembly.Module> | undefined
+
+/** The kernels' bytes (also committed as packed.wasm); compiled once per process. */
+export function packedWasmBytes(): Uint8Array {
+  return decodeBase64(PACKED_WASM_BASE64)
+}
+
+function compileKernels(): Promise<WebAssembly.Module> {
+  compiled ??= WebAssembly.compile(packedWasmBytes() as BufferSource)
+  return compiled
+}
+
+const ALIGN = 16
+
+/**
+ * A first-fit allocator over the module's linear memory (the C side has no malloc). Blocks are 16-byte aligned so
+ * SIMD loads are aligned; free blocks are coalesced; memory grows when nothing fits.
+ */
+class WasmHeap {
+  private free: Array<{ at: number; size: number }> = []
+  private readonly sizes = new Map<number, number>()
+  private end: number
+
+  constructor(
+    private readonly memory: WebAssembly.Memory,
+    base: number
+  ) {
+    this.end = Math.ceil(base / ALIGN) * ALIGN
+  }
+
+  alloc(bytes: number): number {
+    const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN)
+    const index = this.free.findIndex((block) => block.size >= size)
+    let at: number
+    if (index >= 0) {
+      const block = this.free[index]
+      at = block.at
+      if (block.size === size) this.free.splice(index, 1)
+      else this.free[index] = { at: at + size, size: block.size - size }
+    } else {
+      at = this.end
+      this.end += size
+      const needed = this.end - this.memory.buffer.byteLength
+      if (needed > 0) {
+        try {
+          this.memory.grow(Math.ceil(needed / 65536))
+        } catch {
+          throw new Error(`packed runtime (wasm): out of memory growing to ${this.end} bytes (the limit is 4 GiB)`)
+        }
+      }
+    }
+    this.sizes.set(at, size)
+    return at
+  }
+
+  release(at: number): void {
+    const size = this.sizes.get(at)
+    if (size === undefined) return
+    this.sizes.delete(at)
+    this.free.push({ at, size })
+    this.free.sort((a, b) => a.at - b.at)
+    const merged: Array<{ at: number; size: number }> = []
+    for (const block of this.free) {
+      const last = merged[merged.length - 1]
+      if (last && last.at + last.size === block.at) last.size += block.size
+      else merged.push({ ...block })
+    }
+    this.free = merged
+  }
+}
+
+interface Buf {
+  ptr: number
+  length: number
+}
+
+interface PreparedBn {
+  mean: number
+  inv: number
+  gamma: number
+  beta: number
+}
+
+interface PreparedBin extends PreparedBn {
+  wsign: number
+  wmask: number
+  alpha: number
+  kpad: number
+}
+
+export class WasmBackend implements PackedBackend<Buf, unknown> {
+  readonly name = 'wasm-simd'
+  private readonly heap: WasmHeap
+  private readonly persistent: number[] = []
+
+  constructor(private readonly k: Kernels) {
+    this.heap = new WasmHeap(k.memory, k.__heap_base.value as number)
+  }
+
+  static async create(): Promise<WasmBackend> {
+    const instance = await WebAssembly.instantiate(await compileKernels(), {})
+    return new WasmBackend(instance.exports as unknown as Kernels)
+  }
+
+  get kernels(): Kernels {
+    return this.k
+  }
+
+  private f32(): Float32Array {
+    return new Float32Array(this.k.memory.buffer)
+  }
+
+  /** Copies weights into the module once; they live until dispose(). */
+  upload(data: Float32Array | Uint32Array | undefined): number {
+    if (!data) return 0
+    const ptr = this.heap.alloc(data.byteLength)
+    const view = data instanceof Float32Array ? this.f32() : new Uint32Array(this.k.memory.buffer)
+    view.set(data, ptr / 4)
+    this.persistent.push(ptr)
+    return ptr
+  }
+
+  allocBytes(bytes: number): number {
+    return this.heap.alloc(bytes)
+  }
+
+  releaseBytes(ptr: number): void {
+    this.heap.release(ptr)
+  }
+
+  private prepareBn(bn: Extract<PackedStep, { op: 'bn' }>['bn']): PreparedBn {
+    return { mean: this.upload(bn.mean), inv: this.upload(bnInverse(bn)), gamma: this.upload(bn.gamma), beta: this.upload(bn.beta) }
+  }
+
+  prepare(step: PackedStep): unknown {
+    switch (step.op) {
+      case 'bn':
+        return this.prepareBn(step.bn)
+      case 'binconv': {
+        const words = wordsFor(step.cin)
+        const k = step.kernel * step.kernel * words
+        const kpad = Math.ceil(k / 4) * 4
+        const relayout = (bits: Uint32Array | undefined): Uint32Array | undefined => {
+          if (!bits) return undefined
+          const out = new Uint32Array(step.cout * kpad)
+          for (let o = 0; o < step.cout; o++) out.set(bits.subarray(o * k, (o + 1) * k), o * kpad)
+          return out
+        }
+        return {
+          ...this.prepareBn(step.bn),
+          wsign: this.upload(relayout(step.sign)),
+          wmask: this.upload(relayout(step.mask)),
+          alpha: this.upload(step.alpha),
+          kpad
+        } satisfies PreparedBin
+      }
+      case 'conv':
+        return { weight: this.upload(step.weight), bias: this.upload(step.bias) }
+      case 'linear':
+        return { weight: this.upload(step.weight), bias: this.upload(step.bias) }
+      default:
+        return undefined
+    }
+  }
+
+  alloc(length: number): Buf {
+    return { ptr: this.heap.alloc(length * 4), length }
+  }
+
+  free(buffer: Buf): void {
+    this.heap.release(buffer.ptr)
+  }
+
+  write(buffer: Buf, data: Float32Array): void {
+    this.f32().set(data, buffer.ptr / 4)
+  }
+
+  read(buffer: Buf, length: number): Float32Array {
+    return this.f32().slice(buffer.ptr / 4, buffer.ptr / 4 + length)
+  }
+
+  execute(step: PackedStep, prepared: unknown, inputs: Buf[], y: Buf, dims: StepDims): void {
+    const k = this.k
+    const x = inputs[0]
+    const [h, w, c] = dims.inputs[0]
+    const [ho, wo, co] = dims.output
+    const n = dims.batch
+    const pixels = n * h * w
+    switch (step.op) {
+      case 'binconv': {
+        const p = prepared as PreparedBin
+        const words = wordsFor(c)
+        const sign = this.heap.alloc(pixels * words * 4)
+        const mask = this.heap.alloc(pixels * words * 4)
+        const patchS = this.heap.alloc(p.kpad * 4)
+        const patchM = this.heap.alloc(p.kpad * 4)
+        try {
+          k.bn_sign_pack(x.ptr, pixels, c, words, p.mean, p.inv, p.gamma, p.beta, sign, mask)
+          k.bin_conv(sign, mask, n, h, w, words, step.kernel, step.stride, step.padding, step.dilation, ho, wo, p.wsign, p.wmask, co, p.kpad, p.alpha, y.ptr, patchS, patchM)
+        } finally {
+          for (const ptr of [sign, mask, patchS, patchM]) this.heap.release(ptr)
+        }
+        return
+      }
+      case 'bn': {
+        const p = prepared as PreparedBn
+        return k.bn_f32(x.ptr, y.ptr, pixels, c, p.mean, p.inv, p.gamma, p.beta)
+      }
+      case 'conv': {
+        const p = prepared as { weight: number; bias: number }
+        return k.conv_f32(x.ptr, n, h, w, c, p.weight, p.bias, co, step.kernel, step.stride, step.padding, step.dilation, ho, wo, y.ptr)
+      }
+      case 'relu':
+        return k.relu_f32(x.ptr, y.ptr, pixels * c)
+      case 'maxpool':
+      case 'avgpool':
+        return k.pool3x3(x.ptr, y.ptr, n, h, w, c, step.stride, ho, wo, step.op === 'maxpool' ? 1 : 0)
+      case 'zero':
+        return k.fill_zero(y.ptr, n * ho * wo * co)
+      case 'add':
+        return k.add_f32(x.ptr, inputs[1].ptr, y.ptr, pixels * c)
+      case 'concat': {
+        let offset = 0
+        inputs.forEach((part, i) => {
+          k.concat_into(y.ptr, part.ptr, pixels, co, dims.inputs[i][2], offset)
+          offset += dims.inputs[i][2]
+        })
+        return
+      }
+      case 'gap':
+        return k.gap_f32(x.ptr, y.ptr, n, h * w, c)
+      case 'linear': {
+        const p = prepared as { weight: number; bias: number }
+        return k.linear_f32(x.ptr, p.weight, p.bias, y.ptr, n, step.inFeatures, step.outFeatures)
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const ptr of this.persistent.splice(0)) this.heap.release(ptr)
+  }
+}
+
+export const wasmSimdPath: PackedRuntimePath = {
+  name: 'wasm-simd',
+  priority: 10,
+  available: async () => {
+    if (typeof WebAssembly === 'undefined') return { ok: false, reason: 'WebAssembly is not available' }
+    try {
+      await compileKernels()
+      return { ok: true }
+    } catch (error) {
+      return { ok: false, reason: `the kernels do not compile here (WebAssembly SIMD missing?): ${(error as Error).message}` }
+    }
+  },
+  createBackend: () => WasmBackend.create()
+}
