@@ -5,6 +5,7 @@ import { registerSummary } from './commands/summary'
 import { registerResume, registerSearch } from './commands/search'
 import { registerEval, registerTrain } from './commands/train'
 import { registerBench } from './commands/bench'
+import { registerBackends } from './commands/backends'
 
 /**
  * The `bnas` command line: every job of the app runs headless from here.
@@ -23,6 +24,7 @@ export function createProgram(version: string): Command {
   registerTrain(program)
   registerEval(program)
   registerBench(program)
+  registerBackends(program)
   return program
 }
 

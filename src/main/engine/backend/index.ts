@@ -49,6 +49,9 @@ async function tryCandidate(candidate: BackendCandidate): Promise<{ attempt: Bac
  * throws if it cannot run.
  */
 export async function initBackend(preference: BackendPreference = 'auto'): Promise<BackendReport> {
+  // Production mode: no debug checks, and no console banner from the cpu backend advertising tfjs-node; the report
+  // below already says which backend runs and why the faster ones do not.
+  tf.env().set('PROD', true)
   const candidates =
     preference === 'auto' ? BACKEND_CANDIDATES : BACKEND_CANDIDATES.filter((c) => c.name === preference)
   if (candidates.length === 0) {
