@@ -37,7 +37,15 @@ export const ALL_OPS: Genotype = {
  * A small final network with "trained-looking" state: weights centred and clamped as training leaves them, BN running
  * statistics and affine parameters away from their defaults (seeded), so signs, pools and residuals all matter.
  */
-export function perturbedNetwork(opts: { genotype?: Genotype; cells?: number; channels?: number; classes?: number; macro?: Macro; inputChannels?: number; seed?: number }): FinalNetwork {
+export function perturbedNetwork(opts: {
+  genotype?: Genotype
+  cells?: number
+  channels?: number
+  classes?: number
+  macro?: Macro
+  inputChannels?: number
+  seed?: number
+}): FinalNetwork {
   const net = new FinalNetwork({
     genotype: opts.genotype ?? ALL_OPS,
     cells: opts.cells ?? 3,
@@ -54,7 +62,8 @@ export function perturbedNetwork(opts: { genotype?: Genotype; cells?: number; ch
       let values: Float32Array
       if (name.endsWith('running_mean')) values = rng.normalArray(n, 0.3)
       else if (name.endsWith('running_var')) values = rng.uniformArray(n, 0.3, 2)
-      else if (name.endsWith('bn.weight') || /\.0\.weight$/.test(name) && v.rank === 1) values = rng.uniformArray(n, 0.5, 1.5)
+      else if (name.endsWith('bn.weight') || (/\.0\.weight$/.test(name) && v.rank === 1))
+        values = rng.uniformArray(n, 0.5, 1.5)
       else if (v.rank === 1) values = rng.normalArray(n, 0.2)
       else continue
       v.assign(tf.tensor(values, v.shape))
@@ -63,7 +72,11 @@ export function perturbedNetwork(opts: { genotype?: Genotype; cells?: number; ch
   return net
 }
 
-export async function savedRun(net: FinalNetwork, inputShape: [number, number, number], classes = 5): Promise<{ runPath: string; info: TrainedModelInfo }> {
+export async function savedRun(
+  net: FinalNetwork,
+  inputShape: [number, number, number],
+  classes = 5
+): Promise<{ runPath: string; info: TrainedModelInfo }> {
   const runPath = await mkdtemp(join(tmpdir(), 'bnas-export-'))
   const info: TrainedModelInfo = {
     genotype: net.genotype,
@@ -83,8 +96,15 @@ export function randomImages(batch: number, shape: [number, number, number], see
   return createRng(seed).normalArray(batch * shape[0] * shape[1] * shape[2], 1)
 }
 
-export function engineLogits(net: FinalNetwork, images: Float32Array, batch: number, shape: [number, number, number]): Float32Array {
-  return tf.tidy(() => net.logits(tf.tensor4d(images, [batch, ...shape]), { training: false }).dataSync() as Float32Array)
+export function engineLogits(
+  net: FinalNetwork,
+  images: Float32Array,
+  batch: number,
+  shape: [number, number, number]
+): Float32Array {
+  return tf.tidy(
+    () => net.logits(tf.tensor4d(images, [batch, ...shape]), { training: false }).dataSync() as Float32Array
+  )
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -40,7 +40,14 @@ export interface ConvGeometry {
 
 export type Step =
   | { op: 'bn'; name: string; input: string; output: string; bn: BnParams }
-  | ({ op: 'conv'; name: string; input: string; output: string; weight: Float32Array; bias?: Float32Array } & ConvGeometry)
+  | ({
+      op: 'conv'
+      name: string
+      input: string
+      output: string
+      weight: Float32Array
+      bias?: Float32Array
+    } & ConvGeometry)
   | ({
       op: 'binconv'
       name: string
@@ -58,7 +65,16 @@ export type Step =
   | { op: 'add'; name: string; inputs: [string, string]; output: string }
   | { op: 'concat'; name: string; inputs: string[]; output: string }
   | { op: 'gap'; name: string; input: string; output: string }
-  | { op: 'linear'; name: string; input: string; output: string; weight: Float32Array; bias: Float32Array; inFeatures: number; outFeatures: number }
+  | {
+      op: 'linear'
+      name: string
+      input: string
+      output: string
+      weight: Float32Array
+      bias: Float32Array
+      inFeatures: number
+      outFeatures: number
+    }
 
 export interface ModelMeta {
   genotype: Genotype
@@ -197,7 +213,10 @@ class Lowering {
 
   cell(cell: FinalCell, s0: string, s1: string, name: string): string {
     const [name0, name1] = cell.namedChildren().map(([child]) => child)
-    const states = [this.module(cell.preprocess0, s0, `${name}.${name0}`), this.module(cell.preprocess1, s1, `${name}.${name1}`)]
+    const states = [
+      this.module(cell.preprocess0, s0, `${name}.${name0}`),
+      this.module(cell.preprocess1, s1, `${name}.${name1}`)
+    ]
     for (let node = 0; node < cell.ops.length / 2; node++) {
       const [a, b] = [2 * node, 2 * node + 1].map((i) =>
         this.module(cell.ops[i], states[cell.indices[i]], `${name}._ops.${i}`)
@@ -232,7 +251,8 @@ export function lowerNetwork(net: FinalNetwork, meta: ModelMeta): ExportGraph {
 /** Output shape [H, W, C] of every value for one input image, from the geometry of the steps. */
 export function inferShapes(graph: ExportGraph): Map<string, [number, number, number]> {
   const shapes = new Map<string, [number, number, number]>([[graph.input, graph.meta.inputShape]])
-  const out = (size: number, k: number, s: number, p: number, d = 1): number => Math.floor((size + 2 * p - d * (k - 1) - 1) / s) + 1
+  const out = (size: number, k: number, s: number, p: number, d = 1): number =>
+    Math.floor((size + 2 * p - d * (k - 1) - 1) / s) + 1
   for (const step of graph.steps) {
     const get = (name: string): [number, number, number] => {
       const shape = shapes.get(name)

@@ -26,7 +26,12 @@ interface Tensor {
 }
 
 function floatTensor(name: string, dims: number[], values: Float32Array): Tensor {
-  return { name, dims, data_type: ONNX_FLOAT, raw_data: new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength)) }
+  return {
+    name,
+    dims,
+    data_type: ONNX_FLOAT,
+    raw_data: new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength))
+  }
 }
 
 function int64Tensor(name: string, values: number[]): Tensor {
@@ -37,7 +42,13 @@ function int64Tensor(name: string, values: number[]): Tensor {
 }
 
 /** [kh, kw, C_in, C_out] → [C_out, C_in, kh, kw]. */
-function toOihw(weight: Float32Array, k: number, cin: number, cout: number, map?: (v: number, o: number) => number): Float32Array {
+function toOihw(
+  weight: Float32Array,
+  k: number,
+  cin: number,
+  cout: number,
+  map?: (v: number, o: number) => number
+): Float32Array {
   const out = new Float32Array(weight.length)
   for (let ky = 0; ky < k; ky++) {
     for (let kx = 0; kx < k; kx++) {
@@ -128,7 +139,11 @@ export function exportOnnx(graph: ExportGraph, options: OnnxExportOptions = {}):
         break
       case 'maxpool':
       case 'avgpool': {
-        const attrs = [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), ints('strides', [step.stride, step.stride])]
+        const attrs = [
+          ints('kernel_shape', [3, 3]),
+          ints('pads', [1, 1, 1, 1]),
+          ints('strides', [step.stride, step.stride])
+        ]
         if (step.op === 'avgpool') attrs.push(int('count_include_pad', 0))
         out = b.node(step.op === 'maxpool' ? 'MaxPool' : 'AveragePool', [get(step.input)], name, attrs)
         break
@@ -136,7 +151,17 @@ export function exportOnnx(graph: ExportGraph, options: OnnxExportOptions = {}):
       case 'zero': {
         let x = get(step.input)
         if (step.stride === 2) {
-          x = b.node('Slice', [x, b.ints('starts', [0, 0]), b.ints('ends', [2 ** 62, 2 ** 62]), b.ints('axes', [2, 3]), b.ints('steps', [2, 2])], name)
+          x = b.node(
+            'Slice',
+            [
+              x,
+              b.ints('starts', [0, 0]),
+              b.ints('ends', [2 ** 62, 2 ** 62]),
+              b.ints('axes', [2, 3]),
+              b.ints('steps', [2, 2])
+            ],
+            name
+          )
         }
         out = b.node('Mul', [x, b.constant(`${name}.zero`, [], new Float32Array([0]))], name)
         break
@@ -153,7 +178,11 @@ export function exportOnnx(graph: ExportGraph, options: OnnxExportOptions = {}):
       case 'linear':
         out = b.node(
           'Gemm',
-          [get(step.input), b.constant(`${name}.weight`, [step.inFeatures, step.outFeatures], step.weight), b.constant(`${name}.bias`, [step.outFeatures], step.bias)],
+          [
+            get(step.input),
+            b.constant(`${name}.weight`, [step.inFeatures, step.outFeatures], step.weight),
+            b.constant(`${name}.bias`, [step.outFeatures], step.bias)
+          ],
           name,
           [],
           step.output === graph.output ? 'logits' : undefined
@@ -177,9 +206,7 @@ export function exportOnnx(graph: ExportGraph, options: OnnxExportOptions = {}):
     producer_name: 'bnas-studio',
     producer_version: options.producerVersion ?? '0',
     doc_string: 'BNAS final network (Kim, Singh, Choi, ECCV 2020), exported by BNAS Studio. Input NCHW, normalised.',
-    metadata_props: [
-      { key: 'bnas.meta', value: JSON.stringify(graph.meta) }
-    ],
+    metadata_props: [{ key: 'bnas.meta', value: JSON.stringify(graph.meta) }],
     graph: {
       name: 'bnas',
       node: b.nodes,

@@ -20,7 +20,11 @@ export interface OnnxSession {
 }
 
 /** An onnxruntime-node session on CPU with `threads` intra-op threads; run() takes NHWC images like the other runtimes. */
-export async function createOnnxSession(model: Uint8Array, shape: [number, number, number], threads = 1): Promise<OnnxSession> {
+export async function createOnnxSession(
+  model: Uint8Array,
+  shape: [number, number, number],
+  threads = 1
+): Promise<OnnxSession> {
   const runtime = await loadOnnxRuntime()
   const session = await runtime.InferenceSession.create(model, {
     executionProviders: ['cpu'],

@@ -47,7 +47,14 @@ export interface PackedSummary {
   /** The same network with every parameter as float32. */
   float32Bytes: number
   /** The other accounting of spec 8.2: the reduction cells' 2×2 residual convs counted as binary. */
-  residualBinary: { binaryParams: number; floatParams: number; bops: number; flops: number; ops: number; sizeBytes: number }
+  residualBinary: {
+    binaryParams: number
+    floatParams: number
+    bops: number
+    flops: number
+    ops: number
+    sizeBytes: number
+  }
 }
 
 export interface PackedModel {
@@ -108,7 +115,11 @@ export function encodePacked(model: PackedModel): Uint8Array {
   let payloadBytes = 0
   const replace = (value: unknown): unknown => {
     if (isTyped(value)) {
-      const ref: ArrayRef = { offset: payloadBytes, length: value.length, type: value instanceof Float32Array ? 'f32' : 'u32' }
+      const ref: ArrayRef = {
+        offset: payloadBytes,
+        length: value.length,
+        type: value instanceof Float32Array ? 'f32' : 'u32'
+      }
       chunks.push(new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength)))
       payloadBytes += value.byteLength
       return { $array: ref }
@@ -116,7 +127,9 @@ export function encodePacked(model: PackedModel): Uint8Array {
     if (Array.isArray(value)) return value.map(replace)
     if (value && typeof value === 'object') {
       return Object.fromEntries(
-        Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => [k, replace(v)])
+        Object.entries(value)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => [k, replace(v)])
       )
     }
     return value
@@ -156,13 +169,17 @@ export function encodePacked(model: PackedModel): Uint8Array {
 
 /** Reads a packed model, checking magic, version, lengths, checksum and every array reference; errors say which. */
 export function decodePacked(bytes: Uint8Array, what = 'packed model'): PackedModel {
-  if (bytes.length < PREAMBLE) throw new PackedFormatError(`${what}: ${bytes.length} bytes is too short for a packed model`)
+  if (bytes.length < PREAMBLE)
+    throw new PackedFormatError(`${what}: ${bytes.length} bytes is too short for a packed model`)
   const magic = new TextDecoder().decode(bytes.subarray(0, 8))
-  if (magic !== PACKED_MAGIC) throw new PackedFormatError(`${what}: not a BNAS packed model (bad magic ${JSON.stringify(magic)})`)
+  if (magic !== PACKED_MAGIC)
+    throw new PackedFormatError(`${what}: not a BNAS packed model (bad magic ${JSON.stringify(magic)})`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const version = view.getUint32(8, true)
   if (version !== PACKED_VERSION) {
-    throw new PackedFormatError(`${what}: format version ${version} is not supported (this runtime reads ${PACKED_VERSION})`)
+    throw new PackedFormatError(
+      `${what}: format version ${version} is not supported (this runtime reads ${PACKED_VERSION})`
+    )
   }
   const headerBytes = view.getUint32(12, true)
   const payloadBytes = view.getUint32(16, true)

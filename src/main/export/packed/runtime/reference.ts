@@ -33,7 +33,12 @@ function prepareBn(bn: BnParams): PreparedBn {
 /**
  * BN then sign, packed into sign and nonzero planes, [pixels][words] (bits.ts convention).
  */
-export function bnSignPack(x: Float32Array, pixels: number, c: number, bn: PreparedBn): { sign: Uint32Array; mask: Uint32Array } {
+export function bnSignPack(
+  x: Float32Array,
+  pixels: number,
+  c: number,
+  bn: PreparedBn
+): { sign: Uint32Array; mask: Uint32Array } {
   const words = wordsFor(c)
   const sign = new Uint32Array(pixels * words)
   const mask = new Uint32Array(pixels * words)
@@ -55,13 +60,7 @@ export function bnSignPack(x: Float32Array, pixels: number, c: number, bn: Prepa
  * The binary conv on packed planes: for each output, dot = Σ popcount(ma & mw) − 2·Σ popcount((sa ^ sw) & ma & mw)
  * over the in-image taps (out-of-image taps are the value 0), then ReLU(α·dot). Exact integer arithmetic.
  */
-function binConv(
-  step: PackedBinConv,
-  bn: PreparedBn,
-  x: Float32Array,
-  y: Float32Array,
-  dims: StepDims
-): void {
+function binConv(step: PackedBinConv, bn: PreparedBn, x: Float32Array, y: Float32Array, dims: StepDims): void {
   const [h, w, cin] = dims.inputs[0]
   const [ho, wo, cout] = dims.output
   const { kernel: k, stride: s, padding: pad, dilation: d } = step
@@ -160,7 +159,13 @@ function pool(max: boolean, stride: number, x: Float32Array, y: Float32Array, di
 }
 
 /** Runs a step on Float32Arrays: the pure-TS reference every other path is checked against. */
-export function executeReference(step: PackedStep, prepared: unknown, inputs: Float32Array[], y: Float32Array, dims: StepDims): void {
+export function executeReference(
+  step: PackedStep,
+  prepared: unknown,
+  inputs: Float32Array[],
+  y: Float32Array,
+  dims: StepDims
+): void {
   const x = inputs[0]
   const [h, w, c] = dims.inputs[0]
   const pixels = dims.batch * h * w

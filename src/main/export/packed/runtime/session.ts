@@ -19,7 +19,9 @@ export function packedPaths(): PackedRuntimePath[] {
 }
 
 /** Every registered path with whether it runs here and, if not, why. */
-export async function describePackedPaths(): Promise<Array<{ name: string; priority: number; ok: boolean; reason?: string }>> {
+export async function describePackedPaths(): Promise<
+  Array<{ name: string; priority: number; ok: boolean; reason?: string }>
+> {
   return Promise.all(
     packedPaths().map(async (path) => {
       const status = await path.available()

@@ -4,12 +4,34 @@ import { PACKED_WASM_BASE64 } from './packed-wasm'
 import { bnInverse } from './reference'
 import type { PackedBackend, PackedRuntimePath, StepDims } from './types'
 
+/** The parts of the WebAssembly API used here (the node tsconfig has no DOM lib, where its full types live). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer
+  grow(pages: number): number
+}
+interface WasmApi {
+  compile(bytes: Uint8Array): Promise<object>
+  instantiate(module: object, imports: object): Promise<{ exports: unknown }>
+}
+const wasmApi = (): WasmApi | undefined => (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly
+
 /** The exports of kernels.c (pointers are byte offsets into the module's memory). */
 interface Kernels {
-  memory: WebAssembly.Memory
-  __heap_base: WebAssembly.Global
+  memory: WasmMemory
+  __heap_base: { value: number }
   bn_f32(x: number, y: number, pixels: number, c: number, mean: number, inv: number, gamma: number, beta: number): void
-  bn_sign_pack(x: number, pixels: number, c: number, words: number, mean: number, inv: number, gamma: number, beta: number, sign: number, mask: number): void
+  bn_sign_pack(
+    x: number,
+    pixels: number,
+    c: number,
+    words: number,
+    mean: number,
+    inv: number,
+    gamma: number,
+    beta: number,
+    sign: number,
+    mask: number
+  ): void
   bin_conv(...args: number[]): void
   conv_f32(...args: number[]): void
   relu_f32(x: number, y: number, len: number): void
@@ -31,15 +53,17 @@ function decodeBase64(text: string): Uint8Array {
   return out
 }
 
-let compiled: Promise<WebAssembly.Module> | undefined
+let compiled: Promise<object> | undefined
 
 /** The kernels' bytes (also committed as packed.wasm); compiled once per process. */
 export function packedWasmBytes(): Uint8Array {
   return decodeBase64(PACKED_WASM_BASE64)
 }
 
-function compileKernels(): Promise<WebAssembly.Module> {
-  compiled ??= WebAssembly.compile(packedWasmBytes() as BufferSource)
+function compileKernels(): Promise<object> {
+  const api = wasmApi()
+  if (!api) return Promise.reject(new Error('WebAssembly is not available'))
+  compiled ??= api.compile(packedWasmBytes())
   return compiled
 }
 
@@ -55,7 +79,7 @@ class WasmHeap {
   private end: number
 
   constructor(
-    private readonly memory: WebAssembly.Memory,
+    private readonly memory: WasmMemory,
     base: number
   ) {
     this.end = Math.ceil(base / ALIGN) * ALIGN
@@ -127,11 +151,11 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
   private readonly persistent: number[] = []
 
   constructor(private readonly k: Kernels) {
-    this.heap = new WasmHeap(k.memory, k.__heap_base.value as number)
+    this.heap = new WasmHeap(k.memory, k.__heap_base.value)
   }
 
   static async create(): Promise<WasmBackend> {
-    const instance = await WebAssembly.instantiate(await compileKernels(), {})
+    const instance = await wasmApi()!.instantiate(await compileKernels(), {})
     return new WasmBackend(instance.exports as unknown as Kernels)
   }
 
@@ -162,7 +186,12 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
   }
 
   private prepareBn(bn: Extract<PackedStep, { op: 'bn' }>['bn']): PreparedBn {
-    return { mean: this.upload(bn.mean), inv: this.upload(bnInverse(bn)), gamma: this.upload(bn.gamma), beta: this.upload(bn.beta) }
+    return {
+      mean: this.upload(bn.mean),
+      inv: this.upload(bnInverse(bn)),
+      gamma: this.upload(bn.gamma),
+      beta: this.upload(bn.beta)
+    }
   }
 
   prepare(step: PackedStep): unknown {
@@ -229,7 +258,28 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
         const patchM = this.heap.alloc(p.kpad * 4)
         try {
           k.bn_sign_pack(x.ptr, pixels, c, words, p.mean, p.inv, p.gamma, p.beta, sign, mask)
-          k.bin_conv(sign, mask, n, h, w, words, step.kernel, step.stride, step.padding, step.dilation, ho, wo, p.wsign, p.wmask, co, p.kpad, p.alpha, y.ptr, patchS, patchM)
+          k.bin_conv(
+            sign,
+            mask,
+            n,
+            h,
+            w,
+            words,
+            step.kernel,
+            step.stride,
+            step.padding,
+            step.dilation,
+            ho,
+            wo,
+            p.wsign,
+            p.wmask,
+            co,
+            p.kpad,
+            p.alpha,
+            y.ptr,
+            patchS,
+            patchM
+          )
         } finally {
           for (const ptr of [sign, mask, patchS, patchM]) this.heap.release(ptr)
         }
@@ -241,7 +291,23 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
       }
       case 'conv': {
         const p = prepared as { weight: number; bias: number }
-        return k.conv_f32(x.ptr, n, h, w, c, p.weight, p.bias, co, step.kernel, step.stride, step.padding, step.dilation, ho, wo, y.ptr)
+        return k.conv_f32(
+          x.ptr,
+          n,
+          h,
+          w,
+          c,
+          p.weight,
+          p.bias,
+          co,
+          step.kernel,
+          step.stride,
+          step.padding,
+          step.dilation,
+          ho,
+          wo,
+          y.ptr
+        )
       }
       case 'relu':
         return k.relu_f32(x.ptr, y.ptr, pixels * c)
@@ -278,12 +344,15 @@ export const wasmSimdPath: PackedRuntimePath = {
   name: 'wasm-simd',
   priority: 10,
   available: async () => {
-    if (typeof WebAssembly === 'undefined') return { ok: false, reason: 'WebAssembly is not available' }
+    if (!wasmApi()) return { ok: false, reason: 'WebAssembly is not available' }
     try {
       await compileKernels()
       return { ok: true }
     } catch (error) {
-      return { ok: false, reason: `the kernels do not compile here (WebAssembly SIMD missing?): ${(error as Error).message}` }
+      return {
+        ok: false,
+        reason: `the kernels do not compile here (WebAssembly SIMD missing?): ${(error as Error).message}`
+      }
     }
   },
   createBackend: () => WasmBackend.create()
