@@ -5,6 +5,7 @@ import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-rou
 export const pages = [
   { path: '/datasets', name: 'datasets', title: 'Datasets', icon: '▦', component: () => import('./views/DatasetsView.vue') },
   { path: '/search', name: 'search', title: 'Search', icon: '⌕', component: () => import('./views/SearchView.vue') },
+  { path: '/train', name: 'train', title: 'Train', icon: '▶', component: () => import('./views/TrainView.vue') },
   { path: '/runs', name: 'runs', title: 'Runs', icon: '≡', component: () => import('./views/RunsView.vue') },
   { path: '/genotype', name: 'genotype', title: 'Genotype', icon: '◇', component: () => import('./views/GenotypeView.vue') },
   { path: '/export', name: 'export', title: 'Export', icon: '⇪', component: () => import('./views/ExportView.vue') }
@@ -12,7 +13,9 @@ export const pages = [
 
 const routes: RouteRecordRaw[] = [
   { path: '/', redirect: '/datasets' },
-  ...pages.map(({ path, name, title, component }) => ({ path, name, component, meta: { title } }))
+  ...pages.map(({ path, name, title, component }) => ({ path, name, component, meta: { title } })),
+  // A run's monitor (search or training): reached from Runs, or right after launching.
+  { path: '/runs/:runId', name: 'monitor', component: () => import('./views/MonitorView.vue'), meta: { title: 'Run' } }
 ]
 
 export const router = createRouter({ history: createWebHashHistory(), routes })
