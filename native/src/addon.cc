@@ -242,25 +242,43 @@ Napi::Value BinaryOp(const Napi::CallbackInfo& info) {
   for (int d = static_cast<int>(rank) - 2; d >= 0; --d) dense[d] = dense[d + 1] * shape[d + 1];
   const float* a = dataOf<float>(info[1], extentOf(shape, sa), "a");
   const float* b = dataOf<float>(info[3], extentOf(shape, sb), "b");
-  float* out = dataOf<float>(info[5], extentOf(shape, dense), "out");
   bool known = true;
-  guarded(info, "binaryOp", [&] {
-    if (extentOf(shape, dense) > 0) known = bnas::binaryOp(op, a, b, out, shape.data(), static_cast<int>(rank), sa.data(), sb.data());
-  });
+  if (op >= 100) {  // comparisons write bytes
+    uint8_t* out = dataOf<uint8_t>(info[5], extentOf(shape, dense), "out");
+    guarded(info, "compareOp", [&] {
+      if (extentOf(shape, dense) > 0) known = bnas::compareOp(op - 100, a, b, out, shape.data(), static_cast<int>(rank), sa.data(), sb.data());
+    });
+  } else {
+    float* out = dataOf<float>(info[5], extentOf(shape, dense), "out");
+    guarded(info, "binaryOp", [&] {
+      if (extentOf(shape, dense) > 0) known = bnas::binaryOp(op, a, b, out, shape.data(), static_cast<int>(rank), sa.data(), sb.data());
+    });
+  }
   if (!known) throw Napi::RangeError::New(info.Env(), "binaryOp: unknown op");
   return info.Env().Undefined();
 }
 
-// unaryOp(op, x, y)
+// unaryOp(op, x, y, alpha)
 Napi::Value UnaryOp(const Napi::CallbackInfo& info) {
   const int op = info[0].As<Napi::Number>().Int32Value();
   const size_t n = info[1].As<Napi::TypedArray>().ElementLength();
   const float* x = dataOf<float>(info[1], n, "x");
   float* y = dataOf<float>(info[2], n, "y");
+  const float alpha = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().FloatValue() : 0.0f;
   bool known = true;
-  guarded(info, "unaryOp", [&] { known = bnas::unaryOp(op, x, y, static_cast<int64_t>(n)); });
+  guarded(info, "unaryOp", [&] { known = bnas::unaryOp(op, x, y, static_cast<int64_t>(n), alpha); });
   if (!known) throw Napi::RangeError::New(info.Env(), "unaryOp: unknown op");
   return info.Env().Undefined();
+}
+
+// select(condition, t, e, out): all the same length; condition is bytes (TF.js bool).
+Napi::Value Select(const Napi::CallbackInfo& info) {
+  const size_t n = info[3].As<Napi::TypedArray>().ElementLength();
+  const uint8_t* condition = dataOf<uint8_t>(info[0], n, "condition");
+  const float* t = dataOf<float>(info[1], n, "t");
+  const float* e = dataOf<float>(info[2], n, "e");
+  float* out = dataOf<float>(info[3], n, "out");
+  return guarded(info, "select", [&] { bnas::select(condition, t, e, out, static_cast<int64_t>(n)); });
 }
 
 // reduceSum(x, out, outer, reduce, inner, scale): x as [outer, reduce, inner] summed over reduce, times scale.
@@ -289,6 +307,14 @@ Napi::Value SetBinaryConvPath(const Napi::CallbackInfo& info) {
   if (path != "auto" && path != "scalar") throw Napi::RangeError::New(info.Env(), "path must be 'auto' or 'scalar'");
   bnas::forceScalarBinaryConv(path == "scalar");
   return Napi::String::New(info.Env(), bnas::binaryConvPath());
+}
+
+// setThreads(n): OpenMP threads for oneDNN and the parallel kernels (default: all cores).
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  const int threads = info[0].As<Napi::Number>().Int32Value();
+  if (threads < 1 || threads > 1024) throw Napi::RangeError::New(info.Env(), "threads must be 1..1024");
+  bnas::setThreads(threads);
+  return Napi::Number::New(info.Env(), bnas::maxThreads());
 }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -321,7 +347,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fill", Napi::Function::New(env, Fill));
   exports.Set("binaryOp", Napi::Function::New(env, BinaryOp));
   exports.Set("unaryOp", Napi::Function::New(env, UnaryOp));
+  exports.Set("select", Napi::Function::New(env, Select));
   exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;
 }

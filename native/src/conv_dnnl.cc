@@ -219,6 +219,13 @@ std::string dnnlInfo(const ConvGeometry& g) {
   return out.str();
 }
 
+void clearConvPlans() {
+  std::lock_guard<std::mutex> lock(cacheMutex);
+  forwardPlans.clear();
+  backwardDataPlans.clear();
+  backwardFilterPlans.clear();
+}
+
 std::string dnnlVersion() {
   const dnnl_version_t* v = dnnl_version();
   std::ostringstream out;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -20,7 +21,10 @@
 namespace bnas {
 namespace {
 
-constexpr int64_t kParallelMin = 1 << 15;  // below this many elements threads cost more than they save
+// These kernels are memory-bound: one core nearly saturates bandwidth at these sizes, and an OpenMP region costs a
+// whole scheduler slice (4-8 ms measured) whenever another process holds the other core. So only very large arrays
+// are split across threads.
+constexpr int64_t kParallelMin = int64_t(1) << 22;
 
 // Row index (all dims but the last) to element offsets, for up to kMaxRank dims.
 inline void rowOffsets(int64_t row, const int64_t* shape, int rank, const int64_t* const* strides, int count,
@@ -39,8 +43,8 @@ int64_t rowsOf(const int64_t* shape, int rank) {
   return rows;
 }
 
-template <typename Op>
-BNAS_CLONES void binaryRow(Op op, const float* a, const float* b, float* out, int64_t n, int64_t sa, int64_t sb) {
+template <typename Op, typename Out>
+BNAS_CLONES void binaryRow(Op op, const float* a, const float* b, Out* out, int64_t n, int64_t sa, int64_t sb) {
   if (sa == 1 && sb == 1) {
     for (int64_t i = 0; i < n; ++i) out[i] = op(a[i], b[i]);
   } else if (sa == 1) {
@@ -50,13 +54,13 @@ BNAS_CLONES void binaryRow(Op op, const float* a, const float* b, float* out, in
     const float v = a[0];
     for (int64_t i = 0; i < n; ++i) out[i] = op(v, b[i]);
   } else {
-    const float v = op(a[0], b[0]);
+    const Out v = op(a[0], b[0]);
     for (int64_t i = 0; i < n; ++i) out[i] = v;
   }
 }
 
-template <typename Op>
-void binaryAll(Op op, const float* a, const float* b, float* out, const int64_t* shape, int rank,
+template <typename Op, typename Out>
+void binaryAll(Op op, const float* a, const float* b, Out* out, const int64_t* shape, int rank,
                const int64_t* sa, const int64_t* sb) {
   const int64_t rows = rowsOf(shape, rank);
   const int64_t inner = shape[rank - 1];
@@ -128,7 +132,24 @@ bool binaryOp(int op, const float* a, const float* b, float* out, const int64_t*
   }
 }
 
-bool unaryOp(int op, const float* x, float* y, int64_t n) {
+bool compareOp(int op, const float* a, const float* b, uint8_t* out, const int64_t* shape, int rank, const int64_t* sa,
+               const int64_t* sb) {
+  using u8 = uint8_t;
+  switch (op) {
+    case 0: binaryAll([](float x, float y) -> u8 { return x < y; }, a, b, out, shape, rank, sa, sb); return true;
+    case 1: binaryAll([](float x, float y) -> u8 { return x <= y; }, a, b, out, shape, rank, sa, sb); return true;
+    case 2: binaryAll([](float x, float y) -> u8 { return x > y; }, a, b, out, shape, rank, sa, sb); return true;
+    case 3: binaryAll([](float x, float y) -> u8 { return x >= y; }, a, b, out, shape, rank, sa, sb); return true;
+    case 4: binaryAll([](float x, float y) -> u8 { return x == y; }, a, b, out, shape, rank, sa, sb); return true;
+    default: return false;
+  }
+}
+
+BNAS_CLONES void select(const uint8_t* condition, const float* t, const float* e, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = condition[i] ? t[i] : e[i];
+}
+
+bool unaryOp(int op, const float* x, float* y, int64_t n, float alpha) {
   switch (op) {
     case 0: unaryAll([](float v) { return v > 0.0f ? 1.0f : (v < 0.0f ? -1.0f : 0.0f); }, x, y, n); return true;  // sign(NaN) = 0 as in tf
     case 1: unaryAll([](float v) { return std::fabs(v); }, x, y, n); return true;
@@ -137,6 +158,7 @@ bool unaryOp(int op, const float* x, float* y, int64_t n) {
     case 4: unaryAll([](float v) { return v * v; }, x, y, n); return true;
     case 5: unaryAll([](float v) { return 1.0f / std::sqrt(v); }, x, y, n); return true;
     case 6: unaryAll([](float v) { return std::sqrt(v); }, x, y, n); return true;
+    case 7: unaryAll([alpha](float v) { return std::isnan(v) ? v : (v > 0.0f ? 1.0f : alpha); }, x, y, n); return true;
     default: return false;
   }
 }

@@ -30,6 +30,7 @@ void conv2dBackpropInput(const ConvGeometry& g, const float* dy, const float* w,
 void conv2dBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw);
 std::string dnnlInfo(const ConvGeometry& g);  // implementation names oneDNN picked, for the benchmark/README
 std::string dnnlVersion();
+void clearConvPlans();  // after a change of thread count: oneDNN kernels are planned for one
 
 // Pooling (pool.cc), exactly the TF.js cpu backend's semantics.
 void maxPool(const PoolGeometry& g, const float* x, float* y);
@@ -52,10 +53,15 @@ void fill(float* dst, int64_t n, float value);
 // op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 maximum, 6 minimum. False for an unknown op.
 bool binaryOp(int op, const float* a, const float* b, float* out, const int64_t* shape, int rank, const int64_t* sa,
               const int64_t* sb);
-// op: 0 sign, 1 abs, 2 relu, 3 neg, 4 square, 5 rsqrt, 6 sqrt.
-bool unaryOp(int op, const float* x, float* y, int64_t n);
+// op: 0 less, 1 less-equal, 2 greater, 3 greater-equal, 4 equal; out is 0/1 bytes (TF.js bool).
+bool compareOp(int op, const float* a, const float* b, uint8_t* out, const int64_t* shape, int rank, const int64_t* sa,
+               const int64_t* sb);
+void select(const uint8_t* condition, const float* t, const float* e, float* out, int64_t n);
+// op: 0 sign, 1 abs, 2 relu, 3 neg, 4 square, 5 rsqrt, 6 sqrt, 7 step (x > 0 ? 1 : alpha).
+bool unaryOp(int op, const float* x, float* y, int64_t n, float alpha);
 void reduceSum(const float* x, float* out, int64_t outer, int64_t reduce, int64_t inner, double scale);
 
 int maxThreads();
+void setThreads(int threads);
 
 }  // namespace bnas

@@ -24,6 +24,11 @@
 namespace bnas {
 namespace {
 
+// Pooling is memory-bound like the elementwise kernels (elementwise.cc): threads only for very large tensors.
+constexpr int64_t kParallelMin = int64_t(1) << 22;
+
+inline bool parallel(const PoolGeometry& g) { return int64_t(g.n) * g.h * g.w * g.c >= kParallelMin; }
+
 struct Window {
   int r0, r1, c0, c1;  // in-input rows [r0, r1), columns [c0, c1)
   int rCorner, cCorner;
@@ -128,21 +133,27 @@ BNAS_CLONES void avgGradImage(const PoolGeometry& g, const float* dy, float* dx,
 
 int maxThreads() { return omp_get_max_threads(); }
 
+void setThreads(int threads) {
+  if (threads == omp_get_max_threads()) return;
+  omp_set_num_threads(threads);
+  clearConvPlans();
+}
+
 void maxPool(const PoolGeometry& g, const float* x, float* y) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (parallel(g))
   for (int b = 0; b < g.n; ++b)
     for (int oy = 0; oy < g.oh; ++oy) maxRow(g, x, y, b, oy);
 }
 
 void avgPool(const PoolGeometry& g, const float* x, float* y) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (parallel(g))
   for (int b = 0; b < g.n; ++b)
     for (int oy = 0; oy < g.oh; ++oy) avgRow(g, x, y, b, oy);
 }
 
 void maxPoolGrad(const PoolGeometry& g, const float* x, const float* dy, float* dx) {
   std::memset(dx, 0, sizeof(float) * static_cast<size_t>(g.n) * g.h * g.w * g.c);
-#pragma omp parallel
+#pragma omp parallel if (parallel(g))
   {
     std::vector<float> best(g.c);
     std::vector<int64_t> where(g.c);
@@ -153,7 +164,7 @@ void maxPoolGrad(const PoolGeometry& g, const float* x, const float* dy, float* 
 
 void avgPoolGrad(const PoolGeometry& g, const float* dy, float* dx) {
   std::memset(dx, 0, sizeof(float) * static_cast<size_t>(g.n) * g.h * g.w * g.c);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel(g))
   for (int b = 0; b < g.n; ++b) avgGradImage(g, dy, dx, b);
 }
 

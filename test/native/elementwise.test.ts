@@ -136,7 +136,12 @@ describe.skipIf(!status.available)(`native elementwise, data movement and reduct
         tf.div(x, y),
         tf.squaredDifference(x, y),
         tf.maximum(x, y),
-        tf.minimum(y, x)
+        tf.minimum(y, x),
+        tf.cast(tf.less(x, y), 'float32'),
+        tf.cast(tf.lessEqual(y, x), 'float32'),
+        tf.cast(tf.greater(x, y), 'float32'),
+        tf.cast(tf.greaterEqual(x, y), 'float32'),
+        tf.cast(tf.equal(x, x), 'float32')
       ])
     })
   }
@@ -149,7 +154,12 @@ describe.skipIf(!status.available)(`native elementwise, data movement and reduct
       tf.neg(x),
       tf.square(x),
       tf.rsqrt(tf.add(tf.abs(x), 0.1)),
-      tf.sqrt(tf.abs(x))
+      tf.sqrt(tf.abs(x)),
+      tf.step(x),
+      tf.step(x, 0.25),
+      // The STE's mask and selection: where(|x| < 1, dy, 0), and exact ties at 0 in the comparisons.
+      tf.where(tf.less(tf.abs(x), 0.5), x, tf.zerosLike(x)),
+      tf.cast(tf.lessEqual(x, 0), 'float32')
     ])
   })
 

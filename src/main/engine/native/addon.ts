@@ -32,24 +32,31 @@ export interface NativeAddon {
     size: Int32Array
   ): void
   fill(dst: Float32Array, value: number): void
-  /** op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 max, 6 min; strides 0 broadcast; out dense in shape. */
+  /**
+   * op: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference, 5 max, 6 min (out Float32Array); 100 less, 101 less-equal,
+   * 102 greater, 103 greater-equal, 104 equal (out Uint8Array of 0/1). Strides 0 broadcast; out dense in shape.
+   */
   binaryOp(
     op: number,
     a: Float32Array,
     aStrides: Int32Array,
     b: Float32Array,
     bStrides: Int32Array,
-    out: Float32Array,
+    out: Float32Array | Uint8Array,
     shape: Int32Array
   ): void
-  /** op: 0 sign, 1 abs, 2 relu, 3 neg, 4 square, 5 rsqrt, 6 sqrt. */
-  unaryOp(op: number, x: Float32Array, y: Float32Array): void
+  /** op: 0 sign, 1 abs, 2 relu, 3 neg, 4 square, 5 rsqrt, 6 sqrt, 7 step (x > 0 ? 1 : alpha). */
+  unaryOp(op: number, x: Float32Array, y: Float32Array, alpha?: number): void
+  /** out = condition ? t : e, all of one length (condition: TF.js bool bytes). */
+  select(condition: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void
   /** x as [outer, reduce, inner]: out[o, i] = scale · Σ_r x[o, r, i] (double accumulation). */
   reduceSum(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, scale: number): void
   /** The oneDNN implementations serving a conv geometry, e.g. "fwd=brgconv:avx512_core bwd_data=jit:avx512_core …". */
   convImplementations(geometry: Int32Array): string
   /** 'scalar' forces the portable popcount path (for tests on AVX-512 machines); returns the path now in use. */
   setBinaryConvPath(path: 'auto' | 'scalar'): string
+  /** OpenMP threads for oneDNN and the parallel kernels; returns the count now in use. */
+  setThreads(threads: number): number
   info(): NativeAddonInfo
 }
 

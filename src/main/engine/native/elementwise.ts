@@ -187,6 +187,14 @@ const BINARY_OPS: Record<string, number> = {
   [tf.Minimum]: 6
 }
 
+const COMPARE_OPS: Record<string, number> = {
+  [tf.Less]: 100,
+  [tf.LessEqual]: 101,
+  [tf.Greater]: 102,
+  [tf.GreaterEqual]: 103,
+  [tf.Equal]: 104
+}
+
 function binary(addon: NativeAddon, op: number, fallback: tf.KernelFunc) {
   return (args: KernelArgs): tf.TensorInfo => {
     const backend = args.backend as MathBackendCPU
@@ -202,9 +210,10 @@ function binary(addon: NativeAddon, op: number, fallback: tf.KernelFunc) {
       denseStrides(outShape)
     ])
     if (total === 0 || !plan) return fallback(args) as tf.TensorInfo
-    const out = new Float32Array(total)
+    // Comparisons give TF.js bools: one byte each, 0 or 1.
+    const out = op >= 100 ? new Uint8Array(total) : new Float32Array(total)
     addon.binaryOp(op, as, plan.strides[0], bs, plan.strides[1], out, plan.size)
-    return backend.makeTensorInfo(outShape, 'float32', out)
+    return backend.makeTensorInfo(outShape, op >= 100 ? 'bool' : 'float32', out)
   }
 }
 
@@ -215,7 +224,23 @@ const UNARY_OPS: Record<string, number> = {
   [tf.Neg]: 3,
   [tf.Square]: 4,
   [tf.Rsqrt]: 5,
-  [tf.Sqrt]: 6
+  [tf.Sqrt]: 6,
+  [tf.Step]: 7
+}
+
+function select(addon: NativeAddon, fallback: tf.KernelFunc) {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const backend = args.backend as MathBackendCPU
+    const { condition, t, e } = args.inputs as { condition: tf.TensorInfo; t: tf.TensorInfo; e: tf.TensorInfo }
+    const cs = condition.dtype === 'bool' ? backend.data.get(condition.dataId).values : null
+    const ts = floats(backend, t)
+    const es = floats(backend, e)
+    const same = tf.util.arraysEqual(condition.shape, t.shape) && tf.util.arraysEqual(t.shape, e.shape)
+    if (!(cs instanceof Uint8Array) || !ts || !es || !same || ts.length === 0) return fallback(args) as tf.TensorInfo
+    const out = new Float32Array(ts.length)
+    addon.select(cs, ts, es, out)
+    return backend.makeTensorInfo(t.shape, 'float32', out)
+  }
 }
 
 function unary(addon: NativeAddon, op: number, fallback: tf.KernelFunc) {
@@ -225,7 +250,7 @@ function unary(addon: NativeAddon, op: number, fallback: tf.KernelFunc) {
     const xs = floats(backend, x)
     if (!xs) return fallback(args) as tf.TensorInfo
     const out = new Float32Array(xs.length)
-    addon.unaryOp(op, xs, out)
+    addon.unaryOp(op, xs, out, (args.attrs as { alpha?: number } | undefined)?.alpha ?? 0)
     return backend.makeTensorInfo(x.shape, 'float32', out)
   }
 }
@@ -265,7 +290,9 @@ export function elementwiseKernels(addon: NativeAddon): Map<string, tf.KernelFun
     [tf.Sum, reduction(addon, false, cpuKernel(tf.Sum))],
     [tf.Mean, reduction(addon, true, cpuKernel(tf.Mean))]
   ])
-  for (const [name, op] of Object.entries(BINARY_OPS)) kernels.set(name, binary(addon, op, cpuKernel(name)))
+  kernels.set(tf.Select, select(addon, cpuKernel(tf.Select)))
+  for (const [name, op] of Object.entries({ ...BINARY_OPS, ...COMPARE_OPS }))
+    kernels.set(name, binary(addon, op, cpuKernel(name)))
   for (const [name, op] of Object.entries(UNARY_OPS)) kernels.set(name, unary(addon, op, cpuKernel(name)))
   return kernels
 }

@@ -38,7 +38,14 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   tf.Neg,
   tf.Square,
   tf.Rsqrt,
-  tf.Sqrt
+  tf.Sqrt,
+  tf.Step,
+  tf.Less,
+  tf.LessEqual,
+  tf.Greater,
+  tf.GreaterEqual,
+  tf.Equal,
+  tf.Select
 ]
 
 /**
@@ -48,6 +55,8 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
  */
 export async function registerNativeBackend(): Promise<void> {
   const addon = loadNativeAddon()
+  const threads = process.env.BNAS_NATIVE_THREADS
+  if (threads !== undefined && threads !== '') setNativeThreads(Number(threads))
   // Registers the 'cpu' backend and its kernels, which 'native' inherits.
   await import('@tensorflow/tfjs-backend-cpu')
   if (tf.findBackendFactory(NATIVE_BACKEND_NAME) === null) {
@@ -55,6 +64,8 @@ export async function registerNativeBackend(): Promise<void> {
   }
   const overrides = nativeKernels(addon)
   for (const [name, kernel] of elementwiseKernels(addon)) overrides.set(name, kernel)
+  // BNAS_NATIVE_DISABLE=Conv2D,Mean,... keeps those kernels on their cpu versions (to bisect a numeric difference).
+  for (const name of (process.env.BNAS_NATIVE_DISABLE ?? '').split(',')) overrides.delete(name.trim())
   overrides.set(BINARY_CONV2D, binaryConvKernel(addon))
   for (const [kernelName, kernelFunc] of overrides) {
     if (!tf.getKernel(kernelName, NATIVE_BACKEND_NAME))
@@ -64,6 +75,16 @@ export async function registerNativeBackend(): Promise<void> {
     if (overrides.has(config.kernelName) || tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME)) continue
     tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME })
   }
+}
+
+/**
+ * Threads the native kernels use (default: all cores; `BNAS_NATIVE_THREADS` sets it at registration). On cores
+ * shared with other busy processes one thread can be faster: each parallel region then waits for a scheduler slice.
+ */
+export function setNativeThreads(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new Error(`native threads must be a positive integer, got ${threads}`)
+  return loadNativeAddon().setThreads(threads)
 }
 
 /** One line for reports: the addon's oneDNN version, threads and SIMD, or why it is unavailable. */
