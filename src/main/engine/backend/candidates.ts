@@ -39,15 +39,16 @@ function requireOptional(specifier: string): unknown {
 }
 
 /**
- * The native CPU kernels of a later issue. Until that addon exists this stays the single place that says so; the
- * later issue replaces `load` (and nothing else in the engine needs to change).
+ * The native CPU kernels (src/main/engine/native: a Node-API addon on oneDNN, multi-threaded, SIMD chosen at run
+ * time) under a backend that extends the cpu one. Loading fails with the addon's reason where it was not built.
  */
 export const nativeCandidate: BackendCandidate = {
   name: 'native',
   tfName: 'native',
   description: 'BNAS native CPU kernels (oneDNN addon)',
   load: async () => {
-    throw new Error('the native addon is not built yet')
+    const { registerNativeBackend } = await import('../native')
+    await registerNativeBackend()
   }
 }
 
