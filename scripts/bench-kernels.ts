@@ -1,7 +1,9 @@
 // Kernel benchmark: ms per conv forward / input gradient / filter gradient (and pooling) for the BNAS supernet's
 // typical shapes, on the native backend against wasm and the pure-JS cpu backend.
 //
-//   npx tsx scripts/bench-kernels.ts [--backends native,wasm,cpu] [--reps 9] [--batch 32] [--json]
+//   npx tsx scripts/bench-kernels.ts [--backends native,wasm,cpu] [--reps 9] [--batch 32] [--threads N] [--json]
+//
+// PyTorch on the same shapes: /usr/bin/python3 native/bench/torch_kernels.py [--threads N].
 //
 // Each number is the median of --reps timed runs after 2 warm-up runs (cpu: 1 run, it takes seconds). The machine's
 // load average is printed beside the numbers: on shared cores, compare medians taken under similar load only.
@@ -11,7 +13,7 @@ import * as os from 'node:os'
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import { wasmCandidate } from '../src/main/engine/backend/candidates'
-import { describeNativeBackend, registerNativeBackend } from '../src/main/engine/native'
+import { describeNativeBackend, registerNativeBackend, setNativeThreads } from '../src/main/engine/native'
 
 interface Shape {
   name: string
@@ -31,6 +33,7 @@ const backends = option('backends', 'native,wasm,cpu').split(',')
 const reps = Number(option('reps', '9'))
 const batch = Number(option('batch', '32'))
 const json = process.argv.includes('--json')
+const threads = option('threads', '')
 
 const SHAPES: Shape[] = [
   { name: 'conv 3x3 s1 C8', input: [batch, 32, 32, 8], k: 3, cout: 8, stride: 1, pad: 1 },
@@ -79,7 +82,10 @@ interface Row {
 }
 
 async function benchBackend(backend: string): Promise<Row[]> {
-  if (backend === 'native') await registerNativeBackend()
+  if (backend === 'native') {
+    await registerNativeBackend()
+    if (threads) setNativeThreads(Number(threads))
+  }
   if (backend === 'wasm') await wasmCandidate.load()
   if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialise`)
   const slow = backend === 'cpu'
