@@ -293,6 +293,58 @@ Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
   return guarded(info, "reduceSum", [&] { bnas::reduceSum(x, out, outer, reduce, inner, scale); });
 }
 
+// A Float32Array argument or null/undefined (optional γ, β, dγ, dβ).
+float* optionalFloats(const Napi::Value& value, size_t length, const char* what) {
+  if (value.IsNull() || value.IsUndefined()) return nullptr;
+  return dataOf<float>(value, length, what);
+}
+
+// batchNormStats(x, channels, mean, variance)
+Napi::Value BatchNormStats(const Napi::CallbackInfo& info) {
+  const int64_t c = info[1].As<Napi::Number>().Int64Value();
+  const size_t length = info[0].As<Napi::TypedArray>().ElementLength();
+  if (c < 1 || length % c != 0 || length == 0) throw Napi::RangeError::New(info.Env(), "batchNormStats: bad channels");
+  const float* x = dataOf<float>(info[0], length, "x");
+  float* mean = dataOf<float>(info[2], c, "mean");
+  float* variance = dataOf<float>(info[3], c, "variance");
+  return guarded(info, "batchNormStats", [&] { bnas::batchNormStats(x, length / c, c, mean, variance); });
+}
+
+// batchNormForward(x, channels, mean, variance, gamma|null, beta|null, eps, y)
+Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
+  const int64_t c = info[1].As<Napi::Number>().Int64Value();
+  const size_t length = info[0].As<Napi::TypedArray>().ElementLength();
+  if (c < 1 || length % c != 0 || length == 0) throw Napi::RangeError::New(info.Env(), "batchNormForward: bad channels");
+  const float* x = dataOf<float>(info[0], length, "x");
+  const float* mean = dataOf<float>(info[2], c, "mean");
+  const float* variance = dataOf<float>(info[3], c, "variance");
+  const float* gamma = optionalFloats(info[4], c, "gamma");
+  const float* beta = optionalFloats(info[5], c, "beta");
+  const float eps = info[6].As<Napi::Number>().FloatValue();
+  float* y = dataOf<float>(info[7], length, "y");
+  return guarded(info, "batchNormForward",
+                 [&] { bnas::batchNormForward(x, length / c, c, mean, variance, gamma, beta, eps, y); });
+}
+
+// batchNormBackward(dy, x, channels, mean, variance, gamma|null, eps, dx, dgamma|null, dbeta|null)
+Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
+  const int64_t c = info[2].As<Napi::Number>().Int64Value();
+  const size_t length = info[1].As<Napi::TypedArray>().ElementLength();
+  if (c < 1 || length % c != 0 || length == 0) throw Napi::RangeError::New(info.Env(), "batchNormBackward: bad channels");
+  const float* dy = dataOf<float>(info[0], length, "dy");
+  const float* x = dataOf<float>(info[1], length, "x");
+  const float* mean = dataOf<float>(info[3], c, "mean");
+  const float* variance = dataOf<float>(info[4], c, "variance");
+  const float* gamma = optionalFloats(info[5], c, "gamma");
+  const float eps = info[6].As<Napi::Number>().FloatValue();
+  float* dx = dataOf<float>(info[7], length, "dx");
+  float* dgamma = optionalFloats(info[8], c, "dgamma");
+  float* dbeta = optionalFloats(info[9], c, "dbeta");
+  return guarded(info, "batchNormBackward", [&] {
+    bnas::batchNormBackward(dy, x, length / c, c, mean, variance, gamma, eps, dx, dgamma, dbeta);
+  });
+}
+
 // convImplementations(geometry): which oneDNN implementations serve this geometry (for benchmarks).
 Napi::Value ConvImplementations(const Napi::CallbackInfo& info) {
   const ConvGeometry g = readConv(info[0]);
@@ -347,6 +399,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fill", Napi::Function::New(env, Fill));
   exports.Set("binaryOp", Napi::Function::New(env, BinaryOp));
   exports.Set("unaryOp", Napi::Function::New(env, UnaryOp));
+  exports.Set("batchNormStats", Napi::Function::New(env, BatchNormStats));
+  exports.Set("batchNormForward", Napi::Function::New(env, BatchNormForward));
+  exports.Set("batchNormBackward", Napi::Function::New(env, BatchNormBackward));
   exports.Set("select", Napi::Function::New(env, Select));
   exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

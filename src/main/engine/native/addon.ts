@@ -51,6 +51,30 @@ export interface NativeAddon {
   select(condition: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void
   /** x as [outer, reduce, inner]: out[o, i] = scale · Σ_r x[o, r, i] (double accumulation). */
   reduceSum(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, scale: number): void
+  /** Per-channel mean and biased variance of an [m, channels] array. */
+  batchNormStats(x: Float32Array, channels: number, mean: Float32Array, variance: Float32Array): void
+  batchNormForward(
+    x: Float32Array,
+    channels: number,
+    mean: Float32Array,
+    variance: Float32Array,
+    gamma: Float32Array | null,
+    beta: Float32Array | null,
+    eps: number,
+    y: Float32Array
+  ): void
+  batchNormBackward(
+    dy: Float32Array,
+    x: Float32Array,
+    channels: number,
+    mean: Float32Array,
+    variance: Float32Array,
+    gamma: Float32Array | null,
+    eps: number,
+    dx: Float32Array,
+    dgamma: Float32Array | null,
+    dbeta: Float32Array | null
+  ): void
   /** The oneDNN implementations serving a conv geometry, e.g. "fwd=brgconv:avx512_core bwd_data=jit:avx512_core …". */
   convImplementations(geometry: Int32Array): string
   /** 'scalar' forces the portable popcount path (for tests on AVX-512 machines); returns the path now in use. */

@@ -3,9 +3,24 @@ import { loadNativeAddon, nativeAddonStatus } from './addon'
 import { NATIVE_BACKEND_NAME, NativeBackend, nativeKernels } from './backend'
 import { BINARY_CONV2D, binaryConvKernel } from './binary-conv'
 import { elementwiseKernels } from './elementwise'
+import {
+  BATCH_NORM_BACKWARD as BATCH_NORM_BACKWARD_KERNEL,
+  BATCH_NORM_FORWARD as BATCH_NORM_FORWARD_KERNEL,
+  BATCH_NORM_STATS as BATCH_NORM_STATS_KERNEL,
+  batchNormKernels,
+  registerBatchNormGradient
+} from './batchnorm'
 
 export { NATIVE_BACKEND_NAME, NativeBackend, convGeometry, poolGeometry } from './backend'
 export { nativeAddonStatus, loadNativeAddon, type NativeAddon, type NativeAddonInfo } from './addon'
+export {
+  batchNormTraining,
+  type BatchNormTrainingOptions,
+  type BatchNormTrainingResult,
+  BATCH_NORM_STATS,
+  BATCH_NORM_FORWARD,
+  BATCH_NORM_BACKWARD
+} from './batchnorm'
 export { BINARY_CONV2D, binaryConv2d, binaryConv2dReference, packSigns, type BinaryConvOptions } from './binary-conv'
 
 /** Kernels the native backend runs natively (the rest are the cpu backend's). */
@@ -18,6 +33,9 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   tf.MaxPoolGrad,
   tf.AvgPoolGrad,
   BINARY_CONV2D,
+  BATCH_NORM_STATS_KERNEL,
+  BATCH_NORM_FORWARD_KERNEL,
+  BATCH_NORM_BACKWARD_KERNEL,
   tf.Slice,
   tf.SplitV,
   tf.PadV2,
@@ -64,6 +82,8 @@ export async function registerNativeBackend(): Promise<void> {
   }
   const overrides = nativeKernels(addon)
   for (const [name, kernel] of elementwiseKernels(addon)) overrides.set(name, kernel)
+  for (const [name, kernel] of batchNormKernels(addon)) overrides.set(name, kernel)
+  registerBatchNormGradient()
   // BNAS_NATIVE_DISABLE=Conv2D,Mean,... keeps those kernels on their cpu versions (to bisect a numeric difference).
   for (const name of (process.env.BNAS_NATIVE_DISABLE ?? '').split(',')) overrides.delete(name.trim())
   overrides.set(BINARY_CONV2D, binaryConvKernel(addon))
