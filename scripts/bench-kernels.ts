@@ -5,6 +5,12 @@
 //
 // PyTorch on the same shapes: /usr/bin/python3 native/bench/torch_kernels.py [--threads N].
 //
+//   npx tsx scripts/bench-kernels.ts --step [--backends native] [--batch 32] [--threads N] [--reps 3]
+//
+// instead times one weight step of the search supernet (5 cells, C = 8, 32×32×3, 10 classes: training-mode forward,
+// cross-entropy, gradients of every weight; no optimizer) and prints the time spent in each kernel (wall time of the
+// kernel functions, measured by wrapping them) for the last repetition. Not the full `bnas bench search-step`.
+//
 // Each number is the median of --reps timed runs after 2 warm-up runs (cpu: 1 run, it takes seconds). The machine's
 // load average is printed beside the numbers: on shared cores, compare medians taken under similar load only.
 // Shapes are the ones the engine's ops hand to tf: conv2dTorch pads explicitly, dilated convs reach the kernel as
@@ -29,8 +35,8 @@ function option(name: string, fallback: string): string {
   return at >= 0 && process.argv[at + 1] ? process.argv[at + 1] : fallback
 }
 
-const backends = option('backends', 'native,wasm,cpu').split(',')
-const reps = Number(option('reps', '9'))
+const backends = option('backends', process.argv.includes('--step') ? 'native' : 'native,wasm,cpu').split(',')
+const reps = Number(option('reps', process.argv.includes('--step') ? '3' : '9'))
 const batch = Number(option('batch', '32'))
 const json = process.argv.includes('--json')
 const threads = option('threads', '')
@@ -139,7 +145,76 @@ async function benchBackend(backend: string): Promise<Row[]> {
   return rows
 }
 
+/** Wraps every kernel of `backend` to add up its wall time per kernel name. */
+function instrumentKernels(backend: string): Map<string, { ms: number; calls: number }> {
+  const stats = new Map<string, { ms: number; calls: number }>()
+  for (const config of tf.getKernelsForBackend(backend)) {
+    const inner = config.kernelFunc
+    tf.unregisterKernel(config.kernelName, backend)
+    tf.registerKernel({
+      ...config,
+      kernelFunc: (args) => {
+        const started = performance.now()
+        const out = inner(args)
+        const entry = stats.get(config.kernelName) ?? { ms: 0, calls: 0 }
+        entry.ms += performance.now() - started
+        entry.calls++
+        stats.set(config.kernelName, entry)
+        return out
+      }
+    })
+  }
+  return stats
+}
+
+async function benchStep(backend: string): Promise<void> {
+  await import('../src/main/engine/ops/register-gradients')
+  const { Supernet } = await import('../src/main/engine/network/supernet')
+  const { crossEntropy } = await import('../src/main/engine/train/loss')
+  if (backend === 'native') {
+    await registerNativeBackend()
+    if (threads) setNativeThreads(Number(threads))
+  }
+  if (backend === 'wasm') await wasmCandidate.load()
+  if (!(await tf.setBackend(backend))) throw new Error(`backend ${backend} failed to initialise`)
+  const stats = instrumentKernels(backend)
+  const net = new Supernet({ cells: 5, channels: 8, classes: 10, seed: 1 })
+  const x = tf.randomNormal([batch, 32, 32, 3]) as tf.Tensor4D
+  const y = tf.tensor1d(
+    Array.from({ length: batch }, (_, i) => i % 10),
+    'int32'
+  )
+  const variables = net.weightParameters()
+  const step = (): number => {
+    const started = performance.now()
+    tf.tidy(() => {
+      const { value } = tf.variableGrads(() => crossEntropy(net.logits(x, { training: true }), y), variables)
+      value.dataSync()
+    })
+    return performance.now() - started
+  }
+  step() // warm-up: oneDNN plans, JIT
+  const times: number[] = []
+  for (let i = 0; i < reps; i++) {
+    stats.clear()
+    times.push(step())
+  }
+  const inKernels = [...stats.values()].reduce((sum, e) => sum + e.ms, 0)
+  console.log(
+    `${backend}: weight step, batch ${batch}: median ${median(times).toFixed(0)} ms of [${times.map((t) => t.toFixed(0)).join(', ')}]; ` +
+      `last step ${inKernels.toFixed(0)} ms inside kernels; load ${os.loadavg()[0].toFixed(1)}; peak-ish memory ${(process.memoryUsage().rss / 2 ** 30).toFixed(2)} GiB rss`
+  )
+  for (const [name, e] of [...stats].sort((p, q) => q[1].ms - p[1].ms).slice(0, 15))
+    console.log(`  ${name.padEnd(24)} ${e.ms.toFixed(0).padStart(7)} ms ${String(e.calls).padStart(7)} calls`)
+  tf.dispose([x, y])
+  net.dispose()
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--step')) {
+    for (const backend of backends) await benchStep(backend)
+    return
+  }
   const header = {
     node: process.version,
     cores: os.cpus().length,
