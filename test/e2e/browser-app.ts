@@ -82,3 +82,16 @@ export function watchErrors(page: Page): string[] {
   page.on('pageerror', (error) => errors.push(error.message))
   return errors
 }
+
+/**
+ * A picture of the whole page. The app scrolls inside its content pane, not the document, so Playwright's fullPage
+ * sees only the window: the viewport grows to the content's height for the picture, then returns to its size.
+ */
+export async function screenshotWhole(page: Page, path: string): Promise<void> {
+  const size = page.viewportSize() ?? { width: 1280, height: 800 }
+  const height = await page.locator('.content').evaluate((content) => content.scrollHeight + 40)
+  await page.setViewportSize({ width: size.width, height: Math.max(size.height, Math.min(height, 5000)) })
+  await page.waitForTimeout(300) // charts resize on the next frame
+  await page.screenshot({ path })
+  await page.setViewportSize(size)
+}

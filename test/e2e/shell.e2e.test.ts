@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import { artifactsDir, launchChromium, startBrowserMode, watchErrors, type RunningApp } from './browser-app'
 
-const PAGES = ['datasets', 'search', 'runs', 'genotype', 'export'] as const
+const PAGES = ['datasets', 'search', 'train', 'runs', 'genotype', 'export'] as const
 
 let app: RunningApp
 let browser: Browser
@@ -46,6 +46,7 @@ describe('the app in browser mode, in Chromium', () => {
     await page.locator('[data-test=nav-genotype]').click()
     const published = page.locator('[data-test=published-latest_cell_zeroise] pre')
     await expect.poll(() => published.textContent()).toContain("('bin_dil_conv_3x3', 0)")
+    await page.locator('[data-test=a-source]').selectOption('text')
     await page.locator('[data-test=genotype-input]').fill('{"normal": [["bogus_op", 0]]}')
     await page.locator('[data-test=genotype-parse]').click()
     await expect.poll(() => page.locator('[data-test=genotype-error]').textContent()).toMatch(/bogus_op|normal/)

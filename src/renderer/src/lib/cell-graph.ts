@@ -73,7 +73,7 @@ export function layoutCell(genotype: GenotypeOf<string>, kind: CellKind, options
   const concat = kind === 'normal' ? genotype.normalConcat : genotype.reduceConcat
   const steps = Math.ceil(gene.length / 2)
   const graph = new dagre.graphlib.Graph({ multigraph: true })
-  graph.setGraph({ rankdir: 'LR', nodesep: compact ? 6 : 18, ranksep: compact ? 22 : 70, edgesep: compact ? 4 : 12, marginx: 6, marginy: 6 })
+  graph.setGraph({ rankdir: 'LR', nodesep: compact ? 6 : 16, ranksep: compact ? 22 : 36, edgesep: compact ? 4 : 10, marginx: 6, marginy: 6 })
   graph.setDefaultEdgeLabel(() => ({}))
 
   const nodeSize = compact ? { width: 26, height: 16 } : { width: 64, height: 32 }
@@ -128,7 +128,7 @@ export function layoutCell(genotype: GenotypeOf<string>, kind: CellKind, options
   }
   for (const edge of pending) {
     const hasLabel = !compact && edge.label !== ''
-    graph.setEdge(edge.from, edge.to, hasLabel ? { width: edge.label.length * 6.2 + 6, height: 14, labelpos: 'c' } : { width: 0, height: 0 }, edge.id)
+    graph.setEdge(edge.from, edge.to, hasLabel ? { width: edge.label.length * 5.6 + 6, height: 13, labelpos: 'c' } : { width: 0, height: 0 }, edge.id)
   }
   dagre.layout(graph)
 

@@ -41,6 +41,7 @@ export const useRunsStore = defineStore('runs', () => {
   /** Run id → live state; a shallowRef of plain objects, re-triggered once per flush. */
   const live = shallowRef(new Map<string, LiveRun>())
   const buffer: AppEvent[] = []
+  // Runs whose history is being fetched.
   const fetching = new Map<string, Promise<void>>()
   let timer: ReturnType<typeof setTimeout> | null = null
   let listTimer: ReturnType<typeof setTimeout> | null = null
@@ -55,7 +56,11 @@ export const useRunsStore = defineStore('runs', () => {
     } else listError.value = result.error.message
   }
 
-  /** Loads a run's history (again) and starts following it. */
+  /**
+   * Loads a run's history (again) and starts following it. Live events are applied as they come, also while the
+   * history is on its way (the engine answers between steps, which can take seconds on a slow machine); the history
+   * is merged in when it arrives, keyed by step and epoch, so nothing shows twice.
+   */
   function open(runId: string): Promise<void> {
     const existing = fetching.get(runId)
     if (existing) return existing
@@ -69,18 +74,18 @@ export const useRunsStore = defineStore('runs', () => {
         run.config = detail.config
         run.progress = mergeProgress(detail.progress, run.progress.filter((record) => record.step > (detail.progress.at(-1)?.step ?? -1)))
         run.epochs = mergeEpochs(detail.epochs, run.epochs.filter((record) => record.epoch > (detail.epochs.at(-1)?.epoch ?? -1)))
-        run.log = detail.log.split('\n').filter((line) => line !== '').slice(-LOG_LIMIT)
-        run.status = detail.summary.active ? (run.status ?? detail.summary.status) : detail.summary.status
-        run.message = detail.summary.message ?? null
+        const history = detail.log.split('\n').filter((line) => line !== '')
+        const recent = history.slice(-50).join('\n')
+        run.log = [...history, ...run.log.filter((line) => !recent.includes(line))].slice(-LOG_LIMIT)
+        // A status event seen while fetching is newer than the folder's manifest.
+        if (run.lastSeq < 0 || run.status === null) run.status = detail.summary.status
+        run.message = run.message ?? detail.summary.message ?? null
         run.error = null
       } else run.error = result.error.message
       run.loaded = true
-      live.value.set(runId, run)
+      live.value.set(runId, { ...run })
       triggerRef(live)
-    })().finally(() => {
-      fetching.delete(runId)
-      schedule()
-    })
+    })().finally(() => fetching.delete(runId))
     fetching.set(runId, task)
     return task
   }
@@ -104,8 +109,7 @@ export const useRunsStore = defineStore('runs', () => {
         break
       case 'log': {
         const line = event.payload.level === 'info' ? event.payload.message : `[${event.payload.level}] ${event.payload.message}`
-        if (run.log.at(-1)?.endsWith(event.payload.message) !== true) run.log.push(line)
-        if (run.log.length > LOG_LIMIT) run.log.splice(0, run.log.length - LOG_LIMIT)
+        if (run.log.at(-1)?.endsWith(event.payload.message) !== true) run.log = [...run.log.slice(-(LOG_LIMIT - 1)), line]
         break
       }
     }
@@ -113,15 +117,17 @@ export const useRunsStore = defineStore('runs', () => {
 
   function flush(): void {
     timer = null
-    const ready = buffer.filter((event) => !fetching.has(event.runId))
-    const waiting = buffer.filter((event) => fetching.has(event.runId))
-    buffer.length = 0
-    buffer.push(...waiting)
+    const ready = buffer.splice(0)
     if (ready.length === 0) return
     let statusChanged = false
     for (const event of ready) {
       apply(event)
       if (event.type === 'job.status') statusChanged = true
+    }
+    // A new object per changed run: pages compute from the run object, and an unchanged identity would not tell them.
+    for (const runId of new Set(ready.map((event) => event.runId))) {
+      const run = live.value.get(runId)
+      if (run) live.value.set(runId, { ...run })
     }
     triggerRef(live)
     // A run that started, ended, paused or resumed changes the list too.
@@ -155,7 +161,7 @@ export const useRunsStore = defineStore('runs', () => {
     if (!result.ok) return result.error.message
     const run = live.value.get(runId)
     if (run) {
-      run.status = result.value.status === 'stopping' ? run.status : result.value.status
+      live.value.set(runId, { ...run, status: result.value.status === 'stopping' ? run.status : result.value.status })
       triggerRef(live)
     }
     return null
