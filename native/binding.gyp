@@ -15,7 +15,9 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
       "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-Wall", "-Wno-unused-parameter", "-Wno-maybe-uninitialized"],
-      "ldflags": ["-fopenmp"],
+      # -z nodelete: Node unloads an addon that only a worker thread loaded when that worker exits; OpenMP's pool
+      # threads would then run unmapped code (segfault at exit). Keeping it loaded is what a process-wide runtime needs.
+      "ldflags": ["-fopenmp", "-Wl,-z,nodelete"],
       "libraries": ["-ldnnl", "-fopenmp"],
       "conditions": [
         ["OS=='mac'", {

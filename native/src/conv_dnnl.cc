@@ -18,14 +18,16 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
+// Process-lifetime objects are created with new and never destroyed: destructors run at exit, after oneDNN's own
+// globals and OpenMP teams may be gone (a worker thread that ran convs made Node segfault at exit otherwise).
 dnnl::engine& cpuEngine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
+  static dnnl::engine* engine = new dnnl::engine(dnnl::engine::kind::cpu, 0);
+  return *engine;
 }
 
 dnnl::stream& cpuStream() {
-  static dnnl::stream stream(cpuEngine());
-  return stream;
+  static dnnl::stream* stream = new dnnl::stream(cpuEngine());
+  return *stream;
 }
 
 using Key = std::array<int, 17>;
@@ -98,9 +100,9 @@ struct BackwardFilterPlan {
 };
 
 std::mutex cacheMutex;
-std::map<Key, std::unique_ptr<ForwardPlan>> forwardPlans;
-std::map<Key, std::unique_ptr<BackwardDataPlan>> backwardDataPlans;
-std::map<Key, std::unique_ptr<BackwardFilterPlan>> backwardFilterPlans;
+auto& forwardPlans = *new std::map<Key, std::unique_ptr<ForwardPlan>>();
+auto& backwardDataPlans = *new std::map<Key, std::unique_ptr<BackwardDataPlan>>();
+auto& backwardFilterPlans = *new std::map<Key, std::unique_ptr<BackwardFilterPlan>>();
 
 ForwardPlan& forwardPlan(const ConvGeometry& g) {
   auto& slot = forwardPlans[keyOf(g)];
