@@ -3,11 +3,10 @@ import '@tensorflow/tfjs-backend-cpu'
 import { beforeAll, describe, expect, it } from 'vitest'
 import '../../src/main/engine/ops/register-gradients'
 import { batchNormTraining, nativeAddonStatus, registerNativeBackend } from '../../src/main/engine/native'
-import { randomValues, relativeError, runOn } from './compare'
+import { randomValues, relativeError, runOn, nativeSuite } from './compare'
 
 const status = nativeAddonStatus()
-const skipReason = status.available ? '' : ` (SKIPPED: ${status.reason})`
-if (!status.available) console.warn(`test/native: fused batch norm not tested: ${status.reason}`)
+const { skipReason } = nativeSuite('fused batch norm')
 
 const EPS = 1e-5
 

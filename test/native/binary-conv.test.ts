@@ -10,11 +10,10 @@ import {
   registerNativeBackend,
   type BinaryConvOptions
 } from '../../src/main/engine/native'
-import { randomValues, relativeError, runOn } from './compare'
+import { randomValues, relativeError, runOn, nativeSuite } from './compare'
 
 const status = nativeAddonStatus()
-const skipReason = status.available ? '' : ` (SKIPPED: ${status.reason})`
-if (!status.available) console.warn(`test/native: binary conv not tested: ${status.reason}`)
+const { skipReason } = nativeSuite('binary conv')
 
 interface BinaryCase {
   name: string

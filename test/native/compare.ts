@@ -1,3 +1,4 @@
+import { nativeAddonStatus } from '../../src/main/engine/native'
 import * as tf from '@tensorflow/tfjs-core'
 
 /** Deterministic uniform values in [-1, 1) with a fraction of exact zeros (sign(0) = 0 must be exercised). */
@@ -38,4 +39,17 @@ export function relativeError(actual: Float32Array, expected: Float32Array): num
   }
   if (Number.isNaN(maxDiff)) return Infinity
   return scale === 0 ? maxDiff : maxDiff / scale
+}
+
+/**
+ * Whether the native suites can run here. When the addon is unavailable: a warning with the reason (and the reason in
+ * the suite's name, via `skipReason`), or a failure where BNAS_REQUIRE_NATIVE=1 says the addon must be there (CI).
+ */
+export function nativeSuite(what: string): { available: boolean; skipReason: string } {
+  const status = nativeAddonStatus()
+  if (status.available) return { available: true, skipReason: '' }
+  if (process.env.BNAS_REQUIRE_NATIVE === '1')
+    throw new Error(`BNAS_REQUIRE_NATIVE=1 but the native addon is unavailable: ${status.reason}`)
+  console.warn(`test/native: ${what} not tested: ${status.reason}`)
+  return { available: false, skipReason: ` (SKIPPED: ${status.reason})` }
 }

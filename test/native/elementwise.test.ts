@@ -2,11 +2,10 @@ import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { nativeAddonStatus, registerNativeBackend } from '../../src/main/engine/native'
-import { randomValues, relativeError, runOn } from './compare'
+import { randomValues, relativeError, runOn, nativeSuite } from './compare'
 
 const status = nativeAddonStatus()
-const skipReason = status.available ? '' : ` (SKIPPED: ${status.reason})`
-if (!status.available) console.warn(`test/native: native elementwise kernels not tested: ${status.reason}`)
+const { skipReason } = nativeSuite('native elementwise kernels')
 
 const TOLERANCE = 1e-4
 

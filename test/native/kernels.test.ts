@@ -4,11 +4,10 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { conv2dTorch, type TorchConvOptions } from '../../src/main/engine/ops/conv'
 import { avgPool3x3Torch, maxPool3x3Torch } from '../../src/main/engine/ops/pool'
 import { NATIVE_KERNEL_NAMES, nativeAddonStatus, registerNativeBackend } from '../../src/main/engine/native'
-import { randomValues, relativeError, runOn } from './compare'
+import { randomValues, relativeError, runOn, nativeSuite } from './compare'
 
 const status = nativeAddonStatus()
-const skipReason = status.available ? '' : ` (SKIPPED: ${status.reason})`
-if (!status.available) console.warn(`test/native: native kernels not tested: ${status.reason}`)
+const { skipReason } = nativeSuite('native kernels')
 
 /** Values and gradients must agree with the cpu backend within this error relative to the reference's scale. */
 const TOLERANCE = 1e-4

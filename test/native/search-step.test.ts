@@ -4,11 +4,10 @@ import { describe, expect, it } from 'vitest'
 import { nativeAddonStatus, registerNativeBackend } from '../../src/main/engine/native'
 import { Supernet } from '../../src/main/engine/network/supernet'
 import { crossEntropy } from '../../src/main/engine/train/loss'
-import { randomValues } from './compare'
+import { randomValues, nativeSuite } from './compare'
 
 const status = nativeAddonStatus()
-const skipReason = status.available ? '' : ` (SKIPPED: ${status.reason})`
-if (!status.available) console.warn(`test/native: supernet step on native not tested: ${status.reason}`)
+const { skipReason } = nativeSuite('supernet step on native')
 
 /** Loss, and the gradient of every weight and of α, of one training-mode forward pass of a small supernet. */
 async function stepOn(backend: string): Promise<{ loss: number; grads: Map<string, Float32Array> }> {

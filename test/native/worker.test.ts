@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { nativeAddonStatus } from '../../src/main/engine/native'
+import { nativeSuite } from './compare'
 
 const status = nativeAddonStatus()
-const skipReason = status.available ? '' : ` (SKIPPED: ${status.reason})`
+const { skipReason } = nativeSuite('native addon in worker threads')
 
 // The engine runs in a worker thread. Two workers load the addon, run multi-threaded convs and exit: the process must
 // exit cleanly (before -z nodelete, Node unloaded the addon with the worker and OpenMP's threads crashed the process).
