@@ -61,7 +61,7 @@ export const useRunsStore = defineStore('runs', () => {
    * history is on its way (the engine answers between steps, which can take seconds on a slow machine); the history
    * is merged in when it arrives, keyed by step and epoch, so nothing shows twice.
    */
-  function open(runId: string): Promise<void> {
+  function open(runId: string, attempt = 0): Promise<void> {
     const existing = fetching.get(runId)
     if (existing) return existing
     if (!live.value.has(runId)) live.value.set(runId, emptyRun(runId))
@@ -81,6 +81,9 @@ export const useRunsStore = defineStore('runs', () => {
         if (run.lastSeq < 0 || run.status === null) run.status = detail.summary.status
         run.message = run.message ?? detail.summary.message ?? null
         run.error = null
+      } else if (run.lastSeq >= 0 && attempt < 6) {
+        // A run that has just started may not have written its folder yet: its events say it exists, so ask again.
+        setTimeout(() => void open(runId, attempt + 1), 1000)
       } else run.error = result.error.message
       run.loaded = true
       live.value.set(runId, { ...run })
