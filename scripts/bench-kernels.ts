@@ -11,6 +11,10 @@
 // cross-entropy, gradients of every weight; no optimizer) and prints the time spent in each kernel (wall time of the
 // kernel functions, measured by wrapping them) for the last repetition. Not the full `bnas bench search-step`.
 //
+//   npx tsx scripts/bench-kernels.ts --binary [--threads N]
+//
+// compares the bit-packed XNOR/popcount binary conv with oneDNN's float conv of sign(x) and sign(W)·α (native only).
+//
 // Each number is the median of --reps timed runs after 2 warm-up runs (cpu: 1 run, it takes seconds). The machine's
 // load average is printed beside the numbers: on shared cores, compare medians taken under similar load only.
 // Shapes are the ones the engine's ops hand to tf: conv2dTorch pads explicitly, dilated convs reach the kernel as
@@ -210,7 +214,55 @@ async function benchStep(backend: string): Promise<void> {
   net.dispose()
 }
 
+async function benchBinary(): Promise<void> {
+  const { binaryConv2d } = await import('../src/main/engine/native')
+  await registerNativeBackend()
+  if (threads) setNativeThreads(Number(threads))
+  await tf.setBackend('native')
+  console.log(`# ${describeNativeBackend()}; median ms of ${reps}; load ${os.loadavg()[0].toFixed(1)}`)
+  const cases: {
+    name: string
+    shape: [number, number, number, number]
+    k: number
+    stride: 1 | 2
+    padding: number
+    dilation: 1 | 2
+  }[] = [
+    { name: 'bin_conv_3x3 C8', shape: [batch, 32, 32, 8], k: 3, stride: 1, padding: 1, dilation: 1 },
+    { name: 'bin_conv_3x3 C16', shape: [batch, 32, 32, 16], k: 3, stride: 1, padding: 1, dilation: 1 },
+    { name: 'bin_conv_3x3 C32', shape: [batch, 32, 32, 32], k: 3, stride: 1, padding: 1, dilation: 1 },
+    { name: 'bin_conv_5x5 C16', shape: [batch, 32, 32, 16], k: 5, stride: 1, padding: 2, dilation: 1 },
+    { name: 'bin_dil_conv_3x3 C16', shape: [batch, 32, 32, 16], k: 3, stride: 1, padding: 2, dilation: 2 },
+    { name: 'bin_conv_3x3 s2 C16', shape: [batch, 32, 32, 16], k: 3, stride: 2, padding: 1, dilation: 1 },
+    { name: 'bin_conv_3x3 C64 16x16', shape: [batch, 16, 16, 64], k: 3, stride: 1, padding: 1, dilation: 1 }
+  ]
+  for (const c of cases) {
+    const cin = c.shape[3]
+    const x = tf.sign(tf.randomNormal(c.shape)) as tf.Tensor4D
+    const w = tf.randomNormal([c.k, c.k, cin, cin]) as tf.Tensor4D
+    const alpha = tf.mean(tf.abs(w), [0, 1, 2]) as tf.Tensor1D
+    const scaled = tf.mul(tf.sign(w), alpha) as tf.Tensor4D
+    const p = c.padding
+    const pad: Pad = [
+      [0, 0],
+      [p, p],
+      [p, p],
+      [0, 0]
+    ]
+    const packed = time(() => binaryConv2d(x, w, alpha, c), reps, 2)
+    const float =
+      c.stride === 2 && c.dilation === 2
+        ? NaN
+        : time(() => tf.conv2d(x, scaled, c.stride, pad, 'NHWC', c.dilation), reps, 2)
+    console.log(
+      `${c.name.padEnd(24)} [${c.shape}]  packed ${packed.toFixed(2).padStart(7)} ms   oneDNN float ${float.toFixed(2).padStart(7)} ms   ${(float / packed).toFixed(2)}x`
+    )
+    tf.dispose([x, w, alpha, scaled])
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--binary')) return benchBinary()
   if (process.argv.includes('--step')) {
     for (const backend of backends) await benchStep(backend)
     return

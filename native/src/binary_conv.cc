@@ -102,33 +102,59 @@ void binaryRowScalar(const ConvGeometry& g, const PackedFilter& f, const uint32_
   }
 }
 
+// Taps k in [begin, end) with 0 <= o·stride − pad + k·dilation < size: the in-image part of a window.
+inline void validTaps(int o, int stride, int pad, int dilation, int kernel, int size, int& begin, int& end) {
+  const int origin = o * stride - pad;
+  begin = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
+  const int last = size - 1 - origin;  // largest k·dilation allowed
+  end = last < 0 ? 0 : std::min(kernel, last / dilation + 1);
+  if (end < begin) end = begin;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
+// One output row. Only in-image taps are visited (ranges computed per row/column, no per-tap tests). When the filter
+// has no zero weights (the usual case), m = nonzero_x, whose popcount is the same for every output channel: one
+// scalar popcount per tap instead of a vector one.
 __attribute__((target("avx512f,avx512vpopcntdq"))) void binaryRowAvx512(const ConvGeometry& g,
                                                                         const PackedFilter& f, const uint32_t* xs,
-                                                                        const uint32_t* xm, float* y, int b, int oy) {
+                                                                        const uint32_t* xm, float* y, int b, int oy,
+                                                                        bool filterDense) {
+  int ky0, ky1;
+  validTaps(oy, g.sh, g.pt, g.dh, g.kh, g.h, ky0, ky1);
   for (int ox = 0; ox < g.ow; ++ox) {
+    int kx0, kx1;
+    validTaps(ox, g.sw, g.pl, g.dw, g.kw, g.w, kx0, kx1);
     float* out = y + ((static_cast<size_t>(b) * g.oh + oy) * g.ow + ox) * g.cout;
+    const int rowOrigin = oy * g.sh - g.pt;
+    const int colOrigin = ox * g.sw - g.pl;
     for (int o0 = 0; o0 < f.coutPad; o0 += kLanes) {
       __m512i nz = _mm512_setzero_si512();
       __m512i neg = _mm512_setzero_si512();
-      for (int ky = 0; ky < g.kh; ++ky) {
-        int r;
-        if (!tapRow(g, oy, ky, r)) continue;
-        for (int kx = 0; kx < g.kw; ++kx) {
-          int c;
-          if (!tapCol(g, ox, kx, c)) continue;
+      int nzScalar = 0;
+      for (int ky = ky0; ky < ky1; ++ky) {
+        const int r = rowOrigin + ky * g.dh;
+        for (int kx = kx0; kx < kx1; ++kx) {
+          const int c = colOrigin + kx * g.dw;
           const size_t pixel = (static_cast<size_t>(b) * g.h + r) * g.w + c;
+          const size_t tap = static_cast<size_t>(ky * g.kw + kx) * f.wpp;
           for (int j = 0; j < f.wpp; ++j) {
-            const __m512i sx = _mm512_set1_epi32(static_cast<int>(xs[pixel * f.wpp + j]));
-            const __m512i mx = _mm512_set1_epi32(static_cast<int>(xm[pixel * f.wpp + j]));
-            const size_t at = (static_cast<size_t>(ky * g.kw + kx) * f.wpp + j) * f.coutPad + o0;
-            const __m512i m = _mm512_and_si512(mx, _mm512_loadu_si512(f.nonzero.data() + at));
+            const uint32_t sxWord = xs[pixel * f.wpp + j], mxWord = xm[pixel * f.wpp + j];
+            const size_t at = (tap + j) * f.coutPad + o0;
+            const __m512i sx = _mm512_set1_epi32(static_cast<int>(sxWord));
+            const __m512i mx = _mm512_set1_epi32(static_cast<int>(mxWord));
             const __m512i differ = _mm512_xor_si512(sx, _mm512_loadu_si512(f.signs.data() + at));
-            nz = _mm512_add_epi32(nz, _mm512_popcnt_epi32(m));
-            neg = _mm512_add_epi32(neg, _mm512_popcnt_epi32(_mm512_and_si512(differ, m)));
+            if (filterDense) {
+              nzScalar += __builtin_popcount(mxWord);
+              neg = _mm512_add_epi32(neg, _mm512_popcnt_epi32(_mm512_and_si512(differ, mx)));
+            } else {
+              const __m512i m = _mm512_and_si512(mx, _mm512_loadu_si512(f.nonzero.data() + at));
+              nz = _mm512_add_epi32(nz, _mm512_popcnt_epi32(m));
+              neg = _mm512_add_epi32(neg, _mm512_popcnt_epi32(_mm512_and_si512(differ, m)));
+            }
           }
         }
       }
+      if (filterDense) nz = _mm512_set1_epi32(nzScalar);
       const __m512i sum = _mm512_sub_epi32(nz, _mm512_slli_epi32(neg, 1));
       const __m512 value = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_loadu_ps(f.alpha.data() + o0));
       const int remaining = g.cout - o0;
@@ -143,7 +169,9 @@ __attribute__((target("avx512f,avx512vpopcntdq"))) void binaryRowAvx512(const Co
 
 int wordsPerPixel(int channels) { return (channels + 31) / 32; }
 
-void packSigns(const float* x, int64_t pixels, int channels, uint32_t* signs, uint32_t* nonzero) {
+namespace {
+
+void packSignsScalar(const float* x, int64_t pixels, int channels, uint32_t* signs, uint32_t* nonzero) {
   const int wpp = wordsPerPixel(channels);
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < pixels; ++p) {
@@ -162,6 +190,43 @@ void packSigns(const float* x, int64_t pixels, int channels, uint32_t* signs, ui
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// 16 channels per compare: the compare masks are exactly the bit-planes (bit i = channel i of the chunk).
+__attribute__((target("avx512f"))) void packSignsAvx512(const float* x, int64_t pixels, int channels,
+                                                        uint32_t* signs, uint32_t* nonzero) {
+  const int wpp = wordsPerPixel(channels);
+  const __m512 zero = _mm512_setzero_ps();
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < pixels; ++p) {
+    const float* in = x + p * channels;
+    for (int j = 0; j < wpp; ++j) {
+      uint32_t s = 0, m = 0;
+      for (int half = 0; half < 2; ++half) {
+        const int begin = j * 32 + half * 16;
+        const int count = std::min(16, channels - begin);
+        if (count <= 0) break;
+        const __mmask16 valid = count == 16 ? 0xFFFF : static_cast<__mmask16>((1u << count) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(valid, in + begin);
+        s |= static_cast<uint32_t>(_mm512_mask_cmp_ps_mask(valid, v, zero, _CMP_LT_OQ)) << (half * 16);
+        // NEQ_UQ: NaN counts as nonzero, like the scalar path's in[c] != 0.
+        m |= static_cast<uint32_t>(_mm512_mask_cmp_ps_mask(valid, v, zero, _CMP_NEQ_UQ)) << (half * 16);
+      }
+      signs[p * wpp + j] = s;
+      nonzero[p * wpp + j] = m;
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+void packSigns(const float* x, int64_t pixels, int channels, uint32_t* signs, uint32_t* nonzero) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (hasVpopcntdq()) return packSignsAvx512(x, pixels, channels, signs, nonzero);
+#endif
+  packSignsScalar(x, pixels, channels, signs, nonzero);
+}
+
 void forceScalarBinaryConv(bool scalar) { scalarForced.store(scalar); }
 
 const char* binaryConvPath() { return hasVpopcntdq() ? "avx512-vpopcntdq" : "scalar-popcount"; }
@@ -172,6 +237,16 @@ void binaryConv2d(const ConvGeometry& g, const float* x, const float* w, const f
   std::vector<uint32_t> xs(static_cast<size_t>(pixels) * f.wpp), xm(static_cast<size_t>(pixels) * f.wpp);
   packSigns(x, pixels, g.cin, xs.data(), xm.data());
   const bool vector = hasVpopcntdq();
+  // Dense filter: every real channel bit of every nonzero word is set (no exact-zero weights).
+  bool filterDense = true;
+  for (size_t t = 0; t < f.nonzero.size() && filterDense; ++t) {
+    const size_t word = (t / f.coutPad) % f.wpp;
+    const int o = static_cast<int>(t % f.coutPad);
+    if (o >= g.cout) continue;
+    const int bits = std::min(32, g.cin - static_cast<int>(word) * 32);
+    const uint32_t full = bits == 32 ? 0xFFFFFFFFu : ((1u << bits) - 1);
+    filterDense = f.nonzero[t] == full;
+  }
 #pragma omp parallel
   {
     std::vector<int32_t> nz(g.cout), neg(g.cout);
@@ -180,7 +255,7 @@ void binaryConv2d(const ConvGeometry& g, const float* x, const float* w, const f
       for (int oy = 0; oy < g.oh; ++oy) {
 #if defined(__x86_64__) && defined(__GNUC__)
         if (vector) {
-          binaryRowAvx512(g, f, xs.data(), xm.data(), y, b, oy);
+          binaryRowAvx512(g, f, xs.data(), xm.data(), y, b, oy, filterDense);
           continue;
         }
 #endif

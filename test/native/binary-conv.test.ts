@@ -66,15 +66,18 @@ describe.skipIf(!status.available)(`bit-packed binary conv${skipReason}`, () => 
     expect(packed.nonzero[3]).toBe(0b11)
   })
 
-  for (const [c, path] of CASES.flatMap((c) => [[c, 'auto'] as const, [c, 'scalar'] as const])) {
-    it(`${c.name} (${path === 'auto' ? status.available && status.info.binaryConv : 'scalar path'}): XNOR/popcount equals sign(x) ⊛ sign(W)·α computed in float`, async () => {
+  for (const [c, path, filterZeros] of CASES.flatMap((c) =>
+    (['auto', 'scalar'] as const).flatMap((p) => [[c, p, 0.05] as const, [c, p, 0] as const])
+  )) {
+    it(`${c.name} (${path === 'auto' ? status.available && status.info.binaryConv : 'scalar path'}), ${filterZeros ? 'W with zeros' : 'W without zeros'}: XNOR/popcount equals sign(x) ⊛ sign(W)·α computed in float`, async () => {
       expect(loadNativeAddon().setBinaryConvPath(path)).toBe(
         path === 'scalar' ? 'scalar-popcount' : status.available && status.info.binaryConv
       )
       const [n, h, w, cin] = c.input
       // Exact zeros in x and W: sign(0) = 0 makes those taps ternary, like the zero padding at the borders.
       const x = { values: randomValues(n * h * w * cin, 21, 0.1), shape: [...c.input] }
-      const filter = { values: randomValues(c.k * c.k * cin * c.cout, 22, 0.05), shape: [c.k, c.k, cin, c.cout] }
+      // With and without exact zeros in W: a zero-free filter takes the faster one-popcount path.
+      const filter = { values: randomValues(c.k * c.k * cin * c.cout, 22, filterZeros), shape: [c.k, c.k, cin, c.cout] }
       const alpha = { values: randomValues(c.cout, 23).map((v) => Math.abs(v) + 0.01), shape: [c.cout] }
       const run =
         (f: typeof binaryConv2d) =>

@@ -111,6 +111,7 @@ export function setNativeThreads(threads: number): number {
 export function describeNativeBackend(): string {
   const status = nativeAddonStatus()
   if (!status.available) return `unavailable: ${status.reason}`
-  const { oneDNN, threads, simd, binaryConv } = status.info
+  // info() again rather than status.info: the thread count can change after loading (setNativeThreads).
+  const { oneDNN, threads, simd, binaryConv } = status.addon.info()
   return `oneDNN ${oneDNN}, ${threads} threads, ${simd}, binary conv ${binaryConv}`
 }
