@@ -81,9 +81,11 @@ export const useRunsStore = defineStore('runs', () => {
         if (run.lastSeq < 0 || run.status === null) run.status = detail.summary.status
         run.message = run.message ?? detail.summary.message ?? null
         run.error = null
-      } else if (run.lastSeq >= 0 && attempt < 6) {
-        // A run that has just started may not have written its folder yet: its events say it exists, so ask again.
+      } else if (attempt < 5) {
+        // A run that has just started may not have written its folder yet (its first event comes before): ask again
+        // a few times before saying it is not there.
         setTimeout(() => void open(runId, attempt + 1), 1000)
+        return
       } else run.error = result.error.message
       run.loaded = true
       live.value.set(runId, { ...run })
