@@ -98,6 +98,67 @@ describe.skipIf(!status.available)(`native backend${skipReason}`, () => {
     })
   }
 
+  // tf's backprop kernels have no dilation; the native ones take an extra `dilations` attribute. Checked against the
+  // engine's own formula (forward convs, transposes, reverse) computed on the cpu backend.
+  for (const [k, p] of [
+    [3, 2],
+    [5, 4]
+  ] as const) {
+    it(`dilated ${k}×${k} (padding ${p}) input and filter gradients through the dilations attribute`, async () => {
+      const c = 8
+      const x = { values: randomValues(2 * 9 * 9 * c, 51), shape: [2, 9, 9, c] }
+      const w = { values: randomValues(k * k * c * c, 52), shape: [k, k, c, c] }
+      const dy = { values: randomValues(2 * 9 * 9 * c, 53), shape: [2, 9, 9, c] }
+      const q = 2 * (k - 1) - p
+      const pad4 = (t: tf.Tensor, n: number) =>
+        tf.pad(t, [
+          [0, 0],
+          [n, n],
+          [n, n],
+          [0, 0]
+        ])
+      const expected = await runOn('cpu', [x, w, dy], (xs, ws, g) => [
+        tf.conv2d(
+          pad4(g, q) as tf.Tensor4D,
+          tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D,
+          1,
+          'valid',
+          'NHWC',
+          2
+        ),
+        tf.transpose(
+          tf.conv2d(
+            tf.transpose(pad4(xs, p), [3, 1, 2, 0]) as tf.Tensor4D,
+            tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D,
+            2,
+            'valid'
+          ),
+          [1, 2, 0, 3]
+        )
+      ])
+      const attrs = { strides: [1, 1], dataFormat: 'NHWC', dilations: [2, 2] }
+      const actual = await runOn('native', [x, w, dy], (xs, ws, g) => [
+        tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: g, filter: ws }, {
+          ...attrs,
+          pad: [
+            [0, 0],
+            [p, p],
+            [p, p],
+            [0, 0]
+          ],
+          inputShape: [2, 9, 9, c]
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: pad4(xs, p), dy: g }, {
+          ...attrs,
+          pad: 'valid',
+          filterShape: [k, k, c, c]
+        } as unknown as tf.NamedAttrMap) as tf.Tensor
+      ])
+      expect(relativeError(actual[0], expected[0])).toBeLessThan(TOLERANCE)
+      expect(relativeError(actual[1], expected[1])).toBeLessThan(TOLERANCE)
+    })
+  }
+
   // tf's own padding forms reach the kernel directly: a number, 'same' (asymmetric at stride 2), 'valid', explicit.
   const PAD_FORMS: {
     name: string

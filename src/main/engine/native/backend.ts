@@ -20,6 +20,13 @@ export class NativeBackend extends MathBackendCPU {
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo
 type KernelArgs = Parameters<tf.KernelFunc>[0]
+/**
+ * tf's backprop kernels carry no dilation. These accept an extra `dilations` attribute, so an engine on this backend
+ * can get the gradients of a dilated conv directly from oneDNN (runKernel with { ...attrs, dilations }).
+ */
+type WithDilations<T> = T & { dilations?: number | [number, number] }
+const dilated = (d: number | [number, number] | undefined): boolean =>
+  d !== undefined && (Array.isArray(d) ? d.some((v) => v !== 1) : d !== 1)
 /** A kernel's named inputs, all present (tf's *Inputs types mark them optional). */
 type Inputs<K extends string> = Record<K, tf.TensorInfo>
 
@@ -134,22 +141,25 @@ function conv2DBackpropInput(addon: NativeAddon, fallback: tf.KernelFunc) {
   return (args: KernelArgs): tf.TensorInfo => {
     const backend = args.backend as MathBackendCPU
     const { dy, filter } = args.inputs as unknown as Inputs<'dy' | 'filter'>
-    const { inputShape, strides, pad, dataFormat, dimRoundingMode } =
-      args.attrs as unknown as tf.Conv2DBackpropInputAttrs
+    const { inputShape, strides, pad, dataFormat, dimRoundingMode, dilations } =
+      args.attrs as unknown as WithDilations<tf.Conv2DBackpropInputAttrs>
     const dys = floats(backend, dy)
     const ws = floats(backend, filter)
     const info = tf.backend_util.computeConv2DInfo(
       inputShape,
       filter.shape as [number, number, number, number],
       strides,
-      1,
+      dilations ?? 1,
       pad,
       dimRoundingMode,
       false,
       tf.backend_util.convertConv2DDataFormat(dataFormat)
     )
     const geometry = convGeometry(info)
-    if (!dys || !ws || !geometry) return fallback(args) as tf.TensorInfo
+    if (!dys || !ws || !geometry) {
+      if (dilated(dilations)) throw new Error('Conv2DBackpropInput: dilations need float32 NHWC tensors')
+      return fallback(args) as tf.TensorInfo
+    }
     const dx = new Float32Array(tf.util.sizeFromShape(info.inShape))
     addon.conv2dBackpropInput(dys, ws, dx, geometry)
     return backend.makeTensorInfo(info.inShape, 'float32', dx)
@@ -160,22 +170,25 @@ function conv2DBackpropFilter(addon: NativeAddon, fallback: tf.KernelFunc) {
   return (args: KernelArgs): tf.TensorInfo => {
     const backend = args.backend as MathBackendCPU
     const { x, dy } = args.inputs as unknown as Inputs<'x' | 'dy'>
-    const { filterShape, strides, pad, dataFormat, dimRoundingMode } =
-      args.attrs as unknown as tf.Conv2DBackpropFilterAttrs
+    const { filterShape, strides, pad, dataFormat, dimRoundingMode, dilations } =
+      args.attrs as unknown as WithDilations<tf.Conv2DBackpropFilterAttrs>
     const xs = floats(backend, x)
     const dys = floats(backend, dy)
     const info = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number],
       filterShape,
       strides,
-      1,
+      dilations ?? 1,
       pad,
       dimRoundingMode,
       false,
       tf.backend_util.convertConv2DDataFormat(dataFormat)
     )
     const geometry = convGeometry(info)
-    if (!xs || !dys || !geometry) return fallback(args) as tf.TensorInfo
+    if (!xs || !dys || !geometry) {
+      if (dilated(dilations)) throw new Error('Conv2DBackpropFilter: dilations need float32 NHWC tensors')
+      return fallback(args) as tf.TensorInfo
+    }
     const dw = new Float32Array(tf.util.sizeFromShape(filterShape))
     addon.conv2dBackpropFilter(xs, dys, dw, geometry)
     return backend.makeTensorInfo(filterShape, 'float32', dw)
