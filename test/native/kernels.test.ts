@@ -98,6 +98,35 @@ describe.skipIf(!status.available)(`native backend${skipReason}`, () => {
     })
   }
 
+  it('gives the same values with 2 threads (OpenMP teams in oneDNN and the binary conv)', async () => {
+    const { setNativeThreads, binaryConv2d, binaryConv2dReference, loadNativeAddon } =
+      await import('../../src/main/engine/native')
+    const before = loadNativeAddon().info().threads
+    setNativeThreads(2)
+    try {
+      for (const c of CONV_CASES.slice(0, 4)) {
+        const { x, filter } = convInputs(c, 13)
+        const dyShape = tf.tidy(
+          () => conv2dTorch(tf.zeros(c.input), tf.zeros([c.k, c.k, c.input[3], c.cout]), c.options).shape
+        )
+        const dy = { values: randomValues(tf.util.sizeFromShape(dyShape), 98), shape: dyShape }
+        const expected = await runOn('cpu', [x, filter, dy], convValueAndGrads(c.options))
+        const actual = await runOn('native', [x, filter, dy], convValueAndGrads(c.options))
+        expected.forEach((e, i) => expect(relativeError(actual[i], e)).toBeLessThan(TOLERANCE))
+      }
+      const x = { values: randomValues(4 * 9 * 9 * 16, 3, 0.1), shape: [4, 9, 9, 16] }
+      const w = { values: randomValues(3 * 3 * 16 * 16, 4), shape: [3, 3, 16, 16] }
+      const alpha = { values: new Float32Array(16).fill(0.5), shape: [16] }
+      const run = (f: typeof binaryConv2d) => (a: tf.Tensor, b: tf.Tensor, s: tf.Tensor) =>
+        f(a as tf.Tensor4D, b as tf.Tensor4D, s as tf.Tensor1D, { padding: 1 })
+      const [e] = await runOn('cpu', [x, w, alpha], run(binaryConv2dReference))
+      const [a] = await runOn('native', [x, w, alpha], run(binaryConv2d))
+      expect(relativeError(a, e)).toBeLessThan(1e-5)
+    } finally {
+      setNativeThreads(before)
+    }
+  })
+
   // tf's backprop kernels have no dilation; the native ones take an extra `dilations` attribute. Checked against the
   // engine's own formula (forward convs, transposes, reverse) computed on the cpu backend.
   for (const [k, p] of [
