@@ -109,7 +109,7 @@ describe('BNAS Studio in Chromium against the real engine', () => {
     await shot('monitor-epoch1', true)
   })
 
-  it('pauses and resumes the search', async () => {
+  it('pauses and resumes the search, and catches up after a reload while it runs', async () => {
     await page.locator('[data-test=run-pause]').click()
     await expect.poll(() => text('[data-test=run-status]'), { timeout: 30_000 }).toBe('paused')
     await page.waitForTimeout(2500) // a step in flight finishes; then nothing moves
@@ -120,10 +120,14 @@ describe('BNAS Studio in Chromium against the real engine', () => {
     await page.locator('[data-test=run-resume]').click()
     await expect.poll(() => text('[data-test=run-status]'), { timeout: 30_000 }).toMatch(/^running/)
     await expect.poll(() => text('[data-test=progress-step]'), { timeout: 60_000 }).not.toBe(stepWhilePaused)
+    // The search keeps running through a reload; the page catches up from the run folder, then follows the events.
+    await page.reload()
+    await expect.poll(() => text('[data-test=run-status]'), { timeout: 30_000 }).toMatch(/^(running|completed)/)
     await expect.poll(() => text('[data-test=run-status]'), { timeout: 150_000 }).toBe('completed')
+    // Each point exactly once: 24 running points, and 3 epoch points for train and for validation.
+    await expect.poll(() => page.locator('[data-test=chart-accuracy]').getAttribute('data-points'), { timeout: 10_000 }).toBe('30')
     searchWindow.end = Date.now()
     await expect.poll(() => text('[data-test=alpha-epoch]'), { timeout: 10_000 }).toBe('epoch 3')
-    expect(Number(await page.locator('[data-test=chart-accuracy]').getAttribute('data-points'))).toBeGreaterThan(20)
     await page.locator('[data-test=heatmap-normal]').click({ position: { x: 200, y: 80 } })
     await expect.poll(() => page.locator('[data-test=chart-alpha-history]').count()).toBe(1)
     await shot('monitor-completed', true)
