@@ -14,6 +14,7 @@ import { entropyCoefficient, searchCosineLr } from '../train/schedules'
 import type { JobControl } from './control'
 import { evaluate, toTensors } from './evaluation'
 import { restoreVariables, snapshotVariables, type NamedVariables } from './module-state'
+import { countStep, epochAverages, isReportStep, nextEpoch, progressRecord, startPosition, type StepPosition } from './progress'
 
 export interface JobListener {
   progress(record: ProgressRecord): void
@@ -28,14 +29,7 @@ export interface SearchResult {
   genotype: Genotype | null
 }
 
-interface SearchCheckpointState {
-  /** Steps completed since the start of the run. */
-  step: number
-  epoch: number
-  /** Steps of `epoch` already done. */
-  stepInEpoch: number
-  /** Running sums of the current epoch, so a resumed epoch reports the same averages. */
-  epochSums: { loss: number; correct: number; seen: number }
+interface SearchCheckpointState extends StepPosition {
   sgd: Record<string, number>
   adam: Record<string, number>
   /** Where both data streams stand, so a resumed run draws exactly the batches the interrupted one would have. */
@@ -90,7 +84,7 @@ export async function runSearch(
   const stepsPerEpoch = weightLoader.batchesPerEpoch
   const totalSteps = stepsPerEpoch * config.epochs
 
-  let state: SearchCheckpointState = { step: 0, epoch: 0, stepInEpoch: 0, epochSums: { loss: 0, correct: 0, seen: 0 }, sgd: {}, adam: {} }
+  let state: SearchCheckpointState = { ...startPosition(), sgd: {}, adam: {} }
   const checkpointPath = folder.file('latestCheckpoint')
   if (options.resume && (await canResume(folder, checkpointPath))) {
     // Continue from the checkpoint, which must exist and be sound: readCheckpoint reports anything else.
@@ -142,30 +136,18 @@ export async function runSearch(
         for (const weight of binaryWeights) centerAndClampLatent(weight)
         archStep(net, adam, archVariables, validationBatch, coefficient)
         const { loss, correct } = weightStep(net, sgd, weightVariables, trainBatch)
-        state.epochSums.loss += loss * trainBatch.size
-        state.epochSums.correct += correct
-        state.epochSums.seen += trainBatch.size
+        countStep(state, stepInEpoch, loss, correct, trainBatch.size)
         imagesThisSession += trainBatch.size + validationBatch.size
-        state.step += 1
-        state.stepInEpoch = stepInEpoch + 1
-        if (!Number.isFinite(loss)) throw new Error(`the training loss became ${loss} at step ${state.step}: lower the learning rates and start a new run`)
-        if (state.step % config.progressEvery === 0 || state.stepInEpoch === stepsPerEpoch) {
-          const seconds = (Date.now() - epochStart) / 1000
-          const imagesPerSecond = imagesThisSession / Math.max(seconds, 1e-3)
-          const record: ProgressRecord = {
-            type: 'progress',
-            epoch: epoch + 1,
+        if (isReportStep(state, config.progressEvery, stepsPerEpoch)) {
+          const record = progressRecord(state, {
             epochs: config.epochs,
-            stepInEpoch: state.stepInEpoch,
             stepsPerEpoch,
-            step: state.step,
             totalSteps,
-            trainLoss: state.epochSums.loss / state.epochSums.seen,
-            trainAccuracy: state.epochSums.correct / state.epochSums.seen,
+            imagesPerStep: 2 * config.batchSize,
             learningRate,
-            imagesPerSecond,
-            etaSeconds: ((totalSteps - state.step) * 2 * config.batchSize) / Math.max(imagesPerSecond, 1e-6)
-          }
+            images: imagesThisSession,
+            since: epochStart
+          })
           await folder.appendJsonLine('metrics', record)
           listener.progress(record)
         }
@@ -185,8 +167,7 @@ export async function runSearch(
         type: 'epoch',
         epoch: epoch + 1,
         step: state.step,
-        trainLoss: state.epochSums.loss / state.epochSums.seen,
-        trainAccuracy: state.epochSums.correct / state.epochSums.seen,
+        ...epochAverages(state),
         validationLoss: validation.loss,
         validationAccuracy: validation.accuracy,
         learningRate,
@@ -203,7 +184,7 @@ export async function runSearch(
       await folder.appendJsonLine('metrics', { ...record, alphaNormal: undefined, alphaReduce: undefined, genotype: undefined, genotypeTransfer: undefined })
       listener.epoch(record)
       listener.log(`epoch ${epoch + 1}/${config.epochs}: train ${(record.trainAccuracy * 100).toFixed(1)}%, validation ${(record.validationAccuracy * 100).toFixed(1)}%, H̄ ${record.entropy?.toFixed(3)}`)
-      state = { ...state, epoch: epoch + 1, stepInEpoch: 0, epochSums: { loss: 0, correct: 0, seen: 0 } }
+      state = nextEpoch(state, epoch)
       await saveCheckpoint()
     }
     result = await writeSearchResult(folder)

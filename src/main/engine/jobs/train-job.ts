@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { assertGenotype } from '../../../shared/genotype'
-import type { EpochRecord, ProgressRecord, TrainConfig } from '../../../shared/jobs'
+import type { EpochRecord, TrainConfig } from '../../../shared/jobs'
 import { BatchLoader, channelStats, loadDataset, testSplit, trainSplit, type Batch, type BatchLoaderState, type Dataset } from '../../datasets'
 import { writeFileAtomic } from '../../runs/atomic-write'
 import { readCheckpoint, writeCheckpoint } from '../../runs/checkpoint-file'
@@ -15,6 +15,7 @@ import { cosineLr, cosineWarmRestartsLr, oneCycle } from '../train/schedules'
 import type { JobControl } from './control'
 import { evaluate, toTensors } from './evaluation'
 import { restoreVariables, snapshotVariables, type NamedVariables } from './module-state'
+import { countStep, epochAverages, isReportStep, nextEpoch, progressRecord, startPosition, type StepPosition } from './progress'
 import type { JobListener } from './search-job'
 import { saveTrainedModel } from './trained-model'
 
@@ -24,11 +25,7 @@ export interface TrainResult {
   bestEpoch: number | null
 }
 
-interface TrainCheckpointState {
-  step: number
-  epoch: number
-  stepInEpoch: number
-  epochSums: { loss: number; correct: number; seen: number }
+interface TrainCheckpointState extends StepPosition {
   sgd: Record<string, number>
   loader?: BatchLoaderState
 }
@@ -75,7 +72,7 @@ export async function runTraining(
   const totalSteps = stepsPerEpoch * config.epochs
   const checkpointPath = folder.file('latestCheckpoint')
 
-  let state: TrainCheckpointState = { step: 0, epoch: 0, stepInEpoch: 0, epochSums: { loss: 0, correct: 0, seen: 0 }, sgd: {} }
+  let state: TrainCheckpointState = { ...startPosition(), sgd: {} }
   if (options.resume && (await exists(checkpointPath))) {
     const saved = await readCheckpoint<TrainCheckpointState>(checkpointPath)
     restoreVariables(stateVariables, saved.tensors, checkpointPath)
@@ -121,30 +118,18 @@ export async function runTraining(
         for (const weight of binaryWeights) centerAndClampLatent(weight)
         net.reseedDropPath(config.seed * 1_000_003 + state.step)
         const { loss, correct } = trainStep(net, sgd, variables, batch, config)
-        if (!Number.isFinite(loss)) throw new Error(`the training loss became ${loss} at step ${state.step + 1}: lower the learning rate and start a new run`)
-        state.epochSums.loss += loss * batch.size
-        state.epochSums.correct += correct
-        state.epochSums.seen += batch.size
+        countStep(state, stepInEpoch, loss, correct, batch.size)
         images += batch.size
-        state.step += 1
-        state.stepInEpoch = stepInEpoch + 1
-        if (state.step % config.progressEvery === 0 || state.stepInEpoch === stepsPerEpoch) {
-          const seconds = (Date.now() - epochStart) / 1000
-          const imagesPerSecond = images / Math.max(seconds, 1e-3)
-          const record: ProgressRecord = {
-            type: 'progress',
-            epoch: epoch + 1,
+        if (isReportStep(state, config.progressEvery, stepsPerEpoch)) {
+          const record = progressRecord(state, {
             epochs: config.epochs,
-            stepInEpoch: state.stepInEpoch,
             stepsPerEpoch,
-            step: state.step,
             totalSteps,
-            trainLoss: state.epochSums.loss / state.epochSums.seen,
-            trainAccuracy: state.epochSums.correct / state.epochSums.seen,
+            imagesPerStep: config.batchSize,
             learningRate,
-            imagesPerSecond,
-            etaSeconds: ((totalSteps - state.step) * config.batchSize) / Math.max(imagesPerSecond, 1e-6)
-          }
+            images,
+            since: epochStart
+          })
           await folder.appendJsonLine('metrics', record)
           listener.progress(record)
         }
@@ -163,8 +148,7 @@ export async function runTraining(
         type: 'epoch',
         epoch: epoch + 1,
         step: state.step,
-        trainLoss: state.epochSums.loss / state.epochSums.seen,
-        trainAccuracy: state.epochSums.correct / state.epochSums.seen,
+        ...epochAverages(state),
         validationLoss: evaluation.loss,
         validationAccuracy: evaluation.accuracy,
         learningRate,
@@ -175,7 +159,7 @@ export async function runTraining(
       await folder.appendJsonLine('metrics', record)
       listener.epoch(record)
       listener.log(`epoch ${epoch + 1}/${config.epochs}: train ${(record.trainAccuracy * 100).toFixed(1)}%, test ${(evaluation.accuracy * 100).toFixed(1)}%`)
-      state = { ...state, epoch: epoch + 1, stepInEpoch: 0, epochSums: { loss: 0, correct: 0, seen: 0 } }
+      state = nextEpoch(state, epoch)
       await saveCheckpoint()
     }
     // As the authors report it (spec 5.2): the test accuracy after the last epoch is the run's result.
