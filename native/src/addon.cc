@@ -345,6 +345,43 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   });
 }
 
+// Float32Array pointers of a JS array of `count` arrays of at least n elements each.
+template <typename T>
+std::vector<T*> arrayOfFloats(const Napi::Value& value, size_t n, const char* what) {
+  if (!value.IsArray()) throw Napi::TypeError::New(value.Env(), std::string(what) + " must be an array");
+  Napi::Array array = value.As<Napi::Array>();
+  std::vector<T*> out(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) out[i] = dataOf<float>(array.Get(i), n, what);
+  return out;
+}
+
+// weightedSum(terms[], weights, y)
+Napi::Value WeightedSum(const Napi::CallbackInfo& info) {
+  const size_t n = info[2].As<Napi::TypedArray>().ElementLength();
+  auto terms = arrayOfFloats<const float>(info[0], n, "terms");
+  if (terms.empty()) throw Napi::RangeError::New(info.Env(), "weightedSum: no terms");
+  const float* w = dataOf<float>(info[1], terms.size(), "weights");
+  float* y = dataOf<float>(info[2], n, "y");
+  return guarded(info, "weightedSum",
+                 [&] { bnas::weightedSum(terms.data(), static_cast<int>(terms.size()), w, static_cast<int64_t>(n), y); });
+}
+
+// weightedSumGrad(dy, terms[], weights, dterms[], dweights)
+Napi::Value WeightedSumGrad(const Napi::CallbackInfo& info) {
+  const size_t n = info[0].As<Napi::TypedArray>().ElementLength();
+  const float* dy = dataOf<float>(info[0], n, "dy");
+  auto terms = arrayOfFloats<const float>(info[1], n, "terms");
+  const float* w = dataOf<float>(info[2], terms.size(), "weights");
+  auto dterms = arrayOfFloats<float>(info[3], n, "dterms");
+  if (terms.empty() || dterms.size() != terms.size())
+    throw Napi::RangeError::New(info.Env(), "weightedSumGrad: terms and dterms differ");
+  float* dw = dataOf<float>(info[4], terms.size(), "dweights");
+  return guarded(info, "weightedSumGrad", [&] {
+    bnas::weightedSumGrad(dy, terms.data(), static_cast<int>(terms.size()), w, static_cast<int64_t>(n),
+                          dterms.data(), dw);
+  });
+}
+
 // convImplementations(geometry): which oneDNN implementations serve this geometry (for benchmarks).
 Napi::Value ConvImplementations(const Napi::CallbackInfo& info) {
   const ConvGeometry g = readConv(info[0]);
@@ -402,6 +439,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNormStats", Napi::Function::New(env, BatchNormStats));
   exports.Set("batchNormForward", Napi::Function::New(env, BatchNormForward));
   exports.Set("batchNormBackward", Napi::Function::New(env, BatchNormBackward));
+  exports.Set("weightedSum", Napi::Function::New(env, WeightedSum));
+  exports.Set("weightedSumGrad", Napi::Function::New(env, WeightedSumGrad));
   exports.Set("select", Napi::Function::New(env, Select));
   exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

@@ -196,3 +196,39 @@ void reduceSum(const float* x, float* out, int64_t outer, int64_t reduce, int64_
 }
 
 }  // namespace bnas
+
+namespace bnas {
+
+// y = Σ_k w[k]·terms[k], one pass (the α-weighted mixture of a search edge).
+void weightedSum(const float* const* terms, int count, const float* w, int64_t n, float* y) {
+  const int64_t chunk = 1 << 14;
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t end = std::min(n, begin + chunk);
+    const float w0 = w[0];
+    const float* t0 = terms[0];
+    for (int64_t i = begin; i < end; ++i) y[i] = w0 * t0[i];
+    for (int k = 1; k < count; ++k) {
+      const float wk = w[k];
+      const float* tk = terms[k];
+      for (int64_t i = begin; i < end; ++i) y[i] += wk * tk[i];
+    }
+  }
+}
+
+// dterms[k] = w[k]·dy and dw[k] = Σ dy·terms[k] (double accumulation).
+void weightedSumGrad(const float* dy, const float* const* terms, int count, const float* w, int64_t n,
+                     float* const* dterms, float* dw) {
+  for (int k = 0; k < count; ++k) {
+    const float wk = w[k];
+    const float* tk = terms[k];
+    float* dk = dterms[k];
+    double dot = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      dk[i] = wk * dy[i];
+      dot += static_cast<double>(dy[i]) * tk[i];
+    }
+    dw[k] = static_cast<float>(dot);
+  }
+}
+
+}  // namespace bnas

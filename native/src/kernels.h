@@ -69,6 +69,11 @@ void batchNormForward(const float* x, int64_t m, int64_t c, const float* mean, c
 void batchNormBackward(const float* dy, const float* x, int64_t m, int64_t c, const float* mean,
                        const float* variance, const float* gamma, float eps, float* dx, float* dgamma, float* dbeta);
 
+// The α-weighted mixture of a search edge (elementwise.cc): y = Σ w[k]·terms[k] and its gradient.
+void weightedSum(const float* const* terms, int count, const float* w, int64_t n, float* y);
+void weightedSumGrad(const float* dy, const float* const* terms, int count, const float* w, int64_t n,
+                     float* const* dterms, float* dw);
+
 int maxThreads();
 void setThreads(int threads);
 

@@ -51,6 +51,16 @@ export interface NativeAddon {
   select(condition: Uint8Array, t: Float32Array, e: Float32Array, out: Float32Array): void
   /** x as [outer, reduce, inner]: out[o, i] = scale · Σ_r x[o, r, i] (double accumulation). */
   reduceSum(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, scale: number): void
+  /** y = Σ weights[k]·terms[k]. */
+  weightedSum(terms: Float32Array[], weights: Float32Array, y: Float32Array): void
+  /** dterms[k] = weights[k]·dy, dweights[k] = Σ dy·terms[k]. */
+  weightedSumGrad(
+    dy: Float32Array,
+    terms: Float32Array[],
+    weights: Float32Array,
+    dterms: Float32Array[],
+    dweights: Float32Array
+  ): void
   /** Per-channel mean and biased variance of an [m, channels] array. */
   batchNormStats(x: Float32Array, channels: number, mean: Float32Array, variance: Float32Array): void
   batchNormForward(

@@ -1,0 +1,93 @@
+import * as tf from '@tensorflow/tfjs-core'
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
+import type { NativeAddon } from './addon'
+
+export const WEIGHTED_SUM = 'BnasWeightedSum'
+export const WEIGHTED_SUM_GRAD = 'BnasWeightedSumGrad'
+
+/**
+ * Σ_k weights[k]·terms[k] for K same-shape tensors and a [K] weight vector: the α-weighted mixture of a search edge
+ * (MixedOp), with gradients for every term and every weight. On 'native' it is one pass forward and one per term
+ * backward, instead of K multiplies and K−1 adds forward and 3K full-size passes backward; elsewhere tf ops.
+ */
+export function weightedSum(terms: tf.Tensor[], weights: tf.Tensor1D): tf.Tensor {
+  if (terms.length === 0) throw new Error('weightedSum: no terms')
+  if (weights.shape[0] !== terms.length)
+    throw new Error(`weightedSum: ${terms.length} terms but ${weights.shape[0]} weights`)
+  if (tf.getBackend() !== 'native' || !tf.getKernel(WEIGHTED_SUM, 'native')) {
+    return tf.tidy(() => tf.addN(terms.map((t, k) => tf.mul(t, tf.reshape(tf.slice(weights, [k], [1]), [])))))
+  }
+  const count = terms.length
+  const mixture = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc
+    const inputs = args as tf.Tensor[]
+    save(inputs)
+    const named: tf.NamedTensorMap = { weights: inputs[count] }
+    for (let k = 0; k < count; k++) named[`t${k}`] = inputs[k]
+    return {
+      value: tf.engine().runKernel(WEIGHTED_SUM, named, { count }) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const gradInputs: tf.NamedTensorMap = { dy: dy as tf.Tensor, weights: saved[count] }
+        for (let k = 0; k < count; k++) gradInputs[`t${k}`] = saved[k]
+        return tf.engine().runKernel(WEIGHTED_SUM_GRAD, gradInputs, { count }) as tf.Tensor[]
+      }
+    }
+  })
+  return mixture(...terms, weights)
+}
+
+function values(backend: MathBackendCPU, t: tf.TensorInfo): Float32Array {
+  const v = backend.data.get(t.dataId).values
+  if (t.dtype !== 'float32' || !(v instanceof Float32Array)) throw new Error('weightedSum: tensors must be float32')
+  return v
+}
+
+export function weightedSumKernels(addon: NativeAddon): Map<string, tf.KernelFunc> {
+  const termsOf = (args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] => {
+    const count = (args.attrs as { count: number }).count
+    const inputs = args.inputs as Record<string, tf.TensorInfo>
+    const terms = Array.from({ length: count }, (_, k) => inputs[`t${k}`])
+    for (const t of terms) {
+      if (!tf.util.arraysEqual(t.shape, terms[0].shape)) throw new Error('weightedSum: terms must have one shape')
+    }
+    return terms
+  }
+  return new Map<string, tf.KernelFunc>([
+    [
+      WEIGHTED_SUM,
+      (args) => {
+        const backend = args.backend as MathBackendCPU
+        const terms = termsOf(args)
+        const y = new Float32Array(tf.util.sizeFromShape(terms[0].shape))
+        addon.weightedSum(
+          terms.map((t) => values(backend, t)),
+          values(backend, (args.inputs as Record<string, tf.TensorInfo>).weights),
+          y
+        )
+        return backend.makeTensorInfo(terms[0].shape, 'float32', y)
+      }
+    ],
+    [
+      WEIGHTED_SUM_GRAD,
+      (args) => {
+        const backend = args.backend as MathBackendCPU
+        const terms = termsOf(args)
+        const inputs = args.inputs as Record<string, tf.TensorInfo>
+        const size = tf.util.sizeFromShape(terms[0].shape)
+        const dterms = terms.map(() => new Float32Array(size))
+        const dweights = new Float32Array(terms.length)
+        addon.weightedSumGrad(
+          values(backend, inputs.dy),
+          terms.map((t) => values(backend, t)),
+          values(backend, inputs.weights),
+          dterms,
+          dweights
+        )
+        return [
+          ...dterms.map((d) => backend.makeTensorInfo(terms[0].shape, 'float32', d)),
+          backend.makeTensorInfo([terms.length], 'float32', dweights)
+        ]
+      }
+    ]
+  ])
+}
