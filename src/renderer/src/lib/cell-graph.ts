@@ -73,7 +73,7 @@ export function layoutCell(genotype: GenotypeOf<string>, kind: CellKind, options
   const concat = kind === 'normal' ? genotype.normalConcat : genotype.reduceConcat
   const steps = Math.ceil(gene.length / 2)
   const graph = new dagre.graphlib.Graph({ multigraph: true })
-  graph.setGraph({ rankdir: 'LR', nodesep: compact ? 6 : 16, ranksep: compact ? 22 : 36, edgesep: compact ? 4 : 10, marginx: 6, marginy: 6 })
+  graph.setGraph({ rankdir: 'LR', nodesep: compact ? 6 : 16, ranksep: compact ? 22 : 36, edgesep: compact ? 4 : 10, marginx: compact ? 4 : 10, marginy: compact ? 6 : 22 })
   graph.setDefaultEdgeLabel(() => ({}))
 
   const nodeSize = compact ? { width: 26, height: 16 } : { width: 64, height: 32 }
