@@ -208,6 +208,28 @@ describe('BNAS Studio in Chromium against the real engine', () => {
     expect(existsSync(join(runsDir, trainRunId))).toBe(false)
   })
 
+  it('stops a search and continues it from its checkpoint', async () => {
+    await page.locator('[data-test=nav-search]').click()
+    await page.locator('[data-test=preset-quick]').click()
+    for (const [key, value] of Object.entries({ dataset: DATASET, cells: '3', channels: '2', batchSize: '8', epochs: '2', subset: '', validationSubset: '', progressEvery: '1', checkpointEvery: '2' })) {
+      await setField(key, value)
+    }
+    await page.locator('[data-test=search-launch]').click()
+    await page.waitForURL(/#\/runs\/search/)
+    await expect.poll(() => text('[data-test=progress-step]'), { timeout: 60_000 }).toMatch(/^([3-9]|1\d) \/ 16$/)
+    await page.locator('[data-test=run-stop]').click()
+    await expect.poll(() => text('[data-test=run-status]'), { timeout: 60_000 }).toBe('stopped')
+    const stoppedAt = await text('[data-test=progress-step]')
+    await shot('monitor-stopped')
+    await page.locator('[data-test=run-continue]').click()
+    await expect.poll(() => text('[data-test=run-status]'), { timeout: 30_000 }).toMatch(/^(running|completed)/)
+    await expect.poll(() => text('[data-test=run-status]'), { timeout: 120_000 }).toBe('completed')
+    expect(await text('[data-test=progress-step]')).toBe('16 / 16')
+    expect(stoppedAt).not.toBe('16 / 16')
+    // 16 running points (the resumed part replaces what came after the checkpoint), 2 epoch points twice.
+    await expect.poll(() => page.locator('[data-test=chart-accuracy]').getAttribute('data-points'), { timeout: 10_000 }).toBe('20')
+  })
+
   it('kept the server’s event loop responsive during the search', () => {
     const samples = readFileSync(eldFile, 'utf8')
       .trim()
