@@ -13,10 +13,12 @@ describe('a cell as a drawable graph', () => {
     expect(graph.edges.filter((edge) => edge.kind === 'skip')).toHaveLength(1)
     const dead = graph.nodes.filter((node) => node.dead).map((node) => node.label)
     expect(dead).toEqual(['2', '3'])
-    // Every node sits inside the laid-out area, inputs left of the output.
+    // Every node sits inside the drawn extent, inputs left of the output.
     for (const node of graph.nodes) {
-      expect(node.x).toBeGreaterThanOrEqual(0)
-      expect(node.x).toBeLessThanOrEqual(graph.width)
+      expect(node.x - node.width / 2).toBeGreaterThanOrEqual(graph.minX)
+      expect(node.x + node.width / 2).toBeLessThanOrEqual(graph.minX + graph.width)
+      expect(node.y - node.height / 2).toBeGreaterThanOrEqual(graph.minY)
+      expect(node.y + node.height / 2).toBeLessThanOrEqual(graph.minY + graph.height)
     }
     const x = (id: string) => graph.nodes.find((node) => node.id === id)!.x
     expect(x('s0')).toBeLessThan(x('out'))

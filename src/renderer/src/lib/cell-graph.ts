@@ -44,6 +44,9 @@ export interface CellEdge {
 export interface CellGraph {
   nodes: CellNode[]
   edges: CellEdge[]
+  /** Extent of everything drawn (edge curves included, which dagre's own size leaves out), for the SVG viewBox. */
+  minX: number
+  minY: number
   width: number
   height: number
 }
@@ -73,7 +76,7 @@ export function layoutCell(genotype: GenotypeOf<string>, kind: CellKind, options
   const concat = kind === 'normal' ? genotype.normalConcat : genotype.reduceConcat
   const steps = Math.ceil(gene.length / 2)
   const graph = new dagre.graphlib.Graph({ multigraph: true })
-  graph.setGraph({ rankdir: 'LR', nodesep: compact ? 6 : 16, ranksep: compact ? 22 : 36, edgesep: compact ? 4 : 10, marginx: compact ? 4 : 10, marginy: compact ? 6 : 22 })
+  graph.setGraph({ rankdir: 'LR', nodesep: compact ? 6 : 16, ranksep: compact ? 22 : 36, edgesep: compact ? 4 : 10, marginx: 0, marginy: 0 })
   graph.setDefaultEdgeLabel(() => ({}))
 
   const nodeSize = compact ? { width: 26, height: 16 } : { width: 64, height: 32 }
@@ -143,14 +146,33 @@ export function layoutCell(genotype: GenotypeOf<string>, kind: CellKind, options
     const laid = graph.node(id)
     return { id, label, role, dead: dead.has(id), x: laid.x, y: laid.y, width: laid.width, height: laid.height }
   })
+  const xs: number[] = []
+  const ys: number[] = []
+  for (const node of nodes) {
+    xs.push(node.x - node.width / 2, node.x + node.width / 2)
+    ys.push(node.y - node.height / 2, node.y + node.height / 2)
+  }
   const edges: CellEdge[] = pending.map((edge) => {
-    const laid = graph.edge(edge.from, edge.to, edge.id) as { points: Array<{ x: number; y: number }>; x?: number; y?: number }
+    const laid = graph.edge(edge.from, edge.to, edge.id) as { points: Array<{ x: number; y: number }>; x?: number; y?: number; width?: number }
     const points = laid.points
+    for (const point of points) {
+      xs.push(point.x)
+      ys.push(point.y)
+    }
     const middle = points[Math.floor(points.length / 2)] ?? { x: 0, y: 0 }
-    return { ...edge, path: smoothPath(points), labelX: laid.x ?? middle.x, labelY: laid.y ?? middle.y }
+    const labelX = laid.x ?? middle.x
+    const labelY = laid.y ?? middle.y
+    if (!compact && edge.label !== '') {
+      const half = (edge.label.length * 5.6) / 2 + 4
+      xs.push(labelX - half, labelX + half)
+      ys.push(labelY - 8, labelY + 8)
+    }
+    return { ...edge, path: smoothPath(points), labelX, labelY }
   })
-  const size = graph.graph()
-  return { nodes, edges, width: size.width ?? 0, height: size.height ?? 0 }
+  const pad = compact ? 3 : 8
+  const minX = Math.min(...xs) - pad
+  const minY = Math.min(...ys) - pad
+  return { nodes, edges, minX, minY, width: Math.max(...xs) + pad - minX, height: Math.max(...ys) + pad - minY }
 }
 
 /** A curve through dagre's points (quadratic segments between midpoints), as DARTS's graphviz drawings look. */
