@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs-core'
 import { expect } from 'vitest'
 import { initBackend } from '../../src/main/engine/backend'
+import { nativeAddonStatus } from '../../src/main/engine/native'
 
 /** A tensor as the reference script writes it. */
 export interface Encoded {
@@ -60,13 +61,20 @@ export function expectTensorsClose(actual: tf.Tensor, expected: tf.Tensor, what:
   expectClose(actual, { shape: expected.shape, data: Array.from(expected.dataSync()) }, what)
 }
 
-export const BACKENDS = ['cpu', 'wasm'] as const
-export type TestBackend = (typeof BACKENDS)[number]
+/**
+ * Backends the PyTorch fixture tests run on: cpu and wasm always, and 'native' (the oneDNN addon, which also switches
+ * the engine to its fused kernels) wherever the addon is built.
+ */
+export const BACKENDS: readonly TestBackend[] = nativeAddonStatus().available
+  ? ['cpu', 'wasm', 'native']
+  : ['cpu', 'wasm']
+export type TestBackend = 'cpu' | 'wasm' | 'native'
 
-/** Loads both backends once per test file; tests then switch with tf.setBackend. */
+/** Loads every test backend once per test file; tests then switch with tf.setBackend. */
 export async function loadTestBackends(): Promise<void> {
   await initBackend('cpu')
   await initBackend('wasm')
+  if (BACKENDS.includes('native')) await initBackend('native')
 }
 
 export async function useBackend(name: TestBackend): Promise<void> {

@@ -9,6 +9,8 @@ import {
   type Rng
 } from '../nn'
 import type { WeightGradientMode } from '../ops'
+import { useFusedKernels } from '../ops/fused'
+import { weightedSum } from '../native/mixture'
 import { CELL_MULTIPLIER, type CellPlan } from './macro'
 import { joinName, traceModule, type LayerRecord, type Shape3 } from './trace'
 
@@ -34,6 +36,7 @@ export class MixedOp extends Module {
 
   /** Σ_o w_o · op_o(x) with `weights` the edge's 7 softmax values (a rank-1 tensor). */
   mix(x: tf.Tensor4D, weights: tf.Tensor1D, ctx: ForwardContext): tf.Tensor4D {
+    if (useFusedKernels()) return this.mixFused(x, weights, ctx)
     return tf.tidy(() => {
       const w = tf.unstack(weights)
       let sum: tf.Tensor4D | undefined
@@ -45,6 +48,27 @@ export class MixedOp extends Module {
         sum = sum ? (tf.add(sum, term) as tf.Tensor4D) : term
       })
       return sum as tf.Tensor4D
+    })
+  }
+
+  /**
+   * The same mixture as one native weighted-sum kernel (one pass forward, one per term backward) over the six
+   * non-Zeroise ops, with the edge's weights minus Zeroise's as its weight vector.
+   */
+  private mixFused(x: tf.Tensor4D, weights: tf.Tensor1D, ctx: ForwardContext): tf.Tensor4D {
+    return tf.tidy(() => {
+      const terms: tf.Tensor[] = []
+      this.ops.forEach((op, i) => {
+        if (i !== ZEROISE_INDEX) terms.push(op.forward(x, ctx))
+      })
+      const size = weights.shape[0]
+      const kept =
+        ZEROISE_INDEX === 0
+          ? tf.slice(weights, [1], [size - 1])
+          : ZEROISE_INDEX === size - 1
+            ? tf.slice(weights, [0], [size - 1])
+            : tf.concat([tf.slice(weights, [0], [ZEROISE_INDEX]), tf.slice(weights, [ZEROISE_INDEX + 1])])
+      return weightedSum(terms, kept as tf.Tensor1D) as tf.Tensor4D
     })
   }
 
@@ -115,16 +139,20 @@ export class SearchCell extends Module {
   forwardCell(s0: tf.Tensor4D, s1: tf.Tensor4D, weights: tf.Tensor2D, ctx: ForwardContext): tf.Tensor4D {
     return tf.tidy(() => {
       const rows = tf.unstack(weights) as tf.Tensor1D[]
+      const fused = useFusedKernels()
       const states = [this.preprocess0.forward(s0, ctx), this.preprocess1.forward(s1, ctx)]
       let edge = 0
       for (let node = 0; node < this.steps; node++) {
         let sum: tf.Tensor4D | undefined
+        const terms: tf.Tensor4D[] = []
         for (const h of states.slice(0, node + 2)) {
           const term = this.edges[edge].mix(h, rows[edge], ctx)
           edge++
-          sum = sum ? (tf.add(sum, term) as tf.Tensor4D) : term
+          terms.push(term)
+          sum = fused ? undefined : sum ? (tf.add(sum, term) as tf.Tensor4D) : term
         }
-        states.push(sum as tf.Tensor4D)
+        // One AddN (no intermediate partial sums) on the native backend; the same sum in the same order.
+        states.push(fused ? (tf.addN(terms) as tf.Tensor4D) : (sum as tf.Tensor4D))
       }
       const out = tf.concat(states.slice(-CELL_MULTIPLIER), 3) as tf.Tensor4D
       if (this.plan.index === 0) return out

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
+import { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS, useFusedKernels } from './fused'
 
 /** PyTorch nn.BatchNorm2d defaults. */
 export const BN_EPS = 1e-5
@@ -34,6 +35,7 @@ export function batchNorm(x: tf.Tensor4D, state: BatchNormState, training: boole
   }
   const [n, h, w] = x.shape
   const count = n * h * w
+  if (useFusedKernels()) return batchNormFused(x, state, count)
 
   /**
    * Normalises and records the statistics. Runs inside the custom gradient's forward, where nothing is taped, so only
@@ -79,4 +81,71 @@ export function batchNorm(x: tf.Tensor4D, state: BatchNormState, training: boole
     return { value: xhat, gradFunc: (dy, [kept, keptInv]) => [inputGrad(dy, kept, keptInv)] }
   })
   return plain(x) as tf.Tensor4D
+}
+
+/**
+ * The running-statistics update of torch's batch_norm computed on the host from the batch statistics (a few
+ * channels): one new tensor per buffer instead of five ops each. Every step is rounded to float32 as the op-by-op
+ * path's float32 kernels round it: rm·(1 − m) + mean·m and rv·(1 − m) + var·n/(n − 1)·m.
+ */
+function updateRunningStats(state: BatchNormState, mean: tf.Tensor, variance: tf.Tensor, count: number): void {
+  const f = Math.fround
+  const keepOld = f(1 - BN_MOMENTUM)
+  const takeNew = f(BN_MOMENTUM)
+  const correction = count > 1 ? f(count / (count - 1)) : 1
+  const m = mean.dataSync()
+  const v = variance.dataSync()
+  const rm = state.runningMean.dataSync()
+  const rv = state.runningVar.dataSync()
+  const nextMean = new Float32Array(m.length)
+  const nextVar = new Float32Array(v.length)
+  for (let c = 0; c < m.length; c++) {
+    nextMean[c] = f(rm[c] * keepOld) + f(m[c] * takeNew)
+    nextVar[c] = f(rv[c] * keepOld) + f(f(v[c] * correction) * takeNew)
+  }
+  const meanTensor = tf.tensor1d(nextMean)
+  const varTensor = tf.tensor1d(nextVar)
+  state.runningMean.assign(meanTensor)
+  state.runningVar.assign(varTensor)
+  tf.dispose([meanTensor, varTensor])
+}
+
+/**
+ * Training batch norm on the native backend's fused kernels: statistics in one read, normalisation in one pass, the
+ * whole backward (x, γ, β) in one kernel. The statistics are computed inside the custom gradient's forward, where
+ * nothing is taped, so they get no (zero) gradient of their own; only x, mean and variance (and γ) are kept.
+ */
+function batchNormFused(x: tf.Tensor4D, state: BatchNormState, count: number): tf.Tensor4D {
+  const { gamma, beta } = state
+  if ((gamma === undefined) !== (beta === undefined)) {
+    throw new Error('batchNorm: γ and β come together (affine) or not at all')
+  }
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc
+    const [input, scale, shift] = args as tf.Tensor[]
+    const [mean, variance] = tf.engine().runKernel(BATCH_NORM_STATS, { x: input }, {}) as tf.Tensor[]
+    updateRunningStats(state, mean, variance, count)
+    const inputs: tf.NamedTensorMap = { x: input, mean, variance }
+    if (scale) {
+      inputs.gamma = scale
+      inputs.beta = shift
+    }
+    const value = tf.engine().runKernel(BATCH_NORM_FORWARD, inputs, { eps: BN_EPS }) as tf.Tensor
+    save(scale ? [input, mean, variance, scale] : [input, mean, variance])
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sx, sm, sv, sg] = saved
+        const gradInputs: tf.NamedTensorMap = { dy: dy as tf.Tensor, x: sx, mean: sm, variance: sv }
+        if (sg) gradInputs.gamma = sg
+        const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_BACKWARD, gradInputs, {
+          eps: BN_EPS
+        }) as tf.Tensor[]
+        if (sg) return [dx, dgamma, dbeta]
+        tf.dispose([dgamma, dbeta])
+        return [dx]
+      }
+    }
+  })
+  return (gamma && beta ? op(x, gamma, beta) : op(x)) as tf.Tensor4D
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
 import { subsample2 } from './subsample'
+import { useFusedKernels } from './fused'
 
 export interface TorchConvOptions {
   stride?: 1 | 2
@@ -19,7 +20,7 @@ export interface TorchConvOptions {
  * padding is then free; elsewhere the input is zero-padded first, because tfjs-node's Conv2DBackpropFilter accepts
  * only 'valid' and 'same'.
  */
-const EXPLICIT_PADDING_BACKENDS = new Set(['cpu', 'wasm'])
+const EXPLICIT_PADDING_BACKENDS = new Set(['cpu', 'wasm', 'native'])
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]]
 
@@ -64,8 +65,41 @@ export function conv2dTorch(x: tf.Tensor4D, w: tf.Tensor4D, options: TorchConvOp
             ])
       return tf.conv2d(subsample2(padded), w, 1, 'valid', 'NHWC')
     }
-    return dilatedConv2d(x, w, p, dilation)
+    return useFusedKernels() ? dilatedConv2dNative(x, w, p, dilation) : dilatedConv2d(x, w, p, dilation)
   })
+}
+
+/**
+ * Stride-1 dilated conv on the native backend: the padding goes to the kernels (no padded copy) and both gradients come
+ * straight from oneDNN through the backprop kernels' extra `dilations` attribute (tf's have none).
+ */
+function dilatedConv2dNative(x: tf.Tensor4D, w: tf.Tensor4D, p: number, d: number): tf.Tensor4D {
+  const pad: Pad4 = [
+    [0, 0],
+    [p, p],
+    [p, p],
+    [0, 0]
+  ]
+  const attrs = { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [d, d] }
+  const op = tf.customGrad((input, filter, save) => {
+    const keep = save as tf.GradSaveFunc
+    keep([input as tf.Tensor, filter as tf.Tensor])
+    return {
+      value: tf.conv2d(input as tf.Tensor4D, filter as tf.Tensor4D, 1, pad, 'NHWC', d),
+      gradFunc: (dy, [xs, ws]) => {
+        const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: dy as tf.Tensor, filter: ws }, {
+          ...attrs,
+          inputShape: xs.shape
+        } as unknown as tf.NamedAttrMap) as tf.Tensor
+        const dw = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: xs, dy: dy as tf.Tensor }, {
+          ...attrs,
+          filterShape: ws.shape
+        } as unknown as tf.NamedAttrMap) as tf.Tensor
+        return [dx, dw]
+      }
+    }
+  })
+  return op(x, w) as tf.Tensor4D
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
 import { torchOutSize } from './conv'
+import { useFusedKernels } from './fused'
 
 /**
  * nn.MaxPool2d(3, stride, padding=1): the padding never wins a max, as PyTorch pads with −∞. Padded explicitly with
@@ -8,6 +9,8 @@ import { torchOutSize } from './conv'
  * 'same'; the output size floor((H + 2 − 3)/s) + 1 is PyTorch's.
  */
 export function maxPool3x3Torch(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
+  // The native MaxPool/MaxPoolGrad skip out-of-image taps (= −∞ padding) and take a numeric pad: no padded copy.
+  if (useFusedKernels()) return tf.maxPool(x, 3, stride, 1)
   return tf.tidy(() => {
     const padded = tf.pad(
       x,

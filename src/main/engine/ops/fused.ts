@@ -1,0 +1,23 @@
+import * as tf from '@tensorflow/tfjs-core'
+import { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS } from '../native/batchnorm'
+import { WEIGHTED_SUM } from '../native/mixture'
+
+/**
+ * The one place that decides whether the engine takes the native backend's fused kernels (training batch norm, the
+ * α-weighted mixture, dilated conv gradients through the `dilations` attribute, host-side weight binarization) or the
+ * op-by-op path every backend runs. True only while the current backend is 'native' and its fused kernels are
+ * registered; every other backend (cpu, wasm, tfjs-node) keeps the op-by-op path unchanged.
+ *
+ * Only the kernel-name modules of ../native are imported here (plain tfjs-core code), never the addon loader.
+ */
+export function useFusedKernels(): boolean {
+  if (tf.getBackend() !== 'native') return false
+  return (
+    tf.getKernel(BATCH_NORM_FORWARD, 'native') !== undefined &&
+    tf.getKernel(BATCH_NORM_STATS, 'native') !== undefined &&
+    tf.getKernel(BATCH_NORM_BACKWARD, 'native') !== undefined &&
+    tf.getKernel(WEIGHTED_SUM, 'native') !== undefined
+  )
+}
+
+export { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS, WEIGHTED_SUM }
