@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
+import { useFusedKernels } from './fused'
 
 /** How the gradient reaches the latent weight of a binarized conv. */
 export type WeightGradientMode = 'xnor' | 'ste'
@@ -24,6 +25,7 @@ const PER_OUTPUT_AXES = [0, 1, 2]
  *   n·(1 − 1/C_in)·[ α_o·1(|W| ≤ 1)·g + sign(W)·(1/n)·Σ_{kh,kw,C_in}(sign(W) ⊙ g) ],  n = kh·kw·C_in.
  */
 export function binarizeWeight(latent: tf.Tensor4D, options: BinarizeOptions = {}): tf.Tensor4D {
+  if (options.gradient !== 'ste' && useFusedKernels()) return binarizeXnorHost(latent) as tf.Tensor4D
   return (options.gradient === 'ste' ? binarizeSte : binarizeXnor)(latent) as tf.Tensor4D
 }
 
@@ -72,8 +74,88 @@ const binarizeSte = tf.customGrad((latent, save) => {
  * input-channel axis (axis 2 of [kh, kw, C_in, C_out]) and clamp to [−1, 1]. Mutates the variable in place.
  */
 export function centerAndClampLatent(w: tf.Variable): void {
+  if (useFusedKernels()) {
+    centerAndClampHost(w)
+    return
+  }
   tf.tidy(() => {
     const centred = tf.sub(w, tf.mean(w, 2, true))
     w.assign(tf.clipByValue(centred, -1, 1))
   })
+}
+
+/*
+ * Host-side versions for the native backend, whose tensors live in JS typed arrays (readSync hands out the stored
+ * array, no copy). A binary conv's weight is small (k·k·C_in·C_out values), so one pass in JS replaces the 4 forward
+ * and 14 backward tf ops (each a kernel call, an allocation and bookkeeping) that dominated per-op overhead. Sums are
+ * accumulated in double and each result rounded to float32, as the native Mean/Sum kernels do.
+ */
+
+/** [kh·kw·C_in, C_out] view: output channel o of element i is i % C_out. */
+function perOutputAlpha(w: Float32Array | Int32Array | Uint8Array, cout: number): Float64Array {
+  const sums = new Float64Array(cout)
+  for (let i = 0; i < w.length; i++) sums[i % cout] += Math.abs(w[i])
+  const n = w.length / cout
+  for (let o = 0; o < cout; o++) sums[o] = Math.fround(sums[o] / n)
+  return sums
+}
+
+const binarizeXnorHost = tf.customGrad((latent, save) => {
+  const w = latent as tf.Tensor
+  const keep = save as tf.GradSaveFunc
+  keep([w])
+  const cout = w.shape[3]!
+  const values = w.dataSync() as Float32Array
+  const alpha = perOutputAlpha(values, cout)
+  const out = new Float32Array(values.length)
+  for (let i = 0; i < values.length; i++) out[i] = Math.sign(values[i]) * alpha[i % cout]
+  return {
+    value: tf.tensor(out, w.shape, 'float32'),
+    gradFunc: (dy, saved) => {
+      const [kept] = saved
+      const [kh, kw, cin] = kept.shape
+      const n = kh * kw * cin
+      const f = Math.fround
+      const factor = f(n * (1 - 1 / cin))
+      const ws = kept.dataSync() as Float32Array
+      const g = (dy as tf.Tensor).dataSync() as Float32Array
+      const a = perOutputAlpha(ws, cout)
+      // (1/n)·Σ_{kh,kw,C_in} sign(W)·g per output channel.
+      const viaAlpha = new Float64Array(cout)
+      for (let i = 0; i < ws.length; i++) viaAlpha[i % cout] += Math.sign(ws[i]) * g[i]
+      for (let o = 0; o < cout; o++) viaAlpha[o] = f(f(viaAlpha[o]) / n)
+      const grad = new Float32Array(ws.length)
+      for (let i = 0; i < ws.length; i++) {
+        const o = i % cout
+        const direct = Math.abs(ws[i]) <= 1 ? f(g[i] * a[o]) : 0
+        grad[i] = f(f(direct + Math.sign(ws[i]) * viaAlpha[o]) * factor)
+      }
+      return [tf.tensor(grad, kept.shape, 'float32')]
+    }
+  }
+})
+
+/** centerAndClampLatent in one host pass: W − mean over C_in (axis 2) per (kh, kw, C_out), clamped to [−1, 1]. */
+function centerAndClampHost(w: tf.Variable): void {
+  const [kh, kw, cin, cout] = w.shape as number[]
+  const values = w.dataSync() as Float32Array
+  const out = new Float32Array(values.length)
+  const means = new Float64Array(cout)
+  for (let p = 0; p < kh * kw; p++) {
+    const base = p * cin * cout
+    means.fill(0)
+    for (let c = 0; c < cin; c++) {
+      for (let o = 0; o < cout; o++) means[o] += values[base + c * cout + o]
+    }
+    for (let o = 0; o < cout; o++) means[o] = Math.fround(means[o] / cin)
+    for (let c = 0; c < cin; c++) {
+      for (let o = 0; o < cout; o++) {
+        const i = base + c * cout + o
+        out[i] = Math.min(1, Math.max(-1, Math.fround(values[i] - means[o])))
+      }
+    }
+  }
+  const next = tf.tensor(out, w.shape, 'float32')
+  w.assign(next)
+  next.dispose()
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
+import { useFusedKernels } from './fused'
 
 /**
  * Binary activation of the authors' `BinActive`: forward sign(x) with sign(0) = 0 (torch.sign), backward the clipped
@@ -7,8 +8,29 @@ import './register-gradients'
  * `grad_input[input.ge(1)] = 0; grad_input[input.le(-1)] = 0`.
  */
 export function signSte<T extends tf.Tensor>(x: T): T {
-  return signSteGrad(x) as T
+  return (useFusedKernels() ? signSteHost(x) : signSteGrad(x)) as T
 }
+
+/**
+ * The same STE on the native backend (typed-array storage): the clipped gradient as one host loop writing one new
+ * tensor, instead of abs, less, zerosLike and select (four full-size kernels and allocations).
+ */
+const signSteHost = tf.customGrad((x, save) => {
+  const input = x as tf.Tensor
+  const keep = save as tf.GradSaveFunc
+  keep([input])
+  return {
+    value: tf.sign(input),
+    gradFunc: (dy, saved) => {
+      const [kept] = saved
+      const xs = kept.dataSync() as Float32Array
+      const g = (dy as tf.Tensor).dataSync() as Float32Array
+      const out = new Float32Array(xs.length)
+      for (let i = 0; i < xs.length; i++) out[i] = Math.abs(xs[i]) < 1 ? g[i] : 0
+      return [tf.tensor(out, kept.shape, 'float32')]
+    }
+  }
+})
 
 const signSteGrad = tf.customGrad((x, save) => {
   const input = x as tf.Tensor
