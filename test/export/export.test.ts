@@ -23,7 +23,6 @@ import { ALL_OPS, argmaxRows, engineLogits, maxAbsDiff, perturbedNetwork, random
 const SHAPE: [number, number, number] = [16, 16, 3]
 let net: FinalNetwork
 let runPath: string
-let meta: ModelMeta
 const images = randomImages(3, SHAPE, 99)
 let want: Float32Array
 
@@ -33,7 +32,7 @@ beforeAll(async () => {
   net = perturbedNetwork({ genotype: ALL_OPS, cells: 4, channels: 6, classes: 5 })
   const saved = await savedRun(net, SHAPE)
   runPath = saved.runPath
-  meta = { ...saved.info }
+
   want = engineLogits(net, images, 3, SHAPE)
 })
 

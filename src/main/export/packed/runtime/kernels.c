@@ -24,17 +24,29 @@ void bn_f32(const float* x, float* y, int pixels, int c, const float* mean, cons
     for (int ch = 0; ch < c; ch++) y[p * c + ch] = bn_value(x[p * c + ch], mean[ch], inv[ch], gamma, beta, ch);
 }
 
-// BN, sign, and packing into sign / nonzero planes: [pixels][words].
+// BN, sign, and packing into sign / nonzero planes: [pixels][words]. Four channels at a time with f32x4 (the same
+// float32 ops in the same order as bn_value, so the signs are bit-identical), the scalar loop for a channel tail.
 EXPORT(bn_sign_pack)
 void bn_sign_pack(const float* x, int pixels, int c, int words, const float* mean, const float* inv,
                   const float* gamma, const float* beta, uint32_t* sign, uint32_t* mask) {
+  const v128_t zero = wasm_f32x4_splat(0.0f);
   for (int p = 0; p < pixels; p++) {
     const float* row = x + p * c;
     for (int w = 0; w < words; w++) {
       uint32_t s = 0, m = 0;
       int end = c - w * 32;
       if (end > 32) end = 32;
-      for (int b = 0; b < end; b++) {
+      int b = 0;
+      for (; b + 4 <= end; b += 4) {
+        int ch = w * 32 + b;
+        v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(row + ch), wasm_v128_load(mean + ch)),
+                                  wasm_v128_load(inv + ch));
+        if (gamma) v = wasm_f32x4_mul(v, wasm_v128_load(gamma + ch));
+        if (beta) v = wasm_f32x4_add(v, wasm_v128_load(beta + ch));
+        s |= (uint32_t)wasm_i32x4_bitmask(wasm_f32x4_lt(v, zero)) << b;
+        m |= (uint32_t)wasm_i32x4_bitmask(wasm_f32x4_ne(v, zero)) << b;
+      }
+      for (; b < end; b++) {
         int ch = w * 32 + b;
         float v = bn_value(row[ch], mean[ch], inv[ch], gamma, beta, ch);
         s |= (uint32_t)(v < 0.0f) << b;
@@ -46,96 +58,87 @@ void bn_sign_pack(const float* x, int pixels, int c, int words, const float* mea
   }
 }
 
-static inline v128_t popcnt_add16(v128_t acc, v128_t v) {
-  return wasm_i16x8_add(acc, wasm_u16x8_extadd_pairwise_u8x16(wasm_i8x16_popcnt(v)));
+// ORs `bits` bits of src (32-bit words, bits past `bits` are 0) into the 64-bit stream at bit offset `off`.
+static inline void put_bits(uint64_t* stream, const uint32_t* src, int bits, int off) {
+  for (int j = 0; j * 32 < bits; j++) {
+    const int at = off + j * 32;
+    const int shift = at & 63;
+    const uint64_t v = (uint64_t)src[j];
+    stream[at >> 6] |= v << shift;
+    if (shift > 32) stream[(at >> 6) + 1] |= v >> (64 - shift);
+  }
 }
 
-static inline int hsum16(v128_t acc) {
-  v128_t s = wasm_i32x4_extadd_pairwise_i16x8(acc);
-  return wasm_i32x4_extract_lane(s, 0) + wasm_i32x4_extract_lane(s, 1) + wasm_i32x4_extract_lane(s, 2) +
-         wasm_i32x4_extract_lane(s, 3);
-}
-
-// Binary convolution on packed planes. Weights: [cout][kpad] words (kpad = taps * words rounded up to a multiple of
-// 4, zero-filled), optional weight mask of the same layout (null when no weight is 0). For each output pixel the
-// input patch is gathered into patch_s / patch_m (out-of-image taps and padding words = 0, i.e. the value 0), then
-// dot = P - 2 * popcount((ps ^ ws) & pm) with P = popcount(pm) (no zero weights), or
-// dot = popcount(pm & wm) - 2 * popcount((ps ^ ws) & pm & wm) with zero weights. y = ReLU(alpha * dot).
+// Binary convolution on packed planes. The taps of one output pixel are laid end to end as one bit stream of
+// taps * cin bits (tap-major, channels within a tap), in 64-bit words, so no bits are wasted on per-tap padding;
+// weights are streams of the same layout, [cout][len] u64 words (optional weight mask alike, null when no weight is
+// 0). Out-of-image taps stay 0 in both planes, i.e. the value 0. dot = P - 2 * popcount((ps ^ ws) & pm) with
+// P = popcount(pm), or with a weight mask dot = popcount(pm & wm) - 2 * popcount((ps ^ ws) & pm & wm).
+// y = ReLU(alpha * dot). popcount is the scalar i64.popcnt (one instruction on x86 and ARM), four outputs per pass.
 EXPORT(bin_conv)
-void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, int words, int k, int stride, int pad,
-              int dil, int ho, int wo, const uint32_t* wsign, const uint32_t* wmask, int cout, int kpad,
-              const float* alpha, float* y, uint32_t* patch_s, uint32_t* patch_m) {
-  const int vecs = kpad / 4;
+void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, int words, int cin, int k, int stride,
+              int pad, int dil, int ho, int wo, const uint64_t* wsign, const uint64_t* wmask, int cout, int len,
+              const float* alpha, float* y, uint64_t* ps, uint64_t* pm) {
   for (int b = 0; b < n; b++) {
     for (int oy = 0; oy < ho; oy++) {
       for (int ox = 0; ox < wo; ox++) {
-        int at = 0;
+        for (int i = 0; i < len; i++) ps[i] = pm[i] = 0;
+        int t = 0;
         for (int ky = 0; ky < k; ky++) {
           int iy = oy * stride - pad + ky * dil;
-          for (int kx = 0; kx < k; kx++) {
+          for (int kx = 0; kx < k; kx++, t++) {
             int ix = ox * stride - pad + kx * dil;
-            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-              for (int j = 0; j < words; j++) patch_s[at + j] = patch_m[at + j] = 0;
-            } else {
-              const int base = ((b * h + iy) * w + ix) * words;
-              for (int j = 0; j < words; j++) {
-                patch_s[at + j] = sign[base + j];
-                patch_m[at + j] = mask[base + j];
-              }
-            }
-            at += words;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            const int base = ((b * h + iy) * w + ix) * words;
+            put_bits(ps, sign + base, cin, t * cin);
+            put_bits(pm, mask + base, cin, t * cin);
           }
         }
-        for (; at < kpad; at++) patch_s[at] = patch_m[at] = 0;
         float* out = y + ((b * ho + oy) * wo + ox) * cout;
-        const v128_t* ps = (const v128_t*)patch_s;
-        const v128_t* pm = (const v128_t*)patch_m;
         if (!wmask) {
-          v128_t pacc = wasm_i16x8_splat(0);
-          for (int v = 0; v < vecs; v++) pacc = popcnt_add16(pacc, pm[v]);
-          const int present = hsum16(pacc);
+          int present = 0;
+          for (int i = 0; i < len; i++) present += __builtin_popcountll(pm[i]);
           int o = 0;
-          // Four output channels per pass: each patch vector is loaded once for four weight rows.
           for (; o + 4 <= cout; o += 4) {
-            const v128_t* w0 = (const v128_t*)(wsign + (o + 0) * kpad);
-            const v128_t* w1 = (const v128_t*)(wsign + (o + 1) * kpad);
-            const v128_t* w2 = (const v128_t*)(wsign + (o + 2) * kpad);
-            const v128_t* w3 = (const v128_t*)(wsign + (o + 3) * kpad);
-            v128_t a0 = wasm_i16x8_splat(0), a1 = a0, a2 = a0, a3 = a0;
-            for (int v = 0; v < vecs; v++) {
-              v128_t s = ps[v], m = pm[v];
-              a0 = popcnt_add16(a0, wasm_v128_and(wasm_v128_xor(s, w0[v]), m));
-              a1 = popcnt_add16(a1, wasm_v128_and(wasm_v128_xor(s, w1[v]), m));
-              a2 = popcnt_add16(a2, wasm_v128_and(wasm_v128_xor(s, w2[v]), m));
-              a3 = popcnt_add16(a3, wasm_v128_and(wasm_v128_xor(s, w3[v]), m));
+            const uint64_t* w0 = wsign + (o + 0) * len;
+            const uint64_t* w1 = wsign + (o + 1) * len;
+            const uint64_t* w2 = wsign + (o + 2) * len;
+            const uint64_t* w3 = wsign + (o + 3) * len;
+            int a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            for (int i = 0; i < len; i++) {
+              const uint64_t s = ps[i], m = pm[i];
+              a0 += __builtin_popcountll((s ^ w0[i]) & m);
+              a1 += __builtin_popcountll((s ^ w1[i]) & m);
+              a2 += __builtin_popcountll((s ^ w2[i]) & m);
+              a3 += __builtin_popcountll((s ^ w3[i]) & m);
             }
-            float r0 = alpha[o + 0] * (float)(present - 2 * hsum16(a0));
-            float r1 = alpha[o + 1] * (float)(present - 2 * hsum16(a1));
-            float r2 = alpha[o + 2] * (float)(present - 2 * hsum16(a2));
-            float r3 = alpha[o + 3] * (float)(present - 2 * hsum16(a3));
+            float r0 = alpha[o + 0] * (float)(present - 2 * a0);
+            float r1 = alpha[o + 1] * (float)(present - 2 * a1);
+            float r2 = alpha[o + 2] * (float)(present - 2 * a2);
+            float r3 = alpha[o + 3] * (float)(present - 2 * a3);
             out[o + 0] = r0 > 0.0f ? r0 : 0.0f;
             out[o + 1] = r1 > 0.0f ? r1 : 0.0f;
             out[o + 2] = r2 > 0.0f ? r2 : 0.0f;
             out[o + 3] = r3 > 0.0f ? r3 : 0.0f;
           }
           for (; o < cout; o++) {
-            const v128_t* wv = (const v128_t*)(wsign + o * kpad);
-            v128_t a = wasm_i16x8_splat(0);
-            for (int v = 0; v < vecs; v++) a = popcnt_add16(a, wasm_v128_and(wasm_v128_xor(ps[v], wv[v]), pm[v]));
-            float r = alpha[o] * (float)(present - 2 * hsum16(a));
+            const uint64_t* wv = wsign + o * len;
+            int a = 0;
+            for (int i = 0; i < len; i++) a += __builtin_popcountll((ps[i] ^ wv[i]) & pm[i]);
+            float r = alpha[o] * (float)(present - 2 * a);
             out[o] = r > 0.0f ? r : 0.0f;
           }
         } else {
           for (int o = 0; o < cout; o++) {
-            const v128_t* wv = (const v128_t*)(wsign + o * kpad);
-            const v128_t* wm = (const v128_t*)(wmask + o * kpad);
-            v128_t a = wasm_i16x8_splat(0), c = a;
-            for (int v = 0; v < vecs; v++) {
-              v128_t m = wasm_v128_and(pm[v], wm[v]);
-              c = popcnt_add16(c, m);
-              a = popcnt_add16(a, wasm_v128_and(wasm_v128_xor(ps[v], wv[v]), m));
+            const uint64_t* wv = wsign + o * len;
+            const uint64_t* wm = wmask + o * len;
+            int a = 0, c = 0;
+            for (int i = 0; i < len; i++) {
+              const uint64_t m = pm[i] & wm[i];
+              c += __builtin_popcountll(m);
+              a += __builtin_popcountll((ps[i] ^ wv[i]) & m);
             }
-            float r = alpha[o] * (float)(hsum16(c) - 2 * hsum16(a));
+            float r = alpha[o] * (float)(c - 2 * a);
             out[o] = r > 0.0f ? r : 0.0f;
           }
         }
@@ -145,32 +148,74 @@ void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, i
 }
 
 // Float convolution with PyTorch geometry (symmetric zero padding, stride, dilation), weights [k][k][cin][cout],
-// optional bias. The inner loop over output channels is contiguous and vectorises.
+// optional bias. Register-blocked: P output pixels x 8 output channels are accumulated in f32x4 registers over all
+// taps and input channels, so each weight vector is loaded once per P pixels. Out-of-image taps read a zero row.
+#define ZERO_ROW 4096
+static float zero_row[ZERO_ROW];
+
+static inline void conv_block(const float* const* rows, int P, const float* wt, int cin, int cout, int taps, int co,
+                              const float* bias, float* const* outs) {
+  v128_t acc[4][2];
+  const v128_t b0 = bias ? wasm_v128_load(bias + co) : wasm_f32x4_splat(0.0f);
+  const v128_t b1 = bias ? wasm_v128_load(bias + co + 4) : wasm_f32x4_splat(0.0f);
+  for (int p = 0; p < P; p++) acc[p][0] = acc[p][1] = wasm_f32x4_splat(0.0f);
+  for (int t = 0; t < taps; t++) {
+    const float* wk = wt + t * cin * cout + co;
+    for (int ci = 0; ci < cin; ci++) {
+      const v128_t w0 = wasm_v128_load(wk + ci * cout);
+      const v128_t w1 = wasm_v128_load(wk + ci * cout + 4);
+      for (int p = 0; p < P; p++) {
+        const v128_t xv = wasm_f32x4_splat(rows[p * taps + t][ci]);
+        acc[p][0] = wasm_f32x4_add(acc[p][0], wasm_f32x4_mul(xv, w0));
+        acc[p][1] = wasm_f32x4_add(acc[p][1], wasm_f32x4_mul(xv, w1));
+      }
+    }
+  }
+  for (int p = 0; p < P; p++) {
+    wasm_v128_store(outs[p] + co, wasm_f32x4_add(acc[p][0], b0));
+    wasm_v128_store(outs[p] + co + 4, wasm_f32x4_add(acc[p][1], b1));
+  }
+}
+
 EXPORT(conv_f32)
 void conv_f32(const float* x, int n, int h, int w, int cin, const float* wt, const float* bias, int cout, int k,
               int stride, int pad, int dil, int ho, int wo, float* y) {
+  const int taps = k * k;
+  const float* rows[4 * 49];
+  float* outs[4];
+  const int blocked = cin <= ZERO_ROW && taps <= 49 ? (cout / 8) * 8 : 0;
   for (int b = 0; b < n; b++) {
     for (int oy = 0; oy < ho; oy++) {
-      for (int ox = 0; ox < wo; ox++) {
-        float* out = y + ((b * ho + oy) * wo + ox) * cout;
-        for (int co = 0; co < cout; co++) out[co] = 0.0f;
-        for (int ky = 0; ky < k; ky++) {
-          int iy = oy * stride - pad + ky * dil;
-          if (iy < 0 || iy >= h) continue;
-          for (int kx = 0; kx < k; kx++) {
-            int ix = ox * stride - pad + kx * dil;
-            if (ix < 0 || ix >= w) continue;
-            const float* in = x + ((b * h + iy) * w + ix) * cin;
-            const float* wk = wt + (ky * k + kx) * cin * cout;
-            for (int ci = 0; ci < cin; ci++) {
-              const float xv = in[ci];
-              const float* row = wk + ci * cout;
-              for (int co = 0; co < cout; co++) out[co] += xv * row[co];
+      for (int ox0 = 0; ox0 < wo; ox0 += 4) {
+        const int P = wo - ox0 < 4 ? wo - ox0 : 4;
+        for (int p = 0; p < P; p++) {
+          const int ox = ox0 + p;
+          outs[p] = y + ((b * ho + oy) * wo + ox) * cout;
+          for (int ky = 0; ky < k; ky++) {
+            for (int kx = 0; kx < k; kx++) {
+              const int iy = oy * stride - pad + ky * dil, ix = ox * stride - pad + kx * dil;
+              rows[p * taps + ky * k + kx] =
+                  (iy < 0 || iy >= h || ix < 0 || ix >= w) ? zero_row : x + ((b * h + iy) * w + ix) * cin;
             }
           }
         }
-        if (bias)
-          for (int co = 0; co < cout; co++) out[co] += bias[co];
+        for (int co = 0; co < blocked; co += 8) {
+          if (P == 4)
+            conv_block(rows, 4, wt, cin, cout, taps, co, bias, outs);
+          else
+            for (int p = 0; p < P; p++) conv_block(rows + p * taps, 1, wt, cin, cout, taps, co, bias, outs + p);
+        }
+        for (int p = 0; p < P; p++) {
+          for (int co = blocked; co < cout; co++) {
+            float acc = 0.0f;
+            for (int t = 0; t < taps; t++) {
+              const float* row = rows[p * taps + t];
+              if (row == zero_row) continue;
+              for (int ci = 0; ci < cin; ci++) acc += row[ci] * wt[(t * cin + ci) * cout + co];
+            }
+            outs[p][co] = bias ? acc + bias[co] : acc;
+          }
+        }
       }
     }
   }
@@ -251,40 +296,36 @@ void linear_f32(const float* x, const float* wt, const float* bias, float* y, in
   }
 }
 
-// Throughput probes for bench's boundMs: `reps` passes of XNOR+popcount over `vecs` 128-bit vectors (returns a count
-// so nothing is optimised away), and of float multiply-adds over `len` floats into 4 accumulators.
+// Throughput probes for bench's boundMs, the same instruction mix as the kernels' inner loops: `reps` passes of
+// XNOR + AND + popcount over `len` 64-bit words into four accumulators (returns the count so nothing is optimised
+// away), and of float multiply-adds over `len` floats into eight f32x4 accumulators.
 EXPORT(probe_popcount)
-int probe_popcount(const uint32_t* a, const uint32_t* b, int vecs, int reps) {
-  const v128_t* va = (const v128_t*)a;
-  const v128_t* vb = (const v128_t*)b;
-  int total = 0;
+int probe_popcount(const uint64_t* a, const uint64_t* b, int len, int reps) {
+  int a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   for (int r = 0; r < reps; r++) {
-    v128_t a0 = wasm_i16x8_splat(0), a1 = a0, a2 = a0, a3 = a0;
-    for (int v = 0; v + 4 <= vecs; v += 4) {
-      a0 = popcnt_add16(a0, wasm_v128_xor(va[v], vb[v]));
-      a1 = popcnt_add16(a1, wasm_v128_xor(va[v + 1], vb[v + 1]));
-      a2 = popcnt_add16(a2, wasm_v128_xor(va[v + 2], vb[v + 2]));
-      a3 = popcnt_add16(a3, wasm_v128_xor(va[v + 3], vb[v + 3]));
+    const uint64_t m = ~(uint64_t)r;
+    for (int i = 0; i + 4 <= len; i += 4) {
+      a0 += __builtin_popcountll((a[i] ^ b[i]) & m);
+      a1 += __builtin_popcountll((a[i + 1] ^ b[i + 1]) & m);
+      a2 += __builtin_popcountll((a[i + 2] ^ b[i + 2]) & m);
+      a3 += __builtin_popcountll((a[i + 3] ^ b[i + 3]) & m);
     }
-    total += hsum16(a0) + hsum16(a1) + hsum16(a2) + hsum16(a3);
   }
-  return total;
+  return a0 + a1 + a2 + a3;
 }
 
 EXPORT(probe_fma)
-float probe_fma(const float* a, const float* b, int len, int reps) {
-  v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
+float probe_fma(const float* a, int len, int reps) {
+  v128_t s[8];
+  for (int j = 0; j < 8; j++) s[j] = wasm_f32x4_splat(0.0f);
   const v128_t* va = (const v128_t*)a;
-  const v128_t* vb = (const v128_t*)b;
   for (int r = 0; r < reps; r++) {
-    for (int v = 0; v + 4 <= len / 4; v += 4) {
-      s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(va[v], vb[v]));
-      s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(va[v + 1], vb[v + 1]));
-      s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(va[v + 2], vb[v + 2]));
-      s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(va[v + 3], vb[v + 3]));
-    }
+    const v128_t xv = wasm_f32x4_splat((float)r);
+    for (int v = 0; v + 8 <= len / 4; v += 8)
+      for (int j = 0; j < 8; j++) s[j] = wasm_f32x4_add(s[j], wasm_f32x4_mul(xv, va[v + j]));
   }
-  v128_t s = wasm_f32x4_add(wasm_f32x4_add(s0, s1), wasm_f32x4_add(s2, s3));
-  return wasm_f32x4_extract_lane(s, 0) + wasm_f32x4_extract_lane(s, 1) + wasm_f32x4_extract_lane(s, 2) +
-         wasm_f32x4_extract_lane(s, 3);
+  v128_t t = s[0];
+  for (int j = 1; j < 8; j++) t = wasm_f32x4_add(t, s[j]);
+  return wasm_f32x4_extract_lane(t, 0) + wasm_f32x4_extract_lane(t, 1) + wasm_f32x4_extract_lane(t, 2) +
+         wasm_f32x4_extract_lane(t, 3);
 }

@@ -32,7 +32,8 @@ interface Kernels {
     sign: number,
     mask: number
   ): void
-  bin_conv(...args: number[]): void
+  // prettier-ignore
+  bin_conv(sign: number, mask: number, n: number, h: number, w: number, words: number, cin: number, k: number, stride: number, pad: number, dil: number, ho: number, wo: number, wsign: number, wmask: number, cout: number, len: number, alpha: number, y: number, ps: number, pm: number): void
   conv_f32(...args: number[]): void
   relu_f32(x: number, y: number, len: number): void
   add_f32(a: number, b: number, y: number, len: number): void
@@ -42,7 +43,7 @@ interface Kernels {
   gap_f32(x: number, y: number, n: number, hw: number, c: number): void
   linear_f32(x: number, w: number, bias: number, y: number, n: number, fin: number, fout: number): void
   probe_popcount(a: number, b: number, vecs: number, reps: number): number
-  probe_fma(a: number, b: number, len: number, reps: number): number
+  probe_fma(a: number, len: number, reps: number): number
 }
 
 function decodeBase64(text: string): Uint8Array {
@@ -142,7 +143,37 @@ interface PreparedBin extends PreparedBn {
   wsign: number
   wmask: number
   alpha: number
-  kpad: number
+  /** 64-bit words of one tap-major bit stream (taps × C_in bits). */
+  len: number
+}
+
+/** 64-bit words holding `bits` bits. */
+function streamWords(bits: number): number {
+  return Math.ceil(bits / 64)
+}
+
+/**
+ * Re-lays binary weights [C_out][taps][⌈C_in/32⌉ words] as one bit stream per output channel: tap t, channel c at bit
+ * t·C_in + c, in 64-bit little-endian words (as two u32 each). kernels.c gathers input patches the same way.
+ */
+export function toStreams(bits: Uint32Array, step: { kernel: number; cin: number; cout: number }): Uint32Array {
+  const taps = step.kernel * step.kernel
+  const words = wordsFor(step.cin)
+  const len = streamWords(taps * step.cin)
+  const out = new Uint32Array(step.cout * len * 2)
+  for (let o = 0; o < step.cout; o++) {
+    for (let t = 0; t < taps; t++) {
+      for (let j = 0; j < words; j++) {
+        const v = bits[(o * taps + t) * words + j]
+        const at = t * step.cin + j * 32
+        const index = o * len * 2 + (at >>> 5)
+        const shift = at & 31
+        out[index] |= v << shift
+        if (shift > 0) out[index + 1] |= v >>> (32 - shift)
+      }
+    }
+  }
+  return out
 }
 
 export class WasmBackend implements PackedBackend<Buf, unknown> {
@@ -199,21 +230,13 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
       case 'bn':
         return this.prepareBn(step.bn)
       case 'binconv': {
-        const words = wordsFor(step.cin)
-        const k = step.kernel * step.kernel * words
-        const kpad = Math.ceil(k / 4) * 4
-        const relayout = (bits: Uint32Array | undefined): Uint32Array | undefined => {
-          if (!bits) return undefined
-          const out = new Uint32Array(step.cout * kpad)
-          for (let o = 0; o < step.cout; o++) out.set(bits.subarray(o * k, (o + 1) * k), o * kpad)
-          return out
-        }
+        const len = streamWords(step.kernel * step.kernel * step.cin)
         return {
           ...this.prepareBn(step.bn),
-          wsign: this.upload(relayout(step.sign)),
-          wmask: this.upload(relayout(step.mask)),
+          wsign: this.upload(toStreams(step.sign, step)),
+          wmask: this.upload(step.mask && toStreams(step.mask, step)),
           alpha: this.upload(step.alpha),
-          kpad
+          len
         } satisfies PreparedBin
       }
       case 'conv':
@@ -254,8 +277,8 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
         const words = wordsFor(c)
         const sign = this.heap.alloc(pixels * words * 4)
         const mask = this.heap.alloc(pixels * words * 4)
-        const patchS = this.heap.alloc(p.kpad * 4)
-        const patchM = this.heap.alloc(p.kpad * 4)
+        const patchS = this.heap.alloc(p.len * 8)
+        const patchM = this.heap.alloc(p.len * 8)
         try {
           k.bn_sign_pack(x.ptr, pixels, c, words, p.mean, p.inv, p.gamma, p.beta, sign, mask)
           k.bin_conv(
@@ -265,6 +288,7 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
             h,
             w,
             words,
+            c,
             step.kernel,
             step.stride,
             step.padding,
@@ -274,7 +298,7 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
             p.wsign,
             p.wmask,
             co,
-            p.kpad,
+            p.len,
             p.alpha,
             y.ptr,
             patchS,
