@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
-import { signSte } from '../ops'
+import { reluKeepingOutput } from '../ops'
 import type { WeightGradientMode } from '../ops'
 import { BatchNorm2d, Conv2d, ReLU } from './layers'
 import { Module, Sequential, type ForwardContext } from './module'
@@ -42,7 +42,7 @@ export class BinaryConvBlock extends Module {
   }
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    return tf.tidy(() => tf.relu(this.conv.forward(signSte(this.bn.forward(x, ctx)), ctx)))
+    return tf.tidy(() => reluKeepingOutput(this.conv.forward(this.bn.forwardSign(x, ctx), ctx)))
   }
 }
 

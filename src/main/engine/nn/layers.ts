@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core'
-import { avgPool3x3Torch, batchNorm, binarizeWeight, conv2dTorch, maxPool3x3Torch, zeroise } from '../ops'
+import {
+  avgPool3x3Torch,
+  batchNorm,
+  batchNormSignSte,
+  binarizeWeight,
+  conv2dTorch,
+  maxPool3x3Torch,
+  zeroise
+} from '../ops'
 import type { WeightGradientMode } from '../ops'
 import { Module, type ForwardContext } from './module'
 import type { Rng } from './rng'
@@ -30,6 +38,15 @@ export class BatchNorm2d extends Module {
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     return batchNorm(
+      x,
+      { runningMean: this.runningMean, runningVar: this.runningVar, gamma: this.gamma, beta: this.beta },
+      ctx.training
+    )
+  }
+
+  /** sign(BN(x)) with the clipped STE: the start of a binary op, fused on the native backend in training. */
+  forwardSign(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    return batchNormSignSte(
       x,
       { runningMean: this.runningMean, runningVar: this.runningVar, gamma: this.gamma, beta: this.beta },
       ctx.training

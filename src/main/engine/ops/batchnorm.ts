@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
 import { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS, useFusedKernels } from './fused'
+import { signSte } from './sign'
 
 /** PyTorch nn.BatchNorm2d defaults. */
 export const BN_EPS = 1e-5
@@ -149,3 +150,95 @@ function batchNormFused(x: tf.Tensor4D, state: BatchNormState, count: number): t
   })
   return (gamma && beta ? op(x, gamma, beta) : op(x)) as tf.Tensor4D
 }
+
+/**
+ * sign(batchNorm(x)) with the clipped STE (the first half of a binary op, spec 2.1), in training mode on the native
+ * backend as one custom op: the fused statistics and normalisation kernels, then sign(y) and the STE's pass mask
+ * (|y| < 1, one byte per element) in one host pass; y itself is dropped at once. The backward pass masks dy on the
+ * host and runs the fused batch norm backward. Kept for the backward pass: x (the edge input, shared by every op of
+ * the edge), the statistics and the mask, instead of y (4 bytes per element). Elsewhere (and in eval mode) it is
+ * signSte(batchNorm(x)) op by op. Same numbers either way.
+ */
+export function batchNormSignSte(
+  x: tf.Tensor4D,
+  state: BatchNormState,
+  training: boolean
+): tf.Tensor4D {
+  if (!training || !useFusedKernels()) return tf.tidy(() => signSte(batchNorm(x, state, training)))
+  const [n, h, w] = x.shape
+  const count = n * h * w
+  const { gamma, beta } = state
+  if ((gamma === undefined) !== (beta === undefined)) {
+    throw new Error('batchNorm: γ and β come together (affine) or not at all')
+  }
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc
+    const [input, scale, shift] = args as tf.Tensor[]
+    const [mean, variance] = tf.engine().runKernel(BATCH_NORM_STATS, { x: input }, {}) as tf.Tensor[]
+    updateRunningStats(state, mean, variance, count)
+    const inputs: tf.NamedTensorMap = { x: input, mean, variance }
+    if (scale) {
+      inputs.gamma = scale
+      inputs.beta = shift
+    }
+    const y = tf.engine().runKernel(BATCH_NORM_FORWARD, inputs, { eps: BN_EPS }) as tf.Tensor
+    const ys = y.dataSync() as Float32Array
+    const signs = new Float32Array(ys.length)
+    const pass = new Uint8Array(ys.length)
+    for (let i = 0; i < ys.length; i++) {
+      const v = ys[i]
+      // torch.sign: sign(0) = 0; the STE passes where −1 < y < 1 (ge(1) and le(−1) are blocked).
+      signs[i] = v > 0 ? 1 : v < 0 ? -1 : 0
+      pass[i] = v < 1 && v > -1 ? 1 : 0
+    }
+    y.dispose()
+    const mask = tf.tensor(pass, input.shape, 'bool')
+    save(scale ? [input, mean, variance, mask, scale] : [input, mean, variance, mask])
+    return {
+      value: tf.tensor(signs, input.shape, 'float32'),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [sx, sm, sv, smask, sg] = saved
+        const g = (dy as tf.Tensor).dataSync() as Float32Array
+        const keepMask = smask.dataSync() as Uint8Array
+        const masked = new Float32Array(g.length)
+        for (let i = 0; i < g.length; i++) masked[i] = keepMask[i] === 1 ? g[i] : 0
+        const maskedDy = tf.tensor(masked, sx.shape, 'float32')
+        const gradInputs: tf.NamedTensorMap = { dy: maskedDy, x: sx, mean: sm, variance: sv }
+        if (sg) gradInputs.gamma = sg
+        const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_BACKWARD, gradInputs, {
+          eps: BN_EPS
+        }) as tf.Tensor[]
+        maskedDy.dispose()
+        if (sg) return [dx, dgamma, dbeta]
+        tf.dispose([dgamma, dbeta])
+        return [dx]
+      }
+    }
+  })
+  return (gamma && beta ? op(x, gamma, beta) : op(x)) as tf.Tensor4D
+}
+
+/**
+ * relu(x) whose backward pass keeps the *output* (dy where y > 0, the same mask as x > 0) on the native backend, so
+ * a binary op's pre-activation conv output is not kept alive: the output is kept anyway by whatever consumes it (the
+ * edge mixture). Elsewhere tf.relu.
+ */
+export function reluKeepingOutput(x: tf.Tensor4D): tf.Tensor4D {
+  if (!useFusedKernels()) return tf.relu(x)
+  return reluOutputGrad(x) as tf.Tensor4D
+}
+
+const reluOutputGrad = tf.customGrad((x, save) => {
+  const y = tf.relu(x as tf.Tensor)
+  ;(save as tf.GradSaveFunc)([y])
+  return {
+    value: y,
+    gradFunc: (dy, [kept]) => {
+      const ys = kept.dataSync() as Float32Array
+      const g = (dy as tf.Tensor).dataSync() as Float32Array
+      const out = new Float32Array(g.length)
+      for (let i = 0; i < g.length; i++) out[i] = ys[i] > 0 ? g[i] : 0
+      return [tf.tensor(out, kept.shape, 'float32')]
+    }
+  }
+})
