@@ -6,6 +6,7 @@ import { registerResume, registerSearch } from './commands/search'
 import { registerEval, registerTrain } from './commands/train'
 import { registerBench } from './commands/bench'
 import { registerBackends } from './commands/backends'
+import { registerBenchInfer, registerExport, registerPredict } from './commands/export'
 
 /**
  * The `bnas` command line: every job of the app runs headless from here.
@@ -25,6 +26,9 @@ export function createProgram(version: string): Command {
   registerEval(program)
   registerBench(program)
   registerBackends(program)
+  registerExport(program)
+  registerPredict(program)
+  registerBenchInfer(program)
   return program
 }
 

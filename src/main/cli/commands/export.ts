@@ -1,0 +1,308 @@
+import { readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import * as tf from '@tensorflow/tfjs-core'
+import { decodeImage, resizeInto } from '../../datasets/images'
+import { initBackend } from '../../engine/backend'
+import { loadTrainedModel } from '../../engine/jobs/trained-model'
+import { FinalNetwork } from '../../engine/network'
+import { createRng } from '../../engine/nn'
+import { EXPORT_FORMATS, exportRun, metaOf, packNetwork, type ExportFormat, type ExportReport } from '../../export'
+import { benchInfer, type InferBenchResult } from '../../export/bench'
+import type { ModelMeta } from '../../export/graph'
+import { createOnnxSession } from '../../export/onnx/run'
+import { onnxRoot } from '../../export/onnx/schema'
+import { decodePacked, type PackedModel } from '../../export/packed/format'
+import { PackedSession } from '../../export/packed/runtime'
+import { loadTfjsModel } from '../../export/tfjs'
+import { loadGenotype, parseInputShape } from './summary'
+
+function describeReport(report: ExportReport): string {
+  const lines = [
+    `exported ${report.format} to ${report.out} (${report.files.length} file(s), ${report.bytes.toLocaleString('en')} bytes)`
+  ]
+  for (const check of report.checks) {
+    lines.push(
+      `  verified with ${check.runtime}: ${check.samples} inputs, max |Δlogit| vs the engine ${check.maxAbsDiff.toExponential(2)} ` +
+        `(tolerance ${check.tolerance}), same predictions`
+    )
+  }
+  if (report.format === 'genotype') lines.push('  verified: every file reads back as the same genotype')
+  const s = report.summary
+  if (s) {
+    lines.push(
+      `  ${s.binaryParams.toLocaleString('en')} 1-bit + ${s.floatParams.toLocaleString('en')} 32-bit parameters; ` +
+        `BOPs ${s.bops.toExponential(3)}, FLOPs ${s.flops.toExponential(3)}, OPs ${s.ops.toExponential(3)}; ` +
+        `size ${s.sizeBytes.toLocaleString('en')} B vs ${s.float32Bytes.toLocaleString('en')} B as float32 (${(s.float32Bytes / s.sizeBytes).toFixed(1)}× smaller)`
+    )
+  }
+  return lines.join('\n')
+}
+
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('export a trained run (its model/network.ckpt) and verify the export against the engine')
+    .argument('<run>', 'a training run folder, or a network.ckpt')
+    .requiredOption('--format <format>', `one of ${EXPORT_FORMATS.join(', ')}`)
+    .requiredOption(
+      '--out <path>',
+      'genotype: a .json or .py file, or a folder for both; tfjs: a folder; onnx: a .onnx file; packed: a .bnpk file'
+    )
+    .option('--json', 'print the report as JSON', false)
+    .action(async (run: string, flags: { format: string; out: string; json: boolean }) => {
+      if (!EXPORT_FORMATS.includes(flags.format as ExportFormat)) {
+        throw new Error(`--format must be one of ${EXPORT_FORMATS.join(', ')} (got '${flags.format}')`)
+      }
+      await initBackend('auto')
+      const report = await exportRun(run, flags.format as ExportFormat, flags.out)
+      process.stdout.write(`${flags.json ? JSON.stringify(report, null, 2) : describeReport(report)}\n`)
+    })
+}
+
+/** A loaded model of any exported kind (or a run folder) behind one predict(). */
+interface Predictor {
+  kind: string
+  meta: ModelMeta
+  predict(images: Float32Array, batch: number): Promise<Float32Array>
+}
+
+async function openPredictor(path: string): Promise<Predictor> {
+  const info = await stat(path).catch(() => {
+    throw new Error(`${path}: no such model file or folder`)
+  })
+  if (info.isDirectory()) {
+    const modelJson = await stat(join(path, 'model.json')).catch(() => undefined)
+    if (modelJson) {
+      await initBackend('auto')
+      const model = await loadTfjsModel(path)
+      const json = JSON.parse(await readFile(join(path, 'model.json'), 'utf8')) as {
+        userDefinedMetadata?: { bnas?: ModelMeta }
+      }
+      const meta = json.userDefinedMetadata?.bnas
+      if (!meta) throw new Error(`${path}/model.json has no BNAS metadata (userDefinedMetadata.bnas)`)
+      return {
+        kind: 'tfjs',
+        meta,
+        predict: async (images, batch) =>
+          tf.tidy(
+            () =>
+              (model.predict(tf.tensor4d(images, [batch, ...meta.inputShape])) as tf.Tensor).dataSync() as Float32Array
+          )
+      }
+    }
+  }
+  if (info.isDirectory() || path.endsWith('.ckpt')) {
+    await initBackend('auto')
+    const { net, info: trained } = await loadTrainedModel(path)
+    const meta = metaOf(trained)
+    return {
+      kind: 'engine',
+      meta,
+      predict: async (images, batch) =>
+        tf.tidy(
+          () =>
+            net.logits(tf.tensor4d(images, [batch, ...meta.inputShape]), { training: false }).dataSync() as Float32Array
+        )
+    }
+  }
+  const bytes = new Uint8Array(await readFile(path))
+  if (path.endsWith('.onnx')) {
+    const Model = onnxRoot().lookupType('onnx.ModelProto')
+    const decoded = Model.toObject(Model.decode(bytes)) as { metadata_props?: Array<{ key: string; value: string }> }
+    const entry = decoded.metadata_props?.find((p) => p.key === 'bnas.meta')
+    if (!entry) throw new Error(`${path}: not an ONNX model exported by BNAS Studio (no bnas.meta metadata)`)
+    const meta = JSON.parse(entry.value) as ModelMeta
+    const session = await createOnnxSession(bytes, meta.inputShape)
+    return { kind: 'onnx', meta, predict: (images, batch) => session.run(images, batch) }
+  }
+  const model = decodePacked(bytes, path)
+  const session = await PackedSession.create(model)
+  return {
+    kind: `packed/${session.pathName}`,
+    meta: model.meta,
+    predict: (images, batch) => session.run(images, batch)
+  }
+}
+
+/**
+ * The input as the model's normalised [1, H, W, C]: a PNG or JPEG (stretched to H×W as training data is, pixels/255
+ * then (x − mean)/std), or a .json array of H·W·C raw pixel values 0–255 in HWC order (flat or nested).
+ */
+async function readInput(path: string, meta: ModelMeta): Promise<Float32Array> {
+  const [h, w, c] = meta.inputShape
+  let pixels: ArrayLike<number>
+  const bytes = await readFile(path).catch(() => {
+    throw new Error(`${path}: cannot read the input`)
+  })
+  if (path.endsWith('.json')) {
+    const values = (JSON.parse(bytes.toString('utf8')) as unknown[]).flat(3) as unknown[]
+    if (!values.every((v) => typeof v === 'number')) throw new Error(`${path}: expected an array of numbers`)
+    if (values.length !== h * w * c)
+      throw new Error(`${path}: ${values.length} values, the model takes ${h}×${w}×${c} = ${h * w * c}`)
+    pixels = values as number[]
+  } else {
+    if (h !== w) throw new Error(`images are resized to squares; this model takes ${h}×${w}`)
+    if (c !== 1 && c !== 3) throw new Error(`images give 1 or 3 channels; this model takes ${c}`)
+    const out = new Uint8Array(h * w * c)
+    resizeInto(decodeImage(path, bytes), h, c, out, 0)
+    pixels = out
+  }
+  const { mean, std } = meta.normalize
+  const x = new Float32Array(h * w * c)
+  for (let i = 0; i < x.length; i++) {
+    const ch = i % c
+    x[i] = (pixels[i] / 255 - (mean[ch] ?? 0)) / (std[ch] ?? 1)
+  }
+  return x
+}
+
+export async function runPredict(modelPath: string, inputPath: string): Promise<Record<string, unknown>> {
+  const predictor = await openPredictor(modelPath)
+  const x = await readInput(inputPath, predictor.meta)
+  const logits = Array.from(await predictor.predict(x, 1))
+  const top = Math.max(...logits)
+  const exps = logits.map((v) => Math.exp(v - top))
+  const total = exps.reduce((a, b) => a + b, 0)
+  const ranked = logits
+    .map((logit, k) => ({
+      class: k,
+      name: predictor.meta.classNames[k] ?? String(k),
+      logit,
+      probability: exps[k] / total
+    }))
+    .sort((a, b) => b.logit - a.logit)
+  return {
+    model: modelPath,
+    runtime: predictor.kind,
+    input: inputPath,
+    prediction: ranked[0],
+    top: ranked.slice(0, 5),
+    logits
+  }
+}
+
+export function registerPredict(program: Command): void {
+  program
+    .command('predict')
+    .description('classify one input with an exported model (.bnpk, .onnx, a TF.js folder) or a run folder')
+    .argument('<model>', 'a .bnpk packed model, a .onnx file, a TF.js model folder, or a training run folder')
+    .argument('<input>', 'a PNG or JPEG image, or a .json array of H·W·C pixel values 0–255 (HWC order)')
+    .action(async (model: string, input: string) => {
+      process.stdout.write(`${JSON.stringify(await runPredict(model, input), null, 2)}\n`)
+    })
+}
+
+interface InferFlags {
+  genotype?: string
+  cells: string
+  channels: string
+  input: string
+  classes: string
+  macro: string
+  batch: string
+  threads: string
+  repeats: string
+  json: boolean
+}
+
+function positive(text: string, flag: string): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${flag} must be a positive integer (got '${text}')`)
+  return value
+}
+
+/** A network for timing: the model given, or a genotype's network with seeded random weights and BN statistics. */
+async function benchModel(model: string | undefined, flags: InferFlags): Promise<PackedModel> {
+  await initBackend('cpu')
+  if (model) {
+    if (model.endsWith('.bnpk')) return decodePacked(new Uint8Array(await readFile(model)), model)
+    const { net, info } = await loadTrainedModel(model)
+    try {
+      return packNetwork(net, metaOf(info)).model
+    } finally {
+      net.dispose()
+    }
+  }
+  if (!flags.genotype) throw new Error('give a MODEL (.bnpk or run folder) or --genotype NAME with the network options')
+  const genotype = await loadGenotype(flags.genotype)
+  const inputShape = parseInputShape(flags.input)
+  const macro = flags.macro as 'cifar' | 'imagenet'
+  const options = {
+    genotype,
+    cells: positive(flags.cells, '--cells'),
+    channels: positive(flags.channels, '--channels'),
+    classes: positive(flags.classes, '--classes'),
+    macro
+  }
+  const net = new FinalNetwork({ ...options, inputChannels: inputShape[2], seed: 1 })
+  try {
+    // BN statistics as a trained network has them (not the init's 0/1), so activations are rarely exactly 0.
+    const rng = createRng(2)
+    tf.tidy(() => {
+      for (const [name, v] of net.namedBuffers()) {
+        const values = name.endsWith('running_mean') ? rng.normalArray(v.size, 0.3) : rng.uniformArray(v.size, 0.3, 2)
+        v.assign(tf.tensor(values, v.shape))
+      }
+    })
+    const meta: ModelMeta = { ...options, inputShape, classNames: [], normalize: { mean: [], std: [] } }
+    return packNetwork(net, meta).model
+  } finally {
+    net.dispose()
+  }
+}
+
+export async function runBenchInfer(
+  model: string | undefined,
+  flags: InferFlags
+): Promise<InferBenchResult & { network: Record<string, unknown> }> {
+  const packed = await benchModel(model, flags)
+  const result = await benchInfer(packed, {
+    batch: positive(flags.batch, '--batch'),
+    threads: positive(flags.threads, '--threads'),
+    repeats: positive(flags.repeats, '--repeats')
+  })
+  const { genotype: _genotype, ...network } = {
+    ...packed.meta,
+    binaryMacs: packed.summary.bops,
+    floatMacs: packed.summary.flops
+  }
+  return { ...result, network }
+}
+
+/** Adds `bench infer` to the program's `bench` command (created by bench.ts; made here if it is absent). */
+export function registerBenchInfer(program: Command): void {
+  const bench =
+    program.commands.find((c) => c.name() === 'bench') ?? program.command('bench').description('measurements')
+  bench
+    .command('infer')
+    .description('inference time of the packed 1-bit runtime (every path) and onnxruntime-node, side by side')
+    .argument('[model]', 'a .bnpk packed model or a training run folder')
+    .option('--genotype <name|file>', 'instead of a model: a genotype, built with random weights')
+    .option('--cells <L>', 'cells', '20')
+    .option('--channels <C>', 'initial channels', '36')
+    .option('--input <HxWxC>', 'input shape', '32x32x3')
+    .option('--classes <K>', 'classes', '10')
+    .option('--macro <cifar|imagenet>', 'macro-architecture', 'cifar')
+    .option('--batch <B>', 'batch size', '1')
+    .option('--threads <T>', 'onnxruntime intra-op threads (the packed runtime runs one thread)', '1')
+    .option('--repeats <n>', 'timed repeats (medians reported)', '10')
+    .option('--json', 'print JSON', false)
+    .action(async (model: string | undefined, flags: InferFlags) => {
+      const r = await runBenchInfer(model, flags)
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(r)}\n`)
+        return
+      }
+      const fmt = (v: number | null) => (v === null || Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)} ms`)
+      process.stdout.write(
+        [
+          `batch ${r.batch}, onnxruntime threads ${r.threads}, packed runtime 1 thread; medians of ${r.repeats}`,
+          `  packed (best: ${r.packedPath})  ${fmt(r.packedMs)}`,
+          `  packed wasm-simd         ${fmt(r.packedWasmMs)}`,
+          `  onnxruntime-node (float) ${fmt(r.onnxMs)}${r.onnxError ? ` (${r.onnxError})` : ''}`,
+          `  bound                    ${fmt(r.boundMs)} (${r.bound.popcountGbitPerS.toFixed(0)} Gbit/s popcount, ${r.bound.floatGmacPerS.toFixed(1)} GMAC/s float)`
+        ].join('\n') + '\n'
+      )
+    })
+}

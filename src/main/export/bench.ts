@@ -1,0 +1,151 @@
+import type { ExportGraph } from './graph'
+import { exportOnnx } from './onnx'
+import { createOnnxSession } from './onnx/run'
+import type { PackedModel } from './packed/format'
+import { describePackedPaths, PackedSession, WasmBackend } from './packed/runtime'
+import { unpackSigns } from './packed/bits'
+import { createRng } from '../engine/nn'
+
+export interface InferBenchResult {
+  batch: number
+  threads: number
+  /** The packed runtime's best path at this batch, and its name. */
+  packedMs: number
+  packedPath: string
+  packedWasmMs: number
+  /** onnxruntime-node, float, the same network, intra-op threads = threads; null when it is not installed. */
+  onnxMs: number | null
+  onnxError?: string
+  /** Binary MACs over the measured XNOR+popcount rate plus float MACs over the measured float rate. */
+  boundMs: number
+  bound: { binaryMacs: number; floatMacs: number; popcountGbitPerS: number; floatGmacPerS: number; basis: string }
+  /** Every path's median, ms per batch. */
+  paths: Record<string, number>
+  repeats: number
+  /** The packed runtime runs one thread on every path here. */
+  packedThreads: 1
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/** A packed model back as a graph with float weights sign(W) (the binary weights' values), for the ONNX side. */
+export function graphOfPacked(model: PackedModel): ExportGraph {
+  return {
+    meta: model.meta,
+    input: model.input,
+    output: model.output,
+    steps: model.steps.map((step) => {
+      if (step.op !== 'binconv') return step
+      const { sign, mask, ...rest } = step
+      const taps = step.kernel * step.kernel
+      const flat = unpackSigns(sign, mask, step.cin) // [cout][taps][cin]
+      const weight = new Float32Array(flat.length)
+      for (let o = 0; o < step.cout; o++)
+        for (let t = 0; t < taps; t++)
+          for (let c = 0; c < step.cin; c++)
+            weight[(t * step.cin + c) * step.cout + o] = flat[(o * taps + t) * step.cin + c]
+      return { ...rest, weight }
+    })
+  }
+}
+
+/** Measured throughput of the wasm kernels' inner loops (popcount bits/s, float MAC/s) on this machine. */
+async function probeRates(): Promise<{ popcountGbitPerS: number; floatGmacPerS: number }> {
+  const backend = await WasmBackend.create()
+  const k = backend.kernels
+  const words = 512
+  const a = backend.allocBytes(words * 8)
+  const b = backend.allocBytes(words * 8)
+  const view = new Uint32Array(k.memory.buffer)
+  const rng = createRng(1)
+  for (let i = 0; i < words * 2; i++) {
+    view[a / 4 + i] = (rng.next() * 2 ** 32) >>> 0
+    view[b / 4 + i] = (rng.next() * 2 ** 32) >>> 0
+  }
+  const best = (fn: () => void, work: number): number => {
+    const rates: number[] = []
+    for (let r = 0; r < 5; r++) {
+      const t0 = performance.now()
+      fn()
+      rates.push(work / ((performance.now() - t0) / 1000))
+    }
+    return Math.max(...rates)
+  }
+  const reps = 4000
+  const popcount = best(() => k.probe_popcount(a, b, words, reps), words * 64 * reps)
+  const floatRate = best(() => k.probe_fma(a, 1024, reps), 1024 * reps)
+  backend.dispose()
+  return { popcountGbitPerS: popcount / 1e9, floatGmacPerS: floatRate / 1e9 }
+}
+
+/**
+ * Times the packed runtime (every path that runs here) and the same network's ONNX in onnxruntime-node, side by side:
+ * each repeat runs every runtime once on the same batch, after warm-up; the medians are reported.
+ */
+export async function benchInfer(
+  model: PackedModel,
+  opts: { batch: number; threads: number; repeats?: number; warmup?: number }
+): Promise<InferBenchResult> {
+  const { batch, threads } = opts
+  const repeats = opts.repeats ?? 10
+  const shape = model.meta.inputShape
+  const images = createRng(7).normalArray(batch * shape[0] * shape[1] * shape[2])
+  const runners: Array<{ name: string; run: () => Promise<unknown>; close: () => Promise<void> | void }> = []
+  for (const path of await describePackedPaths()) {
+    if (!path.ok) continue
+    // The pure-TS reference is for checking, far slower; it is timed only when it is the one path there is.
+    if (path.name === 'reference' && runners.length > 0) continue
+    const session = await PackedSession.create(model, { path: path.name })
+    runners.push({ name: path.name, run: () => session.run(images, batch), close: () => session.dispose() })
+  }
+  let onnxError: string | undefined
+  try {
+    const onnx = await createOnnxSession(exportOnnx(graphOfPacked(model)), shape, threads)
+    runners.push({ name: 'onnx', run: () => onnx.run(images, batch), close: () => onnx.release() })
+  } catch (error) {
+    onnxError = (error as Error).message
+  }
+  const times = new Map<string, number[]>(runners.map((r) => [r.name, []]))
+  try {
+    for (let i = 0; i < (opts.warmup ?? 2); i++) for (const r of runners) await r.run()
+    for (let i = 0; i < repeats; i++) {
+      for (const r of runners) {
+        const t0 = performance.now()
+        await r.run()
+        times.get(r.name)!.push(performance.now() - t0)
+      }
+    }
+  } finally {
+    for (const r of runners) await r.close()
+  }
+  const paths = Object.fromEntries([...times].map(([name, list]) => [name, median(list)]))
+  const packed = Object.entries(paths).filter(([name]) => name !== 'onnx')
+  const [packedPath, packedMs] = packed.reduce((best, entry) => (entry[1] < best[1] ? entry : best))
+  const rates = await probeRates()
+  const binaryMacs = model.summary.bops * batch
+  const floatMacs = model.summary.flops * batch
+  const boundMs = (binaryMacs / (rates.popcountGbitPerS * 1e9) + floatMacs / (rates.floatGmacPerS * 1e9)) * 1000
+  return {
+    batch,
+    threads,
+    packedMs,
+    packedPath,
+    packedWasmMs: paths['wasm-simd'] ?? NaN,
+    onnxMs: paths.onnx ?? null,
+    ...(onnxError ? { onnxError } : {}),
+    boundMs,
+    bound: {
+      binaryMacs,
+      floatMacs,
+      ...rates,
+      basis: 'wasm-simd probes: scalar i64 XNOR+popcount, f32x4 mul+add, one thread'
+    },
+    paths,
+    repeats,
+    packedThreads: 1
+  }
+}
