@@ -37,3 +37,8 @@ export class JobControl {
     this.wake = null
   }
 }
+
+/** Resolves after pending I/O and messages have been handled (a macrotask turn, not just a microtask). */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}

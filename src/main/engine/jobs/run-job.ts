@@ -25,7 +25,7 @@ export async function startSearchRun(out: string, config: SearchConfig, listener
     config
   })
   await folder.appendLog(`search started: ${JSON.stringify(config)}`)
-  return finish(folder, () => runSearch(folder, config, listener, control, { resume: false, dataset }))
+  return finish(folder, () => runSearch(folder, config, logging(folder, listener), control, { resume: false, dataset }))
 }
 
 export async function startTrainRun(out: string, config: TrainConfig, listener: JobListener, control: JobControl): Promise<JobResult> {
@@ -39,7 +39,7 @@ export async function startTrainRun(out: string, config: TrainConfig, listener: 
     config
   })
   await folder.appendLog(`training started: ${JSON.stringify({ ...config, genotype: config.genotypeSource ?? 'inline' })}`)
-  return finish(folder, () => runTraining(folder, config, listener, control, { resume: false, dataset }))
+  return finish(folder, () => runTraining(folder, config, logging(folder, listener), control, { resume: false, dataset }))
 }
 
 export async function resumeRun(path: string, listener: JobListener, control: JobControl): Promise<{ manifest: RunManifest; result: JobResult }> {
@@ -51,11 +51,23 @@ export async function resumeRun(path: string, listener: JobListener, control: Jo
   if (manifest.kind === 'train') {
     const parsed = trainConfigSchema.safeParse(manifest.config)
     if (!parsed.success) throw invalid(parsed.error.issues[0]?.message)
-    return { manifest, result: await finish(folder, () => runTraining(folder, parsed.data, listener, control, { resume: true })) }
+    return { manifest, result: await finish(folder, () => runTraining(folder, parsed.data, logging(folder, listener), control, { resume: true })) }
   }
   const parsed = searchConfigSchema.safeParse(manifest.config)
   if (!parsed.success) throw invalid(parsed.error.issues[0]?.message)
-  return { manifest, result: await finish(folder, () => runSearch(folder, parsed.data, listener, control, { resume: true })) }
+  return { manifest, result: await finish(folder, () => runSearch(folder, parsed.data, logging(folder, listener), control, { resume: true })) }
+}
+
+/** The caller's listener, with every log line also kept in the run's log.txt (so a reopened run shows it). */
+function logging(folder: RunFolder, listener: JobListener): JobListener {
+  return {
+    progress: (record) => listener.progress(record),
+    epoch: (record) => listener.epoch(record),
+    log: (message) => {
+      listener.log(message)
+      void folder.appendLog(message).catch(() => undefined)
+    }
+  }
 }
 
 async function finish(folder: RunFolder, run: () => Promise<JobResult>): Promise<JobResult> {

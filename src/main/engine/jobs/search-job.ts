@@ -11,7 +11,7 @@ import { Supernet } from '../network'
 import { crossEntropy, correctCount } from '../train/loss'
 import { Adam, SgdMomentum } from '../train/optimizers'
 import { entropyCoefficient, searchCosineLr } from '../train/schedules'
-import type { JobControl } from './control'
+import { yieldToEventLoop, type JobControl } from './control'
 import { evaluate, toTensors } from './evaluation'
 import { restoreVariables, snapshotVariables, type NamedVariables } from './module-state'
 import { countStep, epochAverages, isReportStep, nextEpoch, progressRecord, startPosition, type StepPosition } from './progress'
@@ -124,6 +124,9 @@ export async function runSearch(
       // After a resume mid-epoch this yields the rest of that epoch.
       const batches = weightLoader.epochBatches()
       for (let stepInEpoch = state.stepInEpoch; stepInEpoch < stepsPerEpoch; stepInEpoch++) {
+        // Give the event loop a turn between steps: a step is synchronous compute, and pause/stop requests (and any
+        // other message to the engine worker) are only read when the loop runs.
+        await yieldToEventLoop()
         await control.waitWhilePaused(() => listener.log('paused'))
         if (control.shouldStop) {
           await saveCheckpoint()

@@ -12,7 +12,7 @@ import { centerAndClampLatent } from '../ops'
 import { crossEntropy, correctCount } from '../train/loss'
 import { SgdMomentum } from '../train/optimizers'
 import { cosineLr, cosineWarmRestartsLr, oneCycle } from '../train/schedules'
-import type { JobControl } from './control'
+import { yieldToEventLoop, type JobControl } from './control'
 import { evaluate, toTensors } from './evaluation'
 import { restoreVariables, snapshotVariables, type NamedVariables } from './module-state'
 import { countStep, epochAverages, isReportStep, nextEpoch, progressRecord, startPosition, type StepPosition } from './progress'
@@ -105,6 +105,9 @@ export async function runTraining(
       let learningRate = config.lr
       const batches = loader.epochBatches()
       for (let stepInEpoch = state.stepInEpoch; stepInEpoch < stepsPerEpoch; stepInEpoch++) {
+        // Give the event loop a turn between steps: a step is synchronous compute, and pause/stop requests (and any
+        // other message to the engine worker) are only read when the loop runs.
+        await yieldToEventLoop()
         await control.waitWhilePaused(() => listener.log('paused'))
         if (control.shouldStop) {
           await saveCheckpoint()
