@@ -54,7 +54,6 @@ export function buildLayersModel(graph: ExportGraph): tfl.LayersModel {
   for (const step of graph.steps) {
     const name = layerName(step.name, used)
     let layer: tfl.layers.Layer
-    let out: tfl.SymbolicTensor
     switch (step.op) {
       case 'bn':
         layer = new BnasBatchNorm({ channels: step.bn.mean.length, affine: !!step.bn.gamma, name })
@@ -102,7 +101,7 @@ export function buildLayersModel(graph: ExportGraph): tfl.LayersModel {
         break
     }
     const inputs = 'inputs' in step ? step.inputs.map(get) : get(step.input)
-    out = layer.apply(inputs) as tfl.SymbolicTensor
+    const out = layer.apply(inputs) as tfl.SymbolicTensor
     values.set(step.output, out)
   }
   const model = tfl.model({ inputs: input, outputs: get(graph.output), name: 'bnas' })
