@@ -1,4 +1,4 @@
-import { app, BrowserWindow, ipcMain, session, shell } from 'electron'
+import { app, BrowserWindow, dialog, ipcMain, session, shell } from 'electron'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { IPC_EVENT_CHANNEL, ipcChannelOf, operationNames } from '../shared/contract'
@@ -48,7 +48,20 @@ void app.whenReady().then(() => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [csp] } })
   })
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false))
-  core = createAppCore({ workerPath: join(here, 'engine-worker.js'), version: APP_VERSION, mode: 'electron' })
+  core = createAppCore({
+    workerPath: join(here, 'engine-worker.js'),
+    version: APP_VERSION,
+    mode: 'electron',
+    desktop: {
+      chooseFolder: async (title) => {
+        const window = BrowserWindow.getFocusedWindow()
+        const options = { title: title ?? 'Choose a folder', properties: ['openDirectory' as const] }
+        const result = window === null ? await dialog.showOpenDialog(options) : await dialog.showOpenDialog(window, options)
+        return result.canceled ? null : (result.filePaths[0] ?? null)
+      },
+      showFolder: (path) => void shell.openPath(path)
+    }
+  })
   bindContract(core)
   createWindow()
   app.on('activate', () => {

@@ -55,4 +55,10 @@ describe('jobs through the contract (real engine worker)', () => {
     }
     expect(await call('runs.get', { runId: 'search-never-was' })).toMatchObject({ ok: false, error: { code: 'failed' } })
   })
+
+  it('answers desktop-only requests in browser mode with what to do instead', async () => {
+    const folder = await call('desktop.chooseFolder', {})
+    expect(folder).toMatchObject({ ok: false, error: { code: 'failed', message: expect.stringContaining('type the path instead') } })
+    expect(await call('desktop.revealRun', { runId: '../..' })).toMatchObject({ ok: false, error: { code: 'invalid-request' } })
+  })
 })

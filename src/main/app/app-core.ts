@@ -4,7 +4,7 @@ import { SYSTEM_RUN_ID, type AppInfo } from '../../shared/contract'
 import { EngineHost } from '../engine-host/engine-host'
 import { EventHub } from '../events/event-hub'
 import { Dispatcher } from '../handlers/dispatcher'
-import { createHandlers } from '../handlers/handlers'
+import { createHandlers, type DesktopServices } from '../handlers/handlers'
 
 export interface AppCoreOptions {
   workerPath: string
@@ -14,6 +14,8 @@ export interface AppCoreOptions {
   backend?: string
   /** Where runs live; BNAS_RUNS_DIR, else ~/.bnas-studio/runs. */
   runsRoot?: string
+  /** The Electron main process's dialogs and shell; absent in browser mode. */
+  desktop?: DesktopServices
 }
 
 export interface AppCore {
@@ -34,7 +36,7 @@ export function createAppCore(options: AppCoreOptions): AppCore {
   const engine = new EngineHost({ workerPath: options.workerPath, backend: options.backend, runsRoot })
   const events = new EventHub()
   const dispatcher = new Dispatcher(
-    createHandlers({ engine, version: options.version, mode: options.mode, modeReason: options.modeReason, runsRoot })
+    createHandlers({ engine, version: options.version, mode: options.mode, modeReason: options.modeReason, runsRoot, desktop: options.desktop })
   )
   engine.onStatus((status) => events.publish(SYSTEM_RUN_ID, 'engine.status', status))
   engine.onEvent((runId, type, payload) => events.publish(runId, type, payload))

@@ -2,7 +2,14 @@ import type { AppInfo, ReplyOf } from '../../shared/contract'
 import { formatGenotypeJson, formatGenotypePython, parseGenotype, PUBLISHED_GENOTYPES } from '../../shared/genotype'
 import { ENGINE_OPERATIONS, type EngineOperation } from '../engine-host/engine-service'
 import type { EngineHost } from '../engine-host/engine-host'
+import { RunIndex } from '../runs/run-index'
 import type { Handler, HandlerTable } from './dispatcher'
+
+/** What only the desktop window can do; absent in browser mode, where the server cannot touch the user's screen. */
+export interface DesktopServices {
+  chooseFolder(title?: string): Promise<string | null>
+  showFolder(path: string): void
+}
 
 export interface HandlerContext {
   engine: EngineHost
@@ -10,6 +17,7 @@ export interface HandlerContext {
   mode: AppInfo['mode']
   modeReason?: string
   runsRoot: string
+  desktop?: DesktopServices
 }
 
 /**
@@ -38,9 +46,19 @@ export function createHandlers(context: HandlerContext): HandlerTable {
         description: entry.description,
         text: formatGenotypePython(entry.genotype)
       })),
+    'desktop.chooseFolder': async ({ title }) => ({ path: await desktopOf(context).chooseFolder(title) }),
+    'desktop.revealRun': ({ runId }) => {
+      desktopOf(context).showFolder(new RunIndex(context.runsRoot).pathOf(runId))
+      return { runId }
+    },
     'genotypes.parse': ({ text }) => {
       const genotype = parseGenotype(text)
       return { json: formatGenotypeJson(genotype), python: formatGenotypePython(genotype) }
     }
   }
+}
+
+function desktopOf(context: HandlerContext): DesktopServices {
+  if (context.desktop === undefined) throw new Error('only the desktop app can open system dialogs; in browser mode, type the path instead')
+  return context.desktop
 }

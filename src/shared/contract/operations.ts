@@ -93,7 +93,14 @@ export const operations = {
       /** True when a job was running while the steps were timed (the numbers are then pessimistic). */
       measuredUnderLoad: z.boolean()
     })
-  }
+  },
+  /** Desktop only: the system's folder picker. Browser mode answers 'unavailable' (type a path instead). */
+  'desktop.chooseFolder': {
+    request: z.object({ title: z.string().max(200).optional() }).strict(),
+    reply: z.object({ path: z.string().nullable() })
+  },
+  /** Desktop only: shows a run's folder in the system's file manager. */
+  'desktop.revealRun': { request: runRef, reply: z.object({ runId: runIdSchema }) }
 } as const
 
 export type Operations = typeof operations
