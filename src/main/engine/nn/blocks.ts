@@ -67,7 +67,7 @@ export class FloatConvBlock extends Module {
   }
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    return tf.tidy(() => tf.relu(this.conv.forward(this.bn.forward(x, ctx), ctx)))
+    return tf.tidy(() => reluKeepingOutput(this.conv.forward(this.bn.forward(x, ctx), ctx)))
   }
 }
 
