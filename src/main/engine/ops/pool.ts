@@ -32,6 +32,7 @@ export function maxPool3x3Torch(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
  * backend: tfjs' own avgPool gradient divides by the full 9 even where its forward divides by the valid count.
  */
 export function avgPool3x3Torch(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
+  if (useFusedKernels()) return avgPoolNative(x, stride)
   return tf.tidy(() => {
     const [, h, w] = x.shape
     const padded = tf.pad(x, [
@@ -55,4 +56,31 @@ function validCountScale(h: number, w: number, stride: number): tf.Tensor4D {
     for (let j = 0; j < wo; j++) scale[i * wo + j] = 9 / (taps(i * stride, h) * taps(j * stride, w))
   }
   return tf.tensor4d(scale, [1, ho, wo, 1])
+}
+
+/**
+ * The same pool on the native backend without the padded copy: its AvgPool skips out-of-image taps and divides by
+ * the valid count (PyTorch's count_include_pad=False forward), and its AvgPoolGrad spreads dy/9 over the in-image
+ * taps, so the backward pass is AvgPoolGrad(dy · 9/valid count): dy/valid count on every valid tap, as PyTorch.
+ */
+function avgPoolNative(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
+  const [, h, w] = x.shape
+  const op = tf.customGrad((input, save) => {
+    ;(save as tf.GradSaveFunc)([input as tf.Tensor])
+    return {
+      value: tf.avgPool(input as tf.Tensor4D, 3, stride, 1),
+      gradFunc: (dy, [kept]) =>
+        tf.tidy(() => {
+          const scaled = tf.mul(dy as tf.Tensor, validCountScale(h, w, stride))
+          return [
+            tf.engine().runKernel(tf.AvgPoolGrad, { dy: scaled, input: kept }, {
+              filterSize: 3,
+              strides: stride,
+              pad: 1
+            }) as tf.Tensor
+          ]
+        })
+    }
+  })
+  return op(x) as tf.Tensor4D
 }
