@@ -53,6 +53,7 @@ export function conv2dTorch(x: tf.Tensor4D, w: tf.Tensor4D, options: TorchConvOp
       return tf.conv2d(tf.pad(x, pad), w, stride, 'valid', 'NHWC')
     }
     if (dilation !== 2) throw new Error(`conv2dTorch: dilation ${dilation} is not supported (1 or 2)`)
+    if (useFusedKernels()) return dilatedConv2dNative(x, w, p, dilation, stride)
     if (stride === 2) {
       const padded =
         p === 0
@@ -65,27 +66,33 @@ export function conv2dTorch(x: tf.Tensor4D, w: tf.Tensor4D, options: TorchConvOp
             ])
       return tf.conv2d(subsample2(padded), w, 1, 'valid', 'NHWC')
     }
-    return useFusedKernels() ? dilatedConv2dNative(x, w, p, dilation) : dilatedConv2d(x, w, p, dilation)
+    return dilatedConv2d(x, w, p, dilation)
   })
 }
 
 /**
- * Stride-1 dilated conv on the native backend: the padding goes to the kernels (no padded copy) and both gradients come
- * straight from oneDNN through the backprop kernels' extra `dilations` attribute (tf's have none).
+ * Dilated conv at stride 1 or 2 on the native backend, straight through its kernels: oneDNN takes any stride with any
+ * dilation and explicit symmetric padding (PyTorch's geometry; at stride 2 exactly every second output of the
+ * stride-1 result), so there is no padded or subsampled copy, and both gradients come from the backprop kernels'
+ * extra `dilations` attribute (tf's have none). runKernel is used because tf.conv2d refuses stride > 1 with dilation.
  */
-function dilatedConv2dNative(x: tf.Tensor4D, w: tf.Tensor4D, p: number, d: number): tf.Tensor4D {
+function dilatedConv2dNative(x: tf.Tensor4D, w: tf.Tensor4D, p: number, d: number, stride: 1 | 2): tf.Tensor4D {
   const pad: Pad4 = [
     [0, 0],
     [p, p],
     [p, p],
     [0, 0]
   ]
-  const attrs = { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [d, d] }
+  const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', dilations: [d, d] }
   const op = tf.customGrad((input, filter, save) => {
     const keep = save as tf.GradSaveFunc
     keep([input as tf.Tensor, filter as tf.Tensor])
     return {
-      value: tf.conv2d(input as tf.Tensor4D, filter as tf.Tensor4D, 1, pad, 'NHWC', d),
+      value: tf.engine().runKernel(
+        tf.Conv2D,
+        { x: input as tf.Tensor, filter: filter as tf.Tensor },
+        attrs as unknown as tf.NamedAttrMap
+      ) as tf.Tensor,
       gradFunc: (dy, [xs, ws]) => {
         const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: dy as tf.Tensor, filter: ws }, {
           ...attrs,
