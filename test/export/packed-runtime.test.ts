@@ -97,33 +97,37 @@ describe('binary conv exactness with ternary inputs (sign(0) = 0, zero padding, 
     { kernel: 1, stride: 1, padding: 0, dilation: 1 }
   ] as const
   for (const g of geometries) {
-    it(`k${g.kernel} s${g.stride} d${g.dilation}: every path equals ReLU(conv(sign x, sign W)·α)`, async () => {
-      const [h, w, cin, cout, batch] = [7, 6, 37, 9, 2]
-      const rng = createRng(g.kernel * 10 + g.stride + g.dilation)
-      // Inputs with many exact zeros: BN (mean 0, var+eps = 1) keeps them 0, so sign(0) = 0 inside the image.
-      const x = rng.normalArray(batch * h * w * cin).map((v) => (Math.abs(v) < 0.5 ? 0 : v))
-      const weight = rng.normalArray(g.kernel * g.kernel * cin * cout).map((v) => (Math.abs(v) < 0.2 ? 0 : v))
-      const alpha = rng.uniformArray(cout, 0.1, 1)
-      const model = singleConvModel(
-        { op: 'binconv', name: 'conv', input: 'input', output: 'y', bn: bn(cin), alpha, cin, cout, ...g },
-        weight,
-        [h, w, cin]
-      )
-      const expected = tf.tidy(() => {
-        const signs = tf.sign(tf.tensor4d(x, [batch, h, w, cin]))
-        const wb = tf.mul(tf.sign(tf.tensor4d(weight, [g.kernel, g.kernel, cin, cout])), tf.tensor1d(alpha))
-        return tf.relu(conv2dTorch(signs, wb as tf.Tensor4D, g)).dataSync()
+    for (const zeros of [true, false]) {
+      it(`k${g.kernel} s${g.stride} d${g.dilation}, ${zeros ? 'zeros in x and W' : 'x without zeros (one-plane path inside the image)'}: every path equals ReLU(conv(sign x, sign W)·α)`, async () => {
+        const [h, w, cin, cout, batch] = [7, 6, 37, 9, 2]
+        const rng = createRng(g.kernel * 10 + g.stride + g.dilation)
+        // Inputs with many exact zeros: BN (mean 0, var+eps = 1) keeps them 0, so sign(0) = 0 inside the image.
+        const x = rng.normalArray(batch * h * w * cin).map((v) => (zeros && Math.abs(v) < 0.5 ? 0 : v || 1))
+        const weight = rng
+          .normalArray(g.kernel * g.kernel * cin * cout)
+          .map((v) => (zeros && Math.abs(v) < 0.2 ? 0 : v || 1))
+        const alpha = rng.uniformArray(cout, 0.1, 1)
+        const model = singleConvModel(
+          { op: 'binconv', name: 'conv', input: 'input', output: 'y', bn: bn(cin), alpha, cin, cout, ...g },
+          weight,
+          [h, w, cin]
+        )
+        const expected = tf.tidy(() => {
+          const signs = tf.sign(tf.tensor4d(x, [batch, h, w, cin]))
+          const wb = tf.mul(tf.sign(tf.tensor4d(weight, [g.kernel, g.kernel, cin, cout])), tf.tensor1d(alpha))
+          return tf.relu(conv2dTorch(signs, wb as tf.Tensor4D, g)).dataSync()
+        })
+        for (const path of ['reference', 'wasm-simd']) {
+          const session = await PackedSession.create(model, { path })
+          const got = await session.run(x, batch)
+          expect(got.length).toBe(expected.length)
+          let max = 0
+          for (let i = 0; i < got.length; i++) max = Math.max(max, Math.abs(got[i] - expected[i]))
+          // α·(integer dot) exactly vs the float sum of ±α terms: float32 rounding only.
+          expect(max, path).toBeLessThan(1e-4)
+        }
       })
-      for (const path of ['reference', 'wasm-simd']) {
-        const session = await PackedSession.create(model, { path })
-        const got = await session.run(x, batch)
-        expect(got.length).toBe(expected.length)
-        let max = 0
-        for (let i = 0; i < got.length; i++) max = Math.max(max, Math.abs(got[i] - expected[i]))
-        // α·(integer dot) exactly vs the float sum of ±α terms: float32 rounding only.
-        expect(max, path).toBeLessThan(1e-4)
-      }
-    })
+    }
   }
 })
 

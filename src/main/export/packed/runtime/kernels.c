@@ -26,10 +26,12 @@ void bn_f32(const float* x, float* y, int pixels, int c, const float* mean, cons
 
 // BN, sign, and packing into sign / nonzero planes: [pixels][words]. Four channels at a time with f32x4 (the same
 // float32 ops in the same order as bn_value, so the signs are bit-identical), the scalar loop for a channel tail.
+// Returns how many values are exactly 0 (0 lets bin_conv skip the mask plane inside the image).
 EXPORT(bn_sign_pack)
-void bn_sign_pack(const float* x, int pixels, int c, int words, const float* mean, const float* inv,
+int bn_sign_pack(const float* x, int pixels, int c, int words, const float* mean, const float* inv,
                   const float* gamma, const float* beta, uint32_t* sign, uint32_t* mask) {
   const v128_t zero = wasm_f32x4_splat(0.0f);
+  int zeros = 0;
   for (int p = 0; p < pixels; p++) {
     const float* row = x + p * c;
     for (int w = 0; w < words; w++) {
@@ -54,8 +56,10 @@ void bn_sign_pack(const float* x, int pixels, int c, int words, const float* mea
       }
       sign[p * words + w] = s;
       mask[p * words + w] = m;
+      zeros += end - __builtin_popcount(m);
     }
   }
+  return zeros;
 }
 
 // ORs `bits` bits of src (32-bit words, bits past `bits` are 0) into the 64-bit stream at bit offset `off`.
@@ -78,10 +82,52 @@ static inline void put_bits(uint64_t* stream, const uint32_t* src, int bits, int
 EXPORT(bin_conv)
 void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, int words, int cin, int k, int stride,
               int pad, int dil, int ho, int wo, const uint64_t* wsign, const uint64_t* wmask, int cout, int len,
-              const float* alpha, float* y, uint64_t* ps, uint64_t* pm) {
+              const float* alpha, float* y, uint64_t* ps, uint64_t* pm, int dense) {
+  const int taps = k * k;
   for (int b = 0; b < n; b++) {
     for (int oy = 0; oy < ho; oy++) {
       for (int ox = 0; ox < wo; ox++) {
+        float* out = y + ((b * ho + oy) * wo + ox) * cout;
+        const int y0 = oy * stride - pad, x0 = ox * stride - pad, span = (k - 1) * dil;
+        if (dense && !wmask && y0 >= 0 && x0 >= 0 && y0 + span < h && x0 + span < w) {
+          // Every tap in the image and no value 0 anywhere: one plane, dot = taps*cin - 2 * popcount(ps ^ ws).
+          for (int i = 0; i < len; i++) ps[i] = 0;
+          for (int ky = 0, t = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++, t++)
+              put_bits(ps, sign + ((b * h + y0 + ky * dil) * w + x0 + kx * dil) * words, cin, t * cin);
+          const int present = taps * cin;
+          int o = 0;
+          for (; o + 4 <= cout; o += 4) {
+            const uint64_t* w0 = wsign + (o + 0) * len;
+            const uint64_t* w1 = wsign + (o + 1) * len;
+            const uint64_t* w2 = wsign + (o + 2) * len;
+            const uint64_t* w3 = wsign + (o + 3) * len;
+            int a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            for (int i = 0; i < len; i++) {
+              const uint64_t s = ps[i];
+              a0 += __builtin_popcountll(s ^ w0[i]);
+              a1 += __builtin_popcountll(s ^ w1[i]);
+              a2 += __builtin_popcountll(s ^ w2[i]);
+              a3 += __builtin_popcountll(s ^ w3[i]);
+            }
+            float r0 = alpha[o + 0] * (float)(present - 2 * a0);
+            float r1 = alpha[o + 1] * (float)(present - 2 * a1);
+            float r2 = alpha[o + 2] * (float)(present - 2 * a2);
+            float r3 = alpha[o + 3] * (float)(present - 2 * a3);
+            out[o + 0] = r0 > 0.0f ? r0 : 0.0f;
+            out[o + 1] = r1 > 0.0f ? r1 : 0.0f;
+            out[o + 2] = r2 > 0.0f ? r2 : 0.0f;
+            out[o + 3] = r3 > 0.0f ? r3 : 0.0f;
+          }
+          for (; o < cout; o++) {
+            const uint64_t* wv = wsign + o * len;
+            int a = 0;
+            for (int i = 0; i < len; i++) a += __builtin_popcountll(ps[i] ^ wv[i]);
+            float r = alpha[o] * (float)(present - 2 * a);
+            out[o] = r > 0.0f ? r : 0.0f;
+          }
+          continue;
+        }
         for (int i = 0; i < len; i++) ps[i] = pm[i] = 0;
         int t = 0;
         for (int ky = 0; ky < k; ky++) {
@@ -94,7 +140,6 @@ void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, i
             put_bits(pm, mask + base, cin, t * cin);
           }
         }
-        float* out = y + ((b * ho + oy) * wo + ox) * cout;
         if (!wmask) {
           int present = 0;
           for (int i = 0; i < len; i++) present += __builtin_popcountll(pm[i]);

@@ -31,9 +31,9 @@ interface Kernels {
     beta: number,
     sign: number,
     mask: number
-  ): void
+  ): number
   // prettier-ignore
-  bin_conv(sign: number, mask: number, n: number, h: number, w: number, words: number, cin: number, k: number, stride: number, pad: number, dil: number, ho: number, wo: number, wsign: number, wmask: number, cout: number, len: number, alpha: number, y: number, ps: number, pm: number): void
+  bin_conv(sign: number, mask: number, n: number, h: number, w: number, words: number, cin: number, k: number, stride: number, pad: number, dil: number, ho: number, wo: number, wsign: number, wmask: number, cout: number, len: number, alpha: number, y: number, ps: number, pm: number, dense: number): void
   conv_f32(...args: number[]): void
   relu_f32(x: number, y: number, len: number): void
   add_f32(a: number, b: number, y: number, len: number): void
@@ -280,7 +280,7 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
         const patchS = this.heap.alloc(p.len * 8)
         const patchM = this.heap.alloc(p.len * 8)
         try {
-          k.bn_sign_pack(x.ptr, pixels, c, words, p.mean, p.inv, p.gamma, p.beta, sign, mask)
+          const zeros = k.bn_sign_pack(x.ptr, pixels, c, words, p.mean, p.inv, p.gamma, p.beta, sign, mask)
           k.bin_conv(
             sign,
             mask,
@@ -302,7 +302,8 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
             p.alpha,
             y.ptr,
             patchS,
-            patchM
+            patchM,
+            zeros === 0 ? 1 : 0
           )
         } finally {
           for (const ptr of [sign, mask, patchS, patchM]) this.heap.release(ptr)
