@@ -14,7 +14,11 @@ async function stepOn(backend: string): Promise<{ loss: number; grads: Map<strin
   await tf.setBackend(backend)
   // 3 cells: one reduction cell, so every op runs at stride 1 and 2.
   const net = new Supernet({ cells: 3, channels: 4, classes: 10, seed: 7 })
-  const x = tf.tensor4d(randomValues(2 * 8 * 8 * 3, 31), [2, 8, 8, 3])
+  // 16×16, not 8×8: at 8×8 the last reduction cell's binary ops see 4×4 maps of batch 2 (32 values per BN channel),
+  // where the sign flips caused by last-bit differences (fused batch norm computes x·scale + shift, as PyTorch does;
+  // the cpu path (x − μ)·inv) turn single weight gradients by up to 12° (cosine 0.88 measured); at 16×16 the fused
+  // and op-by-op native paths both stay above 0.988 for every variable on seeds 31-33.
+  const x = tf.tensor4d(randomValues(2 * 16 * 16 * 3, 31), [2, 16, 16, 3])
   const y = tf.tensor1d([3, 8], 'int32')
   const variables = [...net.weightParameters(), ...net.archParameters()]
   const { value, grads } = tf.variableGrads(() => crossEntropy(net.logits(x, { training: true }), y), variables)
@@ -38,7 +42,7 @@ function cosine(a: Float32Array, b: Float32Array): number {
 }
 
 describe.skipIf(!status.available)(`a supernet step on the native backend${skipReason}`, () => {
-  it('gives the cpu backend’s loss, and gradients of every weight and α in the same direction (8×8 input, batch 2)', async () => {
+  it('gives the cpu backend’s loss, and gradients of every weight and α in the same direction (16×16 input, batch 2)', async () => {
     await registerNativeBackend()
     const cpu = await stepOn('cpu')
     const native = await stepOn('native')

@@ -11,7 +11,7 @@ import { WEIGHTED_SUM } from '../native/mixture'
  * Only the kernel-name modules of ../native are imported here (plain tfjs-core code), never the addon loader.
  */
 export function useFusedKernels(): boolean {
-  if (tf.getBackend() !== 'native') return false
+  if (tf.getBackend() !== 'native' || fusedDisabled) return false
   return (
     tf.getKernel(BATCH_NORM_FORWARD, 'native') !== undefined &&
     tf.getKernel(BATCH_NORM_STATS, 'native') !== undefined &&
@@ -19,5 +19,8 @@ export function useFusedKernels(): boolean {
     tf.getKernel(WEIGHTED_SUM, 'native') !== undefined
   )
 }
+
+/** BNAS_NATIVE_FUSED=0 keeps the op-by-op path on 'native' too (to bisect a numeric difference). */
+const fusedDisabled = typeof process !== 'undefined' && process.env?.BNAS_NATIVE_FUSED === '0'
 
 export { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS, WEIGHTED_SUM }
