@@ -45,7 +45,7 @@ afterAll(async () => {
 describe('bnas export / predict / bench infer', () => {
   it('exports every format and says how it was verified', async () => {
     expect(await cli('export', runPath, '--format', 'packed', '--out', join(out, 'm.bnpk'))).toMatch(
-      /exported packed .*\n {2}verified with packed\/wasm-simd: 2 inputs, max \|Δlogit\| .* same predictions[\s\S]*1-bit \+ .* 32-bit parameters; BOPs .* as float32/
+      /exported packed [\s\S]*verified with packed\/wasm-simd: 2 inputs, max \|Δlogit\| .* same predictions[\s\S]*1-bit \+ .* 32-bit parameters; BOPs .* as float32/
     )
     expect(await cli('export', runPath, '--format', 'onnx', '--out', join(out, 'm.onnx'))).toMatch(
       /verified with onnxruntime-node/
@@ -93,7 +93,8 @@ describe('bnas export / predict / bench infer', () => {
     const byGenotype = await runBenchInfer(undefined, { ...flags, genotype: 'latest_cell' })
     for (const key of ['packedMs', 'packedWasmMs', 'onnxMs', 'boundMs'] as const)
       expect(byGenotype[key]).toBeGreaterThan(0)
-    expect(byGenotype.packedPath).toBe('wasm-simd')
+    expect(byGenotype.paths[byGenotype.packedPath]).toBe(byGenotype.packedMs)
+    expect(byGenotype.paths['wasm-simd']).toBe(byGenotype.packedWasmMs)
     const byModel = await runBenchInfer(join(out, 'm.bnpk'), flags)
     expect(byModel.network).toMatchObject({ cells: 3, channels: 4, inputShape: SHAPE })
     expect(

@@ -5,6 +5,7 @@ import type { PackedModel } from './packed/format'
 import { describePackedPaths, PackedSession, WasmBackend } from './packed/runtime'
 import { unpackSigns } from './packed/bits'
 import { createRng } from '../engine/nn'
+import { setNativePackedThreads } from './packed/runtime/native'
 
 export interface InferBenchResult {
   batch: number
@@ -22,8 +23,8 @@ export interface InferBenchResult {
   /** Every path's median, ms per batch. */
   paths: Record<string, number>
   repeats: number
-  /** The packed runtime runs one thread on every path here. */
-  packedThreads: 1
+  /** Threads of the packed paths: wasm-simd and reference always 1; native uses `threads`. */
+  packedThreads: Record<string, number>
 }
 
 function median(values: number[]): number {
@@ -103,6 +104,7 @@ export async function benchInfer(
   const repeats = opts.repeats ?? 10
   const shape = model.meta.inputShape
   const images = createRng(7).normalArray(batch * shape[0] * shape[1] * shape[2])
+  setNativePackedThreads(threads)
   const runners: Array<{ name: string; run: () => Promise<unknown>; close: () => Promise<void> | void }> = []
   for (const path of await describePackedPaths()) {
     if (!path.ok) continue
@@ -155,6 +157,10 @@ export async function benchInfer(
     },
     paths,
     repeats,
-    packedThreads: 1
+    packedThreads: Object.fromEntries(
+      Object.keys(paths)
+        .filter((name) => name !== 'onnx')
+        .map((name) => [name, name === 'native' ? threads : 1])
+    )
   }
 }

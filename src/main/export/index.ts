@@ -10,8 +10,12 @@ import { lowerNetwork, type ExportGraph, type ModelMeta } from './graph'
 import { exportOnnx } from './onnx'
 import { createOnnxSession } from './onnx/run'
 import { decodePacked, encodePacked, packGraph, type PackedModel, type PackedSummary } from './packed/format'
-import { PackedSession, describePackedPaths } from './packed/runtime'
+import { PackedSession, describePackedPaths, registerPackedPath } from './packed/runtime'
+import { nativePackedPath } from './packed/runtime/native'
 import { loadTfjsModel, saveTfjsModel } from './tfjs'
+
+// Node side: the native addon's path (issue 4) joins the runtime's browser-safe paths (reference, wasm-simd).
+registerPackedPath(nativePackedPath)
 
 export const EXPORT_FORMATS = ['genotype', 'tfjs', 'onnx', 'packed'] as const
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]

@@ -237,7 +237,7 @@ export function prepareReference(step: PackedStep): unknown {
 }
 
 export class ReferenceBackend implements PackedBackend<Float32Array, unknown> {
-  readonly name = 'reference'
+  readonly name: string = 'reference'
   prepare(step: PackedStep): unknown {
     return prepareReference(step)
   }
