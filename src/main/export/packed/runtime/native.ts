@@ -113,7 +113,9 @@ export function setNativePackedThreads(count: number): void {
 
 export const nativePackedPath: PackedRuntimePath = {
   name: 'native',
-  priority: 20,
+  // Below wasm-simd for now: through the addon's TF.js-kernel entry points it repacks the weights on every call and
+  // is slower (README: measured). `bnas bench infer` times it anyway and reports the fastest path.
+  priority: 5,
   available: async () => {
     const status = nativeAddonStatus()
     return status.available ? { ok: true } : { ok: false, reason: status.reason }
