@@ -11,11 +11,101 @@ export const NATIVE_BACKEND_NAME = 'native'
  * in place, with no copies.
  */
 export class NativeBackend extends MathBackendCPU {
+  /** Recycled float arrays by length, and their total bytes (see takeFloats). */
+  private readonly free = new Map<number, Float32Array[]>()
+  private freeBytes = 0
+  /**
+   * Buffers handed out by takeFloats that nothing outside the backend has seen, with the number of stored tensors
+   * using them (a cpu kernel may store a subarray view of an input as its output). A buffer read through
+   * readSync/read (dataSync, data, arraySync: the caller may keep the array) leaves this map for good.
+   */
+  private readonly uses = new Map<ArrayBuffer, number>()
+
   constructor() {
     super()
     // The cpu backend prints "install tfjs-node to speed things up" on its first write in Node; not true of this one.
     ;(this as unknown as { firstUse: boolean }).firstUse = false
   }
+
+  /**
+   * A zeroed Float32Array for a native kernel's output. Large outputs reuse the arrays of disposed tensors (a free
+   * list per length, like PyTorch's caching allocator) instead of a fresh allocation: on a search step most kernel
+   * outputs are ~1 MiB, and a new one costs a zeroed allocation, page faults on first touch and later GC work, which
+   * took longer than the memory-bound kernels themselves.
+   */
+  takeFloats(length: number): Float32Array {
+    if (length < POOL_MIN_LENGTH) return new Float32Array(length)
+    let out = this.free.get(length)?.pop()
+    if (out) {
+      this.freeBytes -= out.byteLength
+      out.fill(0)
+    } else {
+      out = new Float32Array(length)
+    }
+    this.uses.set(out.buffer as ArrayBuffer, 0)
+    return out
+  }
+
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {
+    this.countUse(values)
+    return super.write(values, shape, dtype)
+  }
+
+  override move(
+    dataId: tf.DataId,
+    values: tf.backend_util.BackendValues,
+    shape: number[],
+    dtype: tf.DataType,
+    refCount: number
+  ): void {
+    this.countUse(values)
+    super.move(dataId, values, shape, dtype, refCount)
+  }
+
+  override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
+    const values = super.readSync(dataId)
+    if (ArrayBuffer.isView(values)) this.uses.delete(values.buffer as ArrayBuffer)
+    return values
+  }
+
+  override disposeData(dataId: tf.DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined
+    const released = super.disposeData(dataId, force)
+    if (released && values instanceof Float32Array) this.release(values)
+    return released
+  }
+
+  private countUse(values: tf.backend_util.BackendValues): void {
+    if (!ArrayBuffer.isView(values)) return
+    const count = this.uses.get(values.buffer as ArrayBuffer)
+    if (count !== undefined) this.uses.set(values.buffer as ArrayBuffer, count + 1)
+  }
+
+  private release(values: Float32Array): void {
+    const buffer = values.buffer as ArrayBuffer
+    const count = this.uses.get(buffer)
+    if (count === undefined) return
+    if (count > 1) {
+      this.uses.set(buffer, count - 1)
+      return
+    }
+    this.uses.delete(buffer)
+    if (this.freeBytes + buffer.byteLength > POOL_MAX_BYTES) return
+    const whole = values.byteOffset === 0 && values.byteLength === buffer.byteLength ? values : new Float32Array(buffer)
+    const list = this.free.get(whole.length)
+    if (list) list.push(whole)
+    else this.free.set(whole.length, [whole])
+    this.freeBytes += buffer.byteLength
+  }
+}
+
+/** Outputs below 64 KiB are allocated fresh (cheap); at most 512 MiB of disposed arrays are kept for reuse. */
+const POOL_MIN_LENGTH = 16384
+const POOL_MAX_BYTES = 512 * 2 ** 20
+
+/** A zeroed float output array: recycled on the native backend, fresh elsewhere. */
+export function outputFloats(backend: unknown, length: number): Float32Array {
+  return backend instanceof NativeBackend ? backend.takeFloats(length) : new Float32Array(length)
 }
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo
@@ -131,7 +221,7 @@ function conv2D(addon: NativeAddon, fallback: tf.KernelFunc) {
     )
     const geometry = convGeometry(info)
     if (!xs || !ws || !geometry) return fallback(args) as tf.TensorInfo
-    const y = new Float32Array(tf.util.sizeFromShape(info.outShape))
+    const y = outputFloats(backend, tf.util.sizeFromShape(info.outShape))
     addon.conv2dForward(xs, ws, y, geometry)
     return backend.makeTensorInfo(info.outShape, 'float32', y)
   }
@@ -160,7 +250,7 @@ function conv2DBackpropInput(addon: NativeAddon, fallback: tf.KernelFunc) {
       if (dilated(dilations)) throw new Error('Conv2DBackpropInput: dilations need float32 NHWC tensors')
       return fallback(args) as tf.TensorInfo
     }
-    const dx = new Float32Array(tf.util.sizeFromShape(info.inShape))
+    const dx = outputFloats(backend, tf.util.sizeFromShape(info.inShape))
     addon.conv2dBackpropInput(dys, ws, dx, geometry)
     return backend.makeTensorInfo(info.inShape, 'float32', dx)
   }
@@ -217,7 +307,7 @@ function poolForward(run: (x: Float32Array, y: Float32Array, g: Int32Array) => v
     const identity =
       info.filterWidth === 1 && info.filterHeight === 1 && tf.util.arraysEqual(info.inShape, info.outShape)
     if (!xs || !geometry || identity) return fallback(args) as tf.TensorInfo
-    const y = new Float32Array(tf.util.sizeFromShape(info.outShape))
+    const y = outputFloats(backend, tf.util.sizeFromShape(info.outShape))
     run(xs, y, geometry)
     return backend.makeTensorInfo(info.outShape, 'float32', y)
   }
@@ -232,7 +322,7 @@ function maxPoolGrad(addon: NativeAddon, fallback: tf.KernelFunc) {
     const dys = floats(backend, dy)
     const geometry = poolGeometry(info)
     if (!xs || !dys || !geometry) return fallback(args) as tf.TensorInfo
-    const dx = new Float32Array(tf.util.sizeFromShape(input.shape))
+    const dx = outputFloats(backend, tf.util.sizeFromShape(input.shape))
     addon.maxPoolGrad(xs, dys, dx, geometry)
     return backend.makeTensorInfo(input.shape, 'float32', dx)
   }
@@ -247,7 +337,7 @@ function avgPoolGrad(addon: NativeAddon, fallback: tf.KernelFunc) {
     const dys = floats(backend, dy)
     const geometry = poolGeometry(info)
     if (!dys || !geometry) return fallback(args) as tf.TensorInfo
-    const dx = new Float32Array(tf.util.sizeFromShape(input.shape))
+    const dx = outputFloats(backend, tf.util.sizeFromShape(input.shape))
     addon.avgPoolGrad(dys, dx, geometry)
     return backend.makeTensorInfo(input.shape, 'float32', dx)
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import type { NativeAddon } from './addon'
+import { outputFloats } from './backend'
 
 export const BATCH_NORM_STATS = 'BnasBatchNormStats'
 export const BATCH_NORM_FORWARD = 'BnasBatchNormForward'
@@ -102,7 +103,7 @@ export function batchNormKernels(addon: NativeAddon): Map<string, tf.KernelFunc>
         const backend = args.backend as MathBackendCPU
         const { x, mean, variance, gamma, beta } = args.inputs as Record<string, tf.TensorInfo | undefined>
         const xs = floats(backend, x, 'x')!
-        const y = new Float32Array(xs.length)
+        const y = outputFloats(backend, xs.length)
         addon.batchNormForward(
           xs,
           channelsOf(x!),
@@ -123,7 +124,7 @@ export function batchNormKernels(addon: NativeAddon): Map<string, tf.KernelFunc>
         const { dy, x, mean, variance, gamma } = args.inputs as Record<string, tf.TensorInfo | undefined>
         const xs = floats(backend, x, 'x')!
         const c = channelsOf(x!)
-        const dx = new Float32Array(xs.length)
+        const dx = outputFloats(backend, xs.length)
         const dgamma = new Float32Array(c)
         const dbeta = new Float32Array(c)
         addon.batchNormBackward(

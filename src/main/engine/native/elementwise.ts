@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import type { NativeAddon } from './addon'
+import { outputFloats } from './backend'
 
 /**
  * Native versions of the cpu kernels that dominate a BNAS step once the convolutions are native (measured with
@@ -123,7 +124,7 @@ function padV2(addon: NativeAddon, fallback: tf.KernelFunc) {
     const offset = paddings.reduce((sum, [before], d) => sum + before * outStrides[d], 0)
     const plan = collapse(x.shape, [denseStrides(x.shape), outStrides])
     if (!plan) return fallback(args) as tf.TensorInfo
-    const out = new Float32Array(tf.util.sizeFromShape(outShape))
+    const out = outputFloats(backend, tf.util.sizeFromShape(outShape))
     if (constantValue !== 0) addon.fill(out, constantValue)
     addon.copyBox(xs, 0, plan.strides[0], out, offset, plan.strides[1], plan.size)
     return backend.makeTensorInfo(outShape, 'float32', out)
@@ -141,7 +142,7 @@ function transpose(addon: NativeAddon, fallback: tf.KernelFunc) {
     const outShape = perm.map((p) => x.shape[p])
     const plan = collapse(outShape, [perm.map((p) => strides[p]), denseStrides(outShape)])
     if (!plan) return fallback(args) as tf.TensorInfo
-    const out = new Float32Array(xs.length)
+    const out = outputFloats(backend, xs.length)
     addon.copyBox(xs, 0, plan.strides[0], out, 0, plan.strides[1], plan.size)
     return backend.makeTensorInfo(outShape, 'float32', out)
   }
@@ -161,7 +162,7 @@ function reverse(addon: NativeAddon, fallback: tf.KernelFunc) {
     const offset = dense.reduce((sum, s, d) => sum + (axes.has(d) ? (x.shape[d] - 1) * s : 0), 0)
     const plan = collapse(x.shape, [srcStrides, dense])
     if (!plan) return fallback(args) as tf.TensorInfo
-    const out = new Float32Array(xs.length)
+    const out = outputFloats(backend, xs.length)
     addon.copyBox(xs, offset, plan.strides[0], out, 0, plan.strides[1], plan.size)
     return backend.makeTensorInfo(x.shape, 'float32', out)
   }
@@ -211,7 +212,7 @@ function binary(addon: NativeAddon, op: number, fallback: tf.KernelFunc) {
     ])
     if (total === 0 || !plan) return fallback(args) as tf.TensorInfo
     // Comparisons give TF.js bools: one byte each, 0 or 1.
-    const out = op >= 100 ? new Uint8Array(total) : new Float32Array(total)
+    const out = op >= 100 ? new Uint8Array(total) : outputFloats(backend, total)
     addon.binaryOp(op, as, plan.strides[0], bs, plan.strides[1], out, plan.size)
     return backend.makeTensorInfo(outShape, op >= 100 ? 'bool' : 'float32', out)
   }
@@ -237,7 +238,7 @@ function select(addon: NativeAddon, fallback: tf.KernelFunc) {
     const es = floats(backend, e)
     const same = tf.util.arraysEqual(condition.shape, t.shape) && tf.util.arraysEqual(t.shape, e.shape)
     if (!(cs instanceof Uint8Array) || !ts || !es || !same || ts.length === 0) return fallback(args) as tf.TensorInfo
-    const out = new Float32Array(ts.length)
+    const out = outputFloats(backend, ts.length)
     addon.select(cs, ts, es, out)
     return backend.makeTensorInfo(t.shape, 'float32', out)
   }
@@ -249,7 +250,7 @@ function unary(addon: NativeAddon, op: number, fallback: tf.KernelFunc) {
     const { x } = args.inputs as { x: tf.TensorInfo }
     const xs = floats(backend, x)
     if (!xs) return fallback(args) as tf.TensorInfo
-    const out = new Float32Array(xs.length)
+    const out = outputFloats(backend, xs.length)
     addon.unaryOp(op, xs, out, (args.attrs as { alpha?: number } | undefined)?.alpha ?? 0)
     return backend.makeTensorInfo(x.shape, 'float32', out)
   }
@@ -273,7 +274,7 @@ function reduction(addon: NativeAddon, mean: boolean, fallback: tf.KernelFunc) {
     const inner = tf.util.sizeFromShape(x.shape.slice(last + 1))
     const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes)
     const shape = keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape
-    const out = new Float32Array(outer * inner)
+    const out = outputFloats(backend, outer * inner)
     addon.reduceSum(xs, out, outer, reduce, inner, mean ? 1 / reduce : 1)
     return backend.makeTensorInfo(shape, 'float32', out)
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import type { NativeAddon } from './addon'
+import { outputFloats } from './backend'
 
 export const WEIGHTED_SUM = 'BnasWeightedSum'
 export const WEIGHTED_SUM_GRAD = 'BnasWeightedSumGrad'
@@ -58,7 +59,7 @@ export function weightedSumKernels(addon: NativeAddon): Map<string, tf.KernelFun
       (args) => {
         const backend = args.backend as MathBackendCPU
         const terms = termsOf(args)
-        const y = new Float32Array(tf.util.sizeFromShape(terms[0].shape))
+        const y = outputFloats(backend, tf.util.sizeFromShape(terms[0].shape))
         addon.weightedSum(
           terms.map((t) => values(backend, t)),
           values(backend, (args.inputs as Record<string, tf.TensorInfo>).weights),
@@ -74,7 +75,7 @@ export function weightedSumKernels(addon: NativeAddon): Map<string, tf.KernelFun
         const terms = termsOf(args)
         const inputs = args.inputs as Record<string, tf.TensorInfo>
         const size = tf.util.sizeFromShape(terms[0].shape)
-        const dterms = terms.map(() => new Float32Array(size))
+        const dterms = terms.map(() => outputFloats(backend, size))
         const dweights = new Float32Array(terms.length)
         addon.weightedSumGrad(
           values(backend, inputs.dy),

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
-import { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS, useFusedKernels } from './fused'
+import { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS, hostValues, useFusedKernels } from './fused'
 import { signSte } from './sign'
 
 /** PyTorch nn.BatchNorm2d defaults. */
@@ -182,7 +182,7 @@ export function batchNormSignSte(
       inputs.beta = shift
     }
     const y = tf.engine().runKernel(BATCH_NORM_FORWARD, inputs, { eps: BN_EPS }) as tf.Tensor
-    const ys = y.dataSync() as Float32Array
+    const ys = hostValues(y) as Float32Array
     const signs = new Float32Array(ys.length)
     const pass = new Uint8Array(ys.length)
     for (let i = 0; i < ys.length; i++) {
@@ -198,8 +198,8 @@ export function batchNormSignSte(
       value: tf.tensor(signs, input.shape, 'float32'),
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sm, sv, smask, sg] = saved
-        const g = (dy as tf.Tensor).dataSync() as Float32Array
-        const keepMask = smask.dataSync() as Uint8Array
+        const g = hostValues(dy as tf.Tensor) as Float32Array
+        const keepMask = hostValues(smask) as Uint8Array
         const masked = new Float32Array(g.length)
         for (let i = 0; i < g.length; i++) masked[i] = keepMask[i] === 1 ? g[i] : 0
         const maskedDy = tf.tensor(masked, sx.shape, 'float32')
@@ -234,8 +234,8 @@ const reluOutputGrad = tf.customGrad((x, save) => {
   return {
     value: y,
     gradFunc: (dy, [kept]) => {
-      const ys = kept.dataSync() as Float32Array
-      const g = (dy as tf.Tensor).dataSync() as Float32Array
+      const ys = hostValues(kept) as Float32Array
+      const g = hostValues(dy as tf.Tensor) as Float32Array
       const out = new Float32Array(g.length)
       for (let i = 0; i < g.length; i++) out[i] = ys[i] > 0 ? g[i] : 0
       return [tf.tensor(out, kept.shape, 'float32')]

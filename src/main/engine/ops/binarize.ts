@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
-import { useFusedKernels } from './fused'
+import { hostValues, useFusedKernels } from './fused'
 
 /** How the gradient reaches the latent weight of a binarized conv. */
 export type WeightGradientMode = 'xnor' | 'ste'
@@ -105,7 +105,7 @@ const binarizeXnorHost = tf.customGrad((latent, save) => {
   const keep = save as tf.GradSaveFunc
   keep([w])
   const cout = w.shape[3]!
-  const values = w.dataSync() as Float32Array
+  const values = hostValues(w) as Float32Array
   const alpha = perOutputAlpha(values, cout)
   const out = new Float32Array(values.length)
   for (let i = 0; i < values.length; i++) out[i] = Math.sign(values[i]) * alpha[i % cout]
@@ -117,8 +117,8 @@ const binarizeXnorHost = tf.customGrad((latent, save) => {
       const n = kh * kw * cin
       const f = Math.fround
       const factor = f(n * (1 - 1 / cin))
-      const ws = kept.dataSync() as Float32Array
-      const g = (dy as tf.Tensor).dataSync() as Float32Array
+      const ws = hostValues(kept) as Float32Array
+      const g = hostValues(dy as tf.Tensor) as Float32Array
       const a = perOutputAlpha(ws, cout)
       // (1/n)·Σ_{kh,kw,C_in} sign(W)·g per output channel.
       const viaAlpha = new Float64Array(cout)
@@ -138,7 +138,7 @@ const binarizeXnorHost = tf.customGrad((latent, save) => {
 /** centerAndClampLatent in one host pass: W − mean over C_in (axis 2) per (kh, kw, C_out), clamped to [−1, 1]. */
 function centerAndClampHost(w: tf.Variable): void {
   const [kh, kw, cin, cout] = w.shape as number[]
-  const values = w.dataSync() as Float32Array
+  const values = hostValues(w) as Float32Array
   const out = new Float32Array(values.length)
   const means = new Float64Array(cout)
   for (let p = 0; p < kh * kw; p++) {

@@ -20,6 +20,22 @@ export function useFusedKernels(): boolean {
   )
 }
 
+/**
+ * A tensor's stored values on the native backend (typed-array storage), for host loops that only read them during
+ * the call. Unlike dataSync it does not mark the array as handed out, so the backend can still recycle it once the
+ * tensor is disposed. Never keep the array or write to it.
+ */
+export function hostValues(t: tf.Tensor): Float32Array | Uint8Array {
+  const storage = (
+    tf.backend() as unknown as { data?: { has(id: object): boolean; get(id: object): { values: unknown } } }
+  ).data
+  if (storage?.has(t.dataId)) {
+    const values = storage.get(t.dataId).values
+    if (values instanceof Float32Array || values instanceof Uint8Array) return values
+  }
+  return t.dataSync() as Float32Array | Uint8Array
+}
+
 /** BNAS_NATIVE_FUSED=0 keeps the op-by-op path on 'native' too (to bisect a numeric difference). */
 const fusedDisabled = typeof process !== 'undefined' && process.env?.BNAS_NATIVE_FUSED === '0'
 

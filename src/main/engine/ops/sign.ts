@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
-import { useFusedKernels } from './fused'
+import { hostValues, useFusedKernels } from './fused'
 
 /**
  * Binary activation of the authors' `BinActive`: forward sign(x) with sign(0) = 0 (torch.sign), backward the clipped
@@ -23,8 +23,8 @@ const signSteHost = tf.customGrad((x, save) => {
     value: tf.sign(input),
     gradFunc: (dy, saved) => {
       const [kept] = saved
-      const xs = kept.dataSync() as Float32Array
-      const g = (dy as tf.Tensor).dataSync() as Float32Array
+      const xs = hostValues(kept) as Float32Array
+      const g = hostValues(dy as tf.Tensor) as Float32Array
       const out = new Float32Array(xs.length)
       for (let i = 0; i < xs.length; i++) out[i] = Math.abs(xs[i]) < 1 ? g[i] : 0
       return [tf.tensor(out, kept.shape, 'float32')]
