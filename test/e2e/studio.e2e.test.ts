@@ -178,6 +178,19 @@ describe('BNAS Studio in Chromium against the real engine', () => {
     await shot('monitor-train', true)
   })
 
+  it('exports the trained network in every format, each reloaded and checked against the engine', async () => {
+    await page.locator('[data-test=nav-export]').click()
+    await expect.poll(() => page.locator('[data-test=export-run]').inputValue(), { timeout: 30_000 }).toBe(trainRunId)
+    for (const format of ['genotype', 'tfjs', 'onnx', 'packed']) {
+      await page.locator(`[data-test=export-${format}]`).click()
+      await expect.poll(() => page.locator(`[data-test=export-result-${format}]`).count(), { timeout: 120_000 }).toBe(1)
+    }
+    expect(await text('[data-test=export-result-onnx]')).toContain('onnxruntime-node')
+    expect(await text('[data-test=export-summary]')).toContain('OPs = BOPs/64 + FLOPs')
+    expect(existsSync(join(runsDir, trainRunId, 'exports', 'model.bnpk'))).toBe(true)
+    await shot('export-verified', true)
+  })
+
   it('finds both runs in Runs after a page reload, compares them and deletes one with confirmation', async () => {
     await page.reload()
     await page.locator('[data-test=nav-runs]').click()

@@ -5,10 +5,12 @@ import { JobControl } from '../engine/jobs/control'
 import { resumeRun, startSearchRun, startTrainRun, type JobResult } from '../engine/jobs/run-job'
 import type { JobListener } from '../engine/jobs/search-job'
 import { RunIndex } from '../runs/run-index'
+import { exportRun } from '../export'
+import { join } from 'node:path'
 import { estimateSearch } from './search-estimate'
 
 /** The operations the engine worker answers; the rest (app info, genotype text) are answered by the main thread. */
-export const ENGINE_OPERATIONS = ['datasets.inspect', 'runs.list', 'runs.get', 'runs.delete', 'search.start', 'train.start', 'runs.resume', 'jobs.control', 'search.estimate'] as const
+export const ENGINE_OPERATIONS = ['datasets.inspect', 'runs.list', 'runs.get', 'runs.delete', 'search.start', 'train.start', 'runs.resume', 'jobs.control', 'export.run', 'search.estimate'] as const
 export type EngineOperation = (typeof ENGINE_OPERATIONS)[number]
 
 export function isEngineOperation(op: OperationName): op is EngineOperation {
@@ -71,6 +73,13 @@ export class EngineService {
         await this.runs.summary(runId) // a clear error now if it is not a run
         this.launch(runId, path, async (listener, control) => (await resumeRun(path, listener, control)).result)
         return { runId, path }
+      },
+      'export.run': async ({ runId, format }) => {
+        const path = this.runs.pathOf(runId)
+        if (this.activeIds().has(runId)) throw new Error(`run ${runId} is still running: export it when it has finished`)
+        // Exports stay inside the run's folder: the contract never writes anywhere a client names.
+        const out = join(path, 'exports', format === 'onnx' ? 'model.onnx' : format === 'packed' ? 'model.bnpk' : format)
+        return exportRun(path, format, out)
       },
       'jobs.control': async ({ runId, action }) => {
         const job = this.job

@@ -100,7 +100,43 @@ export const operations = {
     reply: z.object({ path: z.string().nullable() })
   },
   /** Desktop only: shows a run's folder in the system's file manager. */
-  'desktop.revealRun': { request: runRef, reply: z.object({ runId: runIdSchema }) }
+  'desktop.revealRun': { request: runRef, reply: z.object({ runId: runIdSchema }) },
+  /**
+   * Exports a trained run in one format into the run's own exports/ folder, then reloads it with that format's
+   * runtime and compares it with the engine; the reply is the verified report.
+   */
+  'export.run': {
+    request: z.object({ runId: runIdSchema, format: z.enum(['genotype', 'tfjs', 'onnx', 'packed']) }).strict(),
+    reply: z.object({
+      format: z.string(),
+      out: z.string(),
+      files: z.array(z.string()),
+      bytes: z.number(),
+      checks: z.array(
+        z.object({ runtime: z.string(), samples: z.number(), maxAbsDiff: z.number(), tolerance: z.number(), predictionsEqual: z.boolean() })
+      ),
+      summary: z
+        .object({
+          trainableParams: z.number(),
+          binaryParams: z.number(),
+          floatParams: z.number(),
+          bops: z.number(),
+          flops: z.number(),
+          ops: z.number(),
+          sizeBytes: z.number(),
+          float32Bytes: z.number(),
+          residualBinary: z.object({
+            binaryParams: z.number(),
+            floatParams: z.number(),
+            bops: z.number(),
+            flops: z.number(),
+            ops: z.number(),
+            sizeBytes: z.number()
+          })
+        })
+        .optional()
+    })
+  }
 } as const
 
 export type Operations = typeof operations
