@@ -159,11 +159,7 @@ function batchNormFused(x: tf.Tensor4D, state: BatchNormState, count: number): t
  * the edge), the statistics and the mask, instead of y (4 bytes per element). Elsewhere (and in eval mode) it is
  * signSte(batchNorm(x)) op by op. Same numbers either way.
  */
-export function batchNormSignSte(
-  x: tf.Tensor4D,
-  state: BatchNormState,
-  training: boolean
-): tf.Tensor4D {
+export function batchNormSignSte(x: tf.Tensor4D, state: BatchNormState, training: boolean): tf.Tensor4D {
   if (!training || !useFusedKernels()) return tf.tidy(() => signSte(batchNorm(x, state, training)))
   const [n, h, w] = x.shape
   const count = n * h * w
@@ -202,7 +198,7 @@ export function batchNormSignSte(
         const g = hostValues(dy as tf.Tensor) as Float32Array
         const keepMask = hostValues(smask) as Uint8Array
         const masked = new Float32Array(g.length)
-        for (let i = 0; i < g.length; i++) masked[i] = g[i] * keepMask[i]
+        for (let i = 0; i < g.length; i++) masked[i] = g[i] * keepMask[i] + 0 // + 0: a blocked −g gives +0, not −0
         const maskedDy = tf.tensor(masked, sx.shape, 'float32')
         const gradInputs: tf.NamedTensorMap = { dy: maskedDy, x: sx, mean: sm, variance: sv }
         if (sg) gradInputs.gamma = sg
@@ -239,7 +235,7 @@ const reluOutputGrad = tf.customGrad((x, save) => {
       const g = hostValues(dy as tf.Tensor) as Float32Array
       const out = new Float32Array(g.length)
       // Branch-free: half the outputs are 0 in no predictable pattern (the branchy loop was 5× slower).
-      for (let i = 0; i < g.length; i++) out[i] = g[i] * +(ys[i] > 0)
+      for (let i = 0; i < g.length; i++) out[i] = g[i] * +(ys[i] > 0) + 0 // + 0: a blocked −g gives +0, not −0
       return [tf.tensor(out, kept.shape, 'float32')]
     }
   }

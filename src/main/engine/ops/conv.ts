@@ -88,11 +88,13 @@ function dilatedConv2dNative(x: tf.Tensor4D, w: tf.Tensor4D, p: number, d: numbe
     const keep = save as tf.GradSaveFunc
     keep([input as tf.Tensor, filter as tf.Tensor])
     return {
-      value: tf.engine().runKernel(
-        tf.Conv2D,
-        { x: input as tf.Tensor, filter: filter as tf.Tensor },
-        attrs as unknown as tf.NamedAttrMap
-      ) as tf.Tensor,
+      value: tf
+        .engine()
+        .runKernel(
+          tf.Conv2D,
+          { x: input as tf.Tensor, filter: filter as tf.Tensor },
+          attrs as unknown as tf.NamedAttrMap
+        ) as tf.Tensor,
       gradFunc: (dy, [xs, ws]) => {
         const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: dy as tf.Tensor, filter: ws }, {
           ...attrs,

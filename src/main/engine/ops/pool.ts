@@ -73,11 +73,15 @@ function avgPoolNative(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
         tf.tidy(() => {
           const scaled = tf.mul(dy as tf.Tensor, validCountScale(h, w, stride))
           return [
-            tf.engine().runKernel(tf.AvgPoolGrad, { dy: scaled, input: kept }, {
-              filterSize: 3,
-              strides: stride,
-              pad: 1
-            }) as tf.Tensor
+            tf.engine().runKernel(
+              tf.AvgPoolGrad,
+              { dy: scaled, input: kept },
+              {
+                filterSize: 3,
+                strides: stride,
+                pad: 1
+              }
+            ) as tf.Tensor
           ]
         })
     }

@@ -26,7 +26,7 @@ const signSteHost = tf.customGrad((x, save) => {
       const xs = hostValues(kept) as Float32Array
       const g = hostValues(dy as tf.Tensor) as Float32Array
       const out = new Float32Array(xs.length)
-      for (let i = 0; i < xs.length; i++) out[i] = g[i] * +(xs[i] < 1 && xs[i] > -1)
+      for (let i = 0; i < xs.length; i++) out[i] = g[i] * +(xs[i] < 1 && xs[i] > -1) + 0 // + 0: a blocked −g gives +0, not −0
       return [tf.tensor(out, kept.shape, 'float32')]
     }
   }
