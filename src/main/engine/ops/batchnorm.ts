@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
-import { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS, hostValues, useFusedKernels } from './fused'
+import {
+  BATCH_NORM_BACKWARD,
+  BATCH_NORM_FORWARD,
+  BATCH_NORM_STATS,
+  hostOutput,
+  hostValues,
+  useFusedKernels
+} from './fused'
 import { signSte } from './sign'
 
 /** PyTorch nn.BatchNorm2d defaults. */
@@ -179,7 +186,7 @@ export function batchNormSignSte(x: tf.Tensor4D, state: BatchNormState, training
     }
     const y = tf.engine().runKernel(BATCH_NORM_FORWARD, inputs, { eps: BN_EPS }) as tf.Tensor
     const ys = hostValues(y) as Float32Array
-    const signs = new Float32Array(ys.length)
+    const signs = hostOutput(ys.length)
     const pass = new Uint8Array(ys.length)
     // torch.sign: sign(0) = 0; the STE passes where −1 < y < 1 (ge(1) and le(−1) are blocked). Branch-free (the
     // signs of normalised activations are unpredictable: the branchy loop was 3× slower).
@@ -197,7 +204,7 @@ export function batchNormSignSte(x: tf.Tensor4D, state: BatchNormState, training
         const [sx, sm, sv, smask, sg] = saved
         const g = hostValues(dy as tf.Tensor) as Float32Array
         const keepMask = hostValues(smask) as Uint8Array
-        const masked = new Float32Array(g.length)
+        const masked = hostOutput(g.length)
         for (let i = 0; i < g.length; i++) masked[i] = g[i] * keepMask[i] + 0 // + 0: a blocked −g gives +0, not −0
         const maskedDy = tf.tensor(masked, sx.shape, 'float32')
         const gradInputs: tf.NamedTensorMap = { dy: maskedDy, x: sx, mean: sm, variance: sv }
@@ -233,7 +240,7 @@ const reluOutputGrad = tf.customGrad((x, save) => {
     gradFunc: (dy, [kept]) => {
       const ys = hostValues(kept) as Float32Array
       const g = hostValues(dy as tf.Tensor) as Float32Array
-      const out = new Float32Array(g.length)
+      const out = hostOutput(g.length)
       // Branch-free: half the outputs are 0 in no predictable pattern (the branchy loop was 5× slower).
       for (let i = 0; i < g.length; i++) out[i] = g[i] * +(ys[i] > 0) + 0 // + 0: a blocked −g gives +0, not −0
       return [tf.tensor(out, kept.shape, 'float32')]

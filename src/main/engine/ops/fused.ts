@@ -36,6 +36,15 @@ export function hostValues(t: tf.Tensor): Float32Array | Uint8Array {
   return t.dataSync() as Float32Array | Uint8Array
 }
 
+/**
+ * A zeroed float array for a host op's output: recycled from disposed tensors on the native backend (its
+ * takeFloats), fresh elsewhere. Hand it to tf.tensor, which stores it without a copy.
+ */
+export function hostOutput(length: number): Float32Array {
+  const backend = tf.backend() as unknown as { takeFloats?: (length: number) => Float32Array }
+  return backend.takeFloats ? backend.takeFloats(length) : new Float32Array(length)
+}
+
 /** BNAS_NATIVE_FUSED=0 keeps the op-by-op path on 'native' too (to bisect a numeric difference). */
 const fusedDisabled = typeof process !== 'undefined' && process.env?.BNAS_NATIVE_FUSED === '0'
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
-import { hostValues, useFusedKernels } from './fused'
+import { hostOutput, hostValues, useFusedKernels } from './fused'
 
 /**
  * Binary activation of the authors' `BinActive`: forward sign(x) with sign(0) = 0 (torch.sign), backward the clipped
@@ -25,7 +25,7 @@ const signSteHost = tf.customGrad((x, save) => {
       const [kept] = saved
       const xs = hostValues(kept) as Float32Array
       const g = hostValues(dy as tf.Tensor) as Float32Array
-      const out = new Float32Array(xs.length)
+      const out = hostOutput(xs.length)
       for (let i = 0; i < xs.length; i++) out[i] = g[i] * +(xs[i] < 1 && xs[i] > -1) + 0 // + 0: a blocked −g gives +0, not −0
       return [tf.tensor(out, kept.shape, 'float32')]
     }
