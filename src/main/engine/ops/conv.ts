@@ -77,6 +77,7 @@ export function conv2dTorch(x: tf.Tensor4D, w: tf.Tensor4D, options: TorchConvOp
  * extra `dilations` attribute (tf's have none). runKernel is used because tf.conv2d refuses stride > 1 with dilation.
  */
 function dilatedConv2dNative(x: tf.Tensor4D, w: tf.Tensor4D, p: number, d: number, stride: 1 | 2): tf.Tensor4D {
+  registerDilatedConvKernel()
   const pad: Pad4 = [
     [0, 0],
     [p, p],
@@ -84,31 +85,42 @@ function dilatedConv2dNative(x: tf.Tensor4D, w: tf.Tensor4D, p: number, d: numbe
     [0, 0]
   ]
   const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', dilations: [d, d] }
-  const op = tf.customGrad((input, filter, save) => {
-    const keep = save as tf.GradSaveFunc
-    keep([input as tf.Tensor, filter as tf.Tensor])
-    return {
-      value: tf
-        .engine()
-        .runKernel(
-          tf.Conv2D,
-          { x: input as tf.Tensor, filter: filter as tf.Tensor },
-          attrs as unknown as tf.NamedAttrMap
-        ) as tf.Tensor,
-      gradFunc: (dy, [xs, ws]) => {
-        const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: dy as tf.Tensor, filter: ws }, {
-          ...attrs,
-          inputShape: xs.shape
-        } as unknown as tf.NamedAttrMap) as tf.Tensor
-        const dw = tf.engine().runKernel(tf.Conv2DBackpropFilter, { x: xs, dy: dy as tf.Tensor }, {
-          ...attrs,
-          filterShape: ws.shape
-        } as unknown as tf.NamedAttrMap) as tf.Tensor
-        return [dx, dw]
+  return tf.engine().runKernel(DILATED_CONV2D, { x, filter: w }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D
+}
+
+/**
+ * The native Conv2D under a name of its own, with a registered gradient (tf's Conv2D gradient refuses dilations). A
+ * registered gradient is one lazy function per input, so the α step, which needs no weight gradients, never computes
+ * the filter gradient (a custom gradient computes all of them).
+ */
+const DILATED_CONV2D = 'BnasDilatedConv2D'
+
+function registerDilatedConvKernel(): void {
+  if (tf.getKernel(DILATED_CONV2D, 'native')) return
+  const conv = tf.getKernel(tf.Conv2D, 'native')
+  if (!conv) throw new Error('the native backend has no Conv2D kernel')
+  tf.registerKernel({ kernelName: DILATED_CONV2D, backendName: 'native', kernelFunc: conv.kernelFunc })
+  if (tf.getGradient(DILATED_CONV2D)) return
+  tf.registerGradient({
+    kernelName: DILATED_CONV2D,
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter] = saved
+      const g = dy as tf.Tensor
+      return {
+        x: () =>
+          tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: g, filter }, {
+            ...attrs,
+            inputShape: x.shape
+          } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        filter: () =>
+          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: g }, {
+            ...attrs,
+            filterShape: filter.shape
+          } as unknown as tf.NamedAttrMap) as tf.Tensor
       }
     }
   })
-  return op(x, w) as tf.Tensor4D
 }
 
 /**
