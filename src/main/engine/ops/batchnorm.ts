@@ -118,6 +118,47 @@ function updateRunningStats(state: BatchNormState, mean: tf.Tensor, variance: tf
   tf.dispose([meanTensor, varTensor])
 }
 
+function assertAffinePair({ gamma, beta }: BatchNormState): void {
+  if ((gamma === undefined) !== (beta === undefined)) {
+    throw new Error('batchNorm: γ and β come together (affine) or not at all')
+  }
+}
+
+/** The fused forward half: batch statistics in one read (updating the running ones), then y in one pass. */
+function fusedNormalize(
+  input: tf.Tensor,
+  scale: tf.Tensor | undefined,
+  shift: tf.Tensor | undefined,
+  state: BatchNormState,
+  count: number
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+  const [mean, variance] = tf.engine().runKernel(BATCH_NORM_STATS, { x: input }, {}) as tf.Tensor[]
+  updateRunningStats(state, mean, variance, count)
+  const inputs: tf.NamedTensorMap = { x: input, mean, variance }
+  if (scale) {
+    inputs.gamma = scale
+    inputs.beta = shift as tf.Tensor
+  }
+  const y = tf.engine().runKernel(BATCH_NORM_FORWARD, inputs, { eps: BN_EPS }) as tf.Tensor
+  return { y, mean, variance }
+}
+
+/** The fused backward half: [dx, dγ, dβ] when affine, [dx] otherwise. */
+function fusedBackward(
+  dy: tf.Tensor,
+  x: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  gamma: tf.Tensor | undefined
+): tf.Tensor[] {
+  const gradInputs: tf.NamedTensorMap = { dy, x, mean, variance }
+  if (gamma) gradInputs.gamma = gamma
+  const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_BACKWARD, gradInputs, { eps: BN_EPS }) as tf.Tensor[]
+  if (gamma) return [dx, dgamma, dbeta]
+  tf.dispose([dgamma, dbeta])
+  return [dx]
+}
+
 /**
  * Training batch norm on the native backend's fused kernels: statistics in one read, normalisation in one pass, the
  * whole backward (x, γ, β) in one kernel. The statistics are computed inside the custom gradient's forward, where
@@ -125,33 +166,17 @@ function updateRunningStats(state: BatchNormState, mean: tf.Tensor, variance: tf
  */
 function batchNormFused(x: tf.Tensor4D, state: BatchNormState, count: number): tf.Tensor4D {
   const { gamma, beta } = state
-  if ((gamma === undefined) !== (beta === undefined)) {
-    throw new Error('batchNorm: γ and β come together (affine) or not at all')
-  }
+  assertAffinePair(state)
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc
     const [input, scale, shift] = args as tf.Tensor[]
-    const [mean, variance] = tf.engine().runKernel(BATCH_NORM_STATS, { x: input }, {}) as tf.Tensor[]
-    updateRunningStats(state, mean, variance, count)
-    const inputs: tf.NamedTensorMap = { x: input, mean, variance }
-    if (scale) {
-      inputs.gamma = scale
-      inputs.beta = shift
-    }
-    const value = tf.engine().runKernel(BATCH_NORM_FORWARD, inputs, { eps: BN_EPS }) as tf.Tensor
+    const { y: value, mean, variance } = fusedNormalize(input, scale, shift, state, count)
     save(scale ? [input, mean, variance, scale] : [input, mean, variance])
     return {
       value,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sm, sv, sg] = saved
-        const gradInputs: tf.NamedTensorMap = { dy: dy as tf.Tensor, x: sx, mean: sm, variance: sv }
-        if (sg) gradInputs.gamma = sg
-        const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_BACKWARD, gradInputs, {
-          eps: BN_EPS
-        }) as tf.Tensor[]
-        if (sg) return [dx, dgamma, dbeta]
-        tf.dispose([dgamma, dbeta])
-        return [dx]
+        return fusedBackward(dy as tf.Tensor, sx, sm, sv, sg)
       }
     }
   })
@@ -171,20 +196,11 @@ export function batchNormSignSte(x: tf.Tensor4D, state: BatchNormState, training
   const [n, h, w] = x.shape
   const count = n * h * w
   const { gamma, beta } = state
-  if ((gamma === undefined) !== (beta === undefined)) {
-    throw new Error('batchNorm: γ and β come together (affine) or not at all')
-  }
+  assertAffinePair(state)
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc
     const [input, scale, shift] = args as tf.Tensor[]
-    const [mean, variance] = tf.engine().runKernel(BATCH_NORM_STATS, { x: input }, {}) as tf.Tensor[]
-    updateRunningStats(state, mean, variance, count)
-    const inputs: tf.NamedTensorMap = { x: input, mean, variance }
-    if (scale) {
-      inputs.gamma = scale
-      inputs.beta = shift
-    }
-    const y = tf.engine().runKernel(BATCH_NORM_FORWARD, inputs, { eps: BN_EPS }) as tf.Tensor
+    const { y, mean, variance } = fusedNormalize(input, scale, shift, state, count)
     const ys = hostValues(y) as Float32Array
     const signs = hostOutput(ys.length)
     const pass = new Uint8Array(ys.length)
@@ -207,15 +223,9 @@ export function batchNormSignSte(x: tf.Tensor4D, state: BatchNormState, training
         const masked = hostOutput(g.length)
         for (let i = 0; i < g.length; i++) masked[i] = g[i] * keepMask[i] + 0 // + 0: a blocked −g gives +0, not −0
         const maskedDy = tf.tensor(masked, sx.shape, 'float32')
-        const gradInputs: tf.NamedTensorMap = { dy: maskedDy, x: sx, mean: sm, variance: sv }
-        if (sg) gradInputs.gamma = sg
-        const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_BACKWARD, gradInputs, {
-          eps: BN_EPS
-        }) as tf.Tensor[]
+        const grads = fusedBackward(maskedDy, sx, sm, sv, sg)
         maskedDy.dispose()
-        if (sg) return [dx, dgamma, dbeta]
-        tf.dispose([dgamma, dbeta])
-        return [dx]
+        return grads
       }
     }
   })
