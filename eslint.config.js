@@ -30,7 +30,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/main/**', 'electron', 'node:*'], message: 'The renderer talks to the engine only through the api of src/shared.' }] }
+        {
+          patterns: [
+            {
+              group: ['**/main/**', 'electron', 'node:*'],
+              message: 'The renderer talks to the engine only through the api of src/shared.'
+            }
+          ]
+        }
       ]
     }
   },
@@ -40,7 +47,12 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [{ name: 'electron', message: 'The engine, datasets, CLI and contract run without Electron (worker, command line, tests).' }],
+          paths: [
+            {
+              name: 'electron',
+              message: 'The engine, datasets, CLI and contract run without Electron (worker, command line, tests).'
+            }
+          ],
           patterns: [{ group: ['**/renderer/**'], message: 'Nothing outside the renderer imports from it.' }]
         }
       ]

@@ -51,9 +51,14 @@ function findElectron() {
   const first = tryLoad()
   if (first.path !== undefined) return first
   console.log('Electron is installed without its binary; trying to download it once…')
-  const download = spawnSync(process.execPath, [join(packageDir, 'install.js')], { cwd: packageDir, encoding: 'utf8', timeout: 120_000 })
+  const download = spawnSync(process.execPath, [join(packageDir, 'install.js')], {
+    cwd: packageDir,
+    encoding: 'utf8',
+    timeout: 120_000
+  })
   if (download.status !== 0) {
-    const why = (download.stderr || download.stdout || '').split('\n').find((line) => line.trim() !== '') ?? 'unknown error'
+    const why =
+      (download.stderr || download.stdout || '').split('\n').find((line) => line.trim() !== '') ?? 'unknown error'
     return { reason: `Electron's binary could not be downloaded (${why.trim()})` }
   }
   return tryLoad()
@@ -62,7 +67,9 @@ function findElectron() {
 const electron = findElectron()
 if (electron.path !== undefined) {
   if (dev) {
-    spawn('npx', ['electron-vite', 'dev'], { cwd: root, stdio: 'inherit' }).on('exit', (code) => process.exit(code ?? 0))
+    spawn('npx', ['electron-vite', 'dev'], { cwd: root, stdio: 'inherit' }).on('exit', (code) =>
+      process.exit(code ?? 0)
+    )
   } else {
     ensureBuilt()
     spawn(electron.path, [root], { cwd: root, stdio: 'inherit' }).on('exit', (code) => process.exit(code ?? 0))

@@ -23,7 +23,9 @@ function bindContract(appCore: AppCore): void {
 }
 
 function createWindow(): void {
-  const window = new BrowserWindow(createWindowOptions(join(here, '../preload/index.cjs'), join(here, '../../resources/icon.png')))
+  const window = new BrowserWindow(
+    createWindowOptions(join(here, '../preload/index.cjs'), join(here, '../../resources/icon.png'))
+  )
   window.once('ready-to-show', () => window.show())
   window.webContents.setWindowOpenHandler(({ url }) => {
     if (isExternalLink(url)) void shell.openExternal(url)
@@ -56,7 +58,8 @@ void app.whenReady().then(() => {
       chooseFolder: async (title) => {
         const window = BrowserWindow.getFocusedWindow()
         const options = { title: title ?? 'Choose a folder', properties: ['openDirectory' as const] }
-        const result = window === null ? await dialog.showOpenDialog(options) : await dialog.showOpenDialog(window, options)
+        const result =
+          window === null ? await dialog.showOpenDialog(options) : await dialog.showOpenDialog(window, options)
         return result.canceled ? null : (result.filePaths[0] ?? null)
       },
       showFolder: (path) => void shell.openPath(path)

@@ -22,8 +22,12 @@ export interface RunningApp {
 }
 
 /** Starts the built app in browser mode (`bnas serve`), exactly as `npm start` does without Electron. */
-export async function startBrowserMode(extraArgs: string[] = [], env: Record<string, string> = {}): Promise<RunningApp> {
-  if (!existsSync(join(projectRoot, 'out', 'main', 'cli.js'))) throw new Error('the app is not built: run `npm run build` before the end-to-end tests')
+export async function startBrowserMode(
+  extraArgs: string[] = [],
+  env: Record<string, string> = {}
+): Promise<RunningApp> {
+  if (!existsSync(join(projectRoot, 'out', 'main', 'cli.js')))
+    throw new Error('the app is not built: run `npm run build` before the end-to-end tests')
   const child = spawn(process.execPath, [join(projectRoot, 'bin', 'bnas.js'), 'serve', '--port', '0', ...extraArgs], {
     cwd: projectRoot,
     env: { ...process.env, ...env },

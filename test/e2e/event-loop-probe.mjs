@@ -12,7 +12,13 @@ if (isMainThread && file) {
   const ms = (ns) => Math.round((ns / 1e6) * 100) / 100
   const timer = setInterval(() => {
     if (histogram.count > 0) {
-      const line = { t: Date.now(), mean: ms(histogram.mean), p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) }
+      const line = {
+        t: Date.now(),
+        mean: ms(histogram.mean),
+        p50: ms(histogram.percentile(50)),
+        p99: ms(histogram.percentile(99)),
+        max: ms(histogram.max)
+      }
       appendFileSync(file, JSON.stringify(line) + '\n')
     }
     histogram.reset()

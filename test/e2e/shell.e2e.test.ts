@@ -27,7 +27,9 @@ afterAll(async () => {
 describe('the app in browser mode, in Chromium', () => {
   it('opens with the secret, drops it from the address bar and shows the engine backend', async () => {
     await page.goto(app.url)
-    await expect.poll(() => page.locator('[data-test=backend]').textContent(), { timeout: 60_000 }).toMatch(/backend: (wasm|cpu|native|tensorflow)/)
+    await expect
+      .poll(() => page.locator('[data-test=backend]').textContent(), { timeout: 60_000 })
+      .toMatch(/backend: (wasm|cpu|native|tensorflow)/)
     expect(page.url()).not.toContain('token=')
     expect(await page.locator('[data-test=connection]').textContent()).toBe('connected')
     expect(await page.locator('[data-test=mode]').textContent()).toBe('browser mode')

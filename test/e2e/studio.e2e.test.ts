@@ -4,7 +4,15 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { artifactsDir, launchChromium, projectRoot, screenshotWhole, startBrowserMode, watchErrors, type RunningApp } from './browser-app'
+import {
+  artifactsDir,
+  launchChromium,
+  projectRoot,
+  screenshotWhole,
+  startBrowserMode,
+  watchErrors,
+  type RunningApp
+} from './browser-app'
 
 /**
  * The whole GUI against the real engine in browser mode: a tiny synthetic dataset and a tiny supernet, so a search of
@@ -23,7 +31,8 @@ let searchRunId = ''
 let trainRunId = ''
 const searchWindow = { start: 0, end: 0 }
 const shots = artifactsDir('e2e-studio')
-const shot = (name: string, whole = false) => (whole ? screenshotWhole(page, join(shots, `${name}.png`)) : page.screenshot({ path: join(shots, `${name}.png`) }))
+const shot = (name: string, whole = false) =>
+  whole ? screenshotWhole(page, join(shots, `${name}.png`)) : page.screenshot({ path: join(shots, `${name}.png`) })
 const text = async (selector: string) => ((await page.locator(selector).first().textContent()) ?? '').trim()
 
 async function setField(key: string, value: string): Promise<void> {
@@ -35,7 +44,11 @@ beforeAll(async () => {
   eldFile = join(runsDir, '..', `${runsDir.split('/').pop()}-eld.jsonl`)
   const probe = pathToFileURL(join(projectRoot, 'test', 'e2e', 'event-loop-probe.mjs')).href
   // wasm: the fastest backend for these tiny networks on this machine (the native one pays per-kernel overheads).
-  app = await startBrowserMode(['--backend', 'wasm'], { BNAS_RUNS_DIR: runsDir, BNAS_ELD_FILE: eldFile, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${probe}`.trim() })
+  app = await startBrowserMode(['--backend', 'wasm'], {
+    BNAS_RUNS_DIR: runsDir,
+    BNAS_ELD_FILE: eldFile,
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${probe}`.trim()
+  })
   browser = await launchChromium()
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
   errors = watchErrors(page)
@@ -52,7 +65,9 @@ afterAll(async () => {
 describe('BNAS Studio in Chromium against the real engine', () => {
   it('picks a dataset and shows its summary, and shows a bad one’s error where the user looks', async () => {
     await page.goto(app.url)
-    await expect.poll(() => text('[data-test=backend]'), { timeout: 60_000 }).toMatch(/backend: (wasm|cpu|native|tensorflow)/)
+    await expect
+      .poll(() => text('[data-test=backend]'), { timeout: 60_000 })
+      .toMatch(/backend: (wasm|cpu|native|tensorflow)/)
     await page.locator('[data-test=nav-datasets]').click()
     await page.locator('[data-test=dataset-kind-cifar10]').check()
     await page.locator('[data-test=dataset-path]').fill('/nonexistent/cifar')
@@ -100,7 +115,9 @@ describe('BNAS Studio in Chromium against the real engine', () => {
     searchRunId = await text('[data-test=monitor-run-id]')
     expect(searchRunId).toMatch(/^search/)
     await expect.poll(() => text('[data-test=progress-step]'), { timeout: 60_000 }).toMatch(/^\d+ \/ 24$/)
-    await expect.poll(() => page.locator('[data-test=chart-loss]').getAttribute('data-points'), { timeout: 60_000 }).not.toBe('0')
+    await expect
+      .poll(() => page.locator('[data-test=chart-loss]').getAttribute('data-points'), { timeout: 60_000 })
+      .not.toBe('0')
     // The α heatmaps appear with the first epoch's record and follow the newest epoch.
     await expect.poll(() => text('[data-test=alpha-epoch]'), { timeout: 90_000 }).toBe('epoch 1')
     expect(await page.locator('[data-test=heatmap-normal] canvas').count()).toBeGreaterThan(0)
@@ -125,7 +142,9 @@ describe('BNAS Studio in Chromium against the real engine', () => {
     await expect.poll(() => text('[data-test=run-status]'), { timeout: 30_000 }).toMatch(/^(running|completed)/)
     await expect.poll(() => text('[data-test=run-status]'), { timeout: 150_000 }).toBe('completed')
     // Each point exactly once: 24 running points, and 3 epoch points for train and for validation.
-    await expect.poll(() => page.locator('[data-test=chart-accuracy]').getAttribute('data-points'), { timeout: 10_000 }).toBe('30')
+    await expect
+      .poll(() => page.locator('[data-test=chart-accuracy]').getAttribute('data-points'), { timeout: 10_000 })
+      .toBe('30')
     searchWindow.end = Date.now()
     await expect.poll(() => text('[data-test=alpha-epoch]'), { timeout: 10_000 }).toBe('epoch 3')
     await page.locator('[data-test=heatmap-normal]').click({ position: { x: 200, y: 80 } })
@@ -203,7 +222,9 @@ describe('BNAS Studio in Chromium against the real engine', () => {
     expect(await searchRow.locator('svg').count()).toBe(1)
     await page.locator(`[data-test=run-compare-${searchRunId}]`).check()
     await page.locator(`[data-test=run-compare-${trainRunId}]`).check()
-    await expect.poll(() => page.locator('[data-test=compare-accuracy]').getAttribute('data-points'), { timeout: 30_000 }).toBe('4')
+    await expect
+      .poll(() => page.locator('[data-test=compare-accuracy]').getAttribute('data-points'), { timeout: 30_000 })
+      .toBe('4')
     await shot('runs-compare', true)
 
     // Reopening a finished run catches up from its folder.
@@ -224,7 +245,17 @@ describe('BNAS Studio in Chromium against the real engine', () => {
   it('stops a search and continues it from its checkpoint', async () => {
     await page.locator('[data-test=nav-search]').click()
     await page.locator('[data-test=preset-quick]').click()
-    for (const [key, value] of Object.entries({ dataset: DATASET, cells: '3', channels: '2', batchSize: '8', epochs: '2', subset: '', validationSubset: '', progressEvery: '1', checkpointEvery: '2' })) {
+    for (const [key, value] of Object.entries({
+      dataset: DATASET,
+      cells: '3',
+      channels: '2',
+      batchSize: '8',
+      epochs: '2',
+      subset: '',
+      validationSubset: '',
+      progressEvery: '1',
+      checkpointEvery: '2'
+    })) {
       await setField(key, value)
     }
     await page.locator('[data-test=search-launch]').click()
@@ -240,7 +271,9 @@ describe('BNAS Studio in Chromium against the real engine', () => {
     expect(await text('[data-test=progress-step]')).toBe('16 / 16')
     expect(stoppedAt).not.toBe('16 / 16')
     // 16 running points (the resumed part replaces what came after the checkpoint), 2 epoch points twice.
-    await expect.poll(() => page.locator('[data-test=chart-accuracy]').getAttribute('data-points'), { timeout: 10_000 }).toBe('20')
+    await expect
+      .poll(() => page.locator('[data-test=chart-accuracy]').getAttribute('data-points'), { timeout: 10_000 })
+      .toBe('20')
   })
 
   it('kept the server’s event loop responsive during the search', () => {
@@ -254,7 +287,13 @@ describe('BNAS Studio in Chromium against the real engine', () => {
     const p99s = sorted(samples.map((s) => s.p99))
     const max = Math.max(...samples.map((s) => s.max))
     const mean = samples.reduce((sum, s) => sum + s.mean, 0) / samples.length
-    const summary = { seconds: samples.length, meanMs: Number(mean.toFixed(2)), medianOfP99Ms: p99s[Math.floor(p99s.length / 2)], worstP99Ms: p99s.at(-1), maxMs: max }
+    const summary = {
+      seconds: samples.length,
+      meanMs: Number(mean.toFixed(2)),
+      medianOfP99Ms: p99s[Math.floor(p99s.length / 2)],
+      worstP99Ms: p99s.at(-1),
+      maxMs: max
+    }
     console.log(`event-loop delay of the browser-mode server during the search: ${JSON.stringify(summary)}`)
     // The engine runs in a worker thread: the main thread only routes messages, so its loop must never stall long.
     expect(max).toBeLessThan(500)

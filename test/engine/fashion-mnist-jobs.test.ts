@@ -15,10 +15,14 @@ import { createTestAppCore, waitFor } from '../helpers/app-core'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cli = join(root, 'src', 'main', 'cli', 'index.ts')
 const haveData = existsSync(DEBIAN_FASHION_MNIST)
-if (!haveData && process.env.CI) throw new Error(`${DEBIAN_FASHION_MNIST} is missing: .ci/run installs dataset-fashion-mnist`)
+if (!haveData && process.env.CI)
+  throw new Error(`${DEBIAN_FASHION_MNIST} is missing: .ci/run installs dataset-fashion-mnist`)
 
 function bnas(args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
@@ -26,7 +30,10 @@ function bnas(args: string[]): Promise<{ code: number | null; output: string }> 
 }
 
 function lastJson(output: string): Record<string, unknown> {
-  const lines = output.trim().split('\n').filter((line) => line.startsWith('{'))
+  const lines = output
+    .trim()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
   return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>
 }
 
@@ -35,59 +42,112 @@ function alphaSpread(matrix: number[][]): number {
   return Math.max(...matrix.flat().map((p) => Math.abs(p - 1 / 7)))
 }
 
-describe.skipIf(!haveData)(`jobs on the real Fashion-MNIST (${haveData ? DEBIAN_FASHION_MNIST : 'skipped: dataset-fashion-mnist is not installed'})`, () => {
-  let core: AppCore | undefined
-  afterAll(async () => {
-    await core?.stop()
-  })
+describe.skipIf(!haveData)(
+  `jobs on the real Fashion-MNIST (${haveData ? DEBIAN_FASHION_MNIST : 'skipped: dataset-fashion-mnist is not installed'})`,
+  () => {
+    let core: AppCore | undefined
+    afterAll(async () => {
+      await core?.stop()
+    })
 
-  it('a quick search from the command line completes, moves α away from uniform and writes a valid genotype', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'bnas-fmnist-')), 'search')
-    const args = ['search', '--dataset', 'fashion-mnist', '--preset', 'quick', '--epochs', '1', '--subset', '256', '--validation-subset', '64', '--batch-size', '16', '--json', '--out', out]
-    const { code, output } = await bnas(args)
-    expect(code, output).toBe(0)
-    const epochs = readFileSync(join(out, 'epochs.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { alphaNormal: number[][]; alphaReduce: number[][]; entropy: number })
-    const last = epochs[epochs.length - 1]!
-    expect(alphaSpread(last.alphaNormal)).toBeGreaterThan(1e-3)
-    expect(alphaSpread(last.alphaReduce)).toBeGreaterThan(1e-3)
-    expect(last.entropy).toBeLessThan(Math.log(7))
-    expect(() => parseGenotypeJson(readFileSync(join(out, 'genotype.json'), 'utf8'))).not.toThrow()
-    expect(readFileSync(join(out, 'genotype.py'), 'utf8')).toMatch(/^Genotype\(normal=\[/)
-  }, 240_000)
+    it('a quick search from the command line completes, moves α away from uniform and writes a valid genotype', async () => {
+      const out = join(mkdtempSync(join(tmpdir(), 'bnas-fmnist-')), 'search')
+      const args = [
+        'search',
+        '--dataset',
+        'fashion-mnist',
+        '--preset',
+        'quick',
+        '--epochs',
+        '1',
+        '--subset',
+        '256',
+        '--validation-subset',
+        '64',
+        '--batch-size',
+        '16',
+        '--json',
+        '--out',
+        out
+      ]
+      const { code, output } = await bnas(args)
+      expect(code, output).toBe(0)
+      const epochs = readFileSync(join(out, 'epochs.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { alphaNormal: number[][]; alphaReduce: number[][]; entropy: number })
+      const last = epochs[epochs.length - 1]!
+      expect(alphaSpread(last.alphaNormal)).toBeGreaterThan(1e-3)
+      expect(alphaSpread(last.alphaReduce)).toBeGreaterThan(1e-3)
+      expect(last.entropy).toBeLessThan(Math.log(7))
+      expect(() => parseGenotypeJson(readFileSync(join(out, 'genotype.json'), 'utf8'))).not.toThrow()
+      expect(readFileSync(join(out, 'genotype.py'), 'utf8')).toMatch(/^Genotype\(normal=\[/)
+    }, 240_000)
 
-  it('a final training of the BNAS-A cell learns well above chance, and bnas eval reproduces its accuracy', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'bnas-fmnist-')), 'train')
-    const train = await bnas(['train', '--genotype', 'latest_cell_zeroise', '--dataset', 'fashion-mnist', '--preset', 'quick', '--epochs', '1', '--subset', '1200', '--test-subset', '400', '--json', '--out', out])
-    expect(train.code, train.output).toBe(0)
-    const result = lastJson(train.output) as { status: string; testAccuracy: number }
-    expect(result.status).toBe('completed')
-    // Ten classes: chance is 10%.
-    expect(result.testAccuracy).toBeGreaterThan(0.35)
-    const evaluation = await bnas(['eval', out, '--json'])
-    expect(evaluation.code, evaluation.output).toBe(0)
-    const evaluated = lastJson(evaluation.output) as { accuracy: number; images: number; recordedAccuracy: number }
-    expect(evaluated.images).toBe(400)
-    expect(evaluated.accuracy).toBe(result.testAccuracy)
-    expect(evaluated.recordedAccuracy).toBe(result.testAccuracy)
-  }, 300_000)
+    it('a final training of the BNAS-A cell learns well above chance, and bnas eval reproduces its accuracy', async () => {
+      const out = join(mkdtempSync(join(tmpdir(), 'bnas-fmnist-')), 'train')
+      const train = await bnas([
+        'train',
+        '--genotype',
+        'latest_cell_zeroise',
+        '--dataset',
+        'fashion-mnist',
+        '--preset',
+        'quick',
+        '--epochs',
+        '1',
+        '--subset',
+        '1200',
+        '--test-subset',
+        '400',
+        '--json',
+        '--out',
+        out
+      ])
+      expect(train.code, train.output).toBe(0)
+      const result = lastJson(train.output) as { status: string; testAccuracy: number }
+      expect(result.status).toBe('completed')
+      // Ten classes: chance is 10%.
+      expect(result.testAccuracy).toBeGreaterThan(0.35)
+      const evaluation = await bnas(['eval', out, '--json'])
+      expect(evaluation.code, evaluation.output).toBe(0)
+      const evaluated = lastJson(evaluation.output) as { accuracy: number; images: number; recordedAccuracy: number }
+      expect(evaluated.images).toBe(400)
+      expect(evaluated.accuracy).toBe(result.testAccuracy)
+      expect(evaluated.recordedAccuracy).toBe(result.testAccuracy)
+    }, 300_000)
 
-  it('the same search runs through the contract, in the engine worker', async () => {
-    core = createTestAppCore('browser', 'auto')
-    const events: Array<{ runId: string; type: string; payload: unknown }> = []
-    core.events.subscribe((event) => events.push(event))
-    const config = { ...SEARCH_PRESETS.quick, dataset: 'fashion-mnist', epochs: 1, subset: 128, validationSubset: 32, batchSize: 16 }
-    const started = await core.dispatcher.dispatch('search.start', { config })
-    expect(started.ok, JSON.stringify(started)).toBe(true)
-    const { runId } = (started as { ok: true; value: { runId: string } }).value
-    const status = await waitFor(
-      () => events.find((e) => e.runId === runId && e.type === 'job.status' && ['completed', 'failed'].includes((e.payload as { status: string }).status)),
-      240_000,
-      'the search to end'
-    )
-    expect(status.payload).toMatchObject({ status: 'completed' })
-    const detail = await core.dispatcher.dispatch('runs.get', { runId })
-    expect(detail.ok).toBe(true)
-    const epoch = (detail as { ok: true; value: { epochs: Array<{ genotype: unknown }> } }).value.epochs[0]!
-    expect(() => assertGenotype(epoch.genotype)).not.toThrow()
-  }, 300_000)
-})
+    it('the same search runs through the contract, in the engine worker', async () => {
+      core = createTestAppCore('browser', 'auto')
+      const events: Array<{ runId: string; type: string; payload: unknown }> = []
+      core.events.subscribe((event) => events.push(event))
+      const config = {
+        ...SEARCH_PRESETS.quick,
+        dataset: 'fashion-mnist',
+        epochs: 1,
+        subset: 128,
+        validationSubset: 32,
+        batchSize: 16
+      }
+      const started = await core.dispatcher.dispatch('search.start', { config })
+      expect(started.ok, JSON.stringify(started)).toBe(true)
+      const { runId } = (started as { ok: true; value: { runId: string } }).value
+      const status = await waitFor(
+        () =>
+          events.find(
+            (e) =>
+              e.runId === runId &&
+              e.type === 'job.status' &&
+              ['completed', 'failed'].includes((e.payload as { status: string }).status)
+          ),
+        240_000,
+        'the search to end'
+      )
+      expect(status.payload).toMatchObject({ status: 'completed' })
+      const detail = await core.dispatcher.dispatch('runs.get', { runId })
+      expect(detail.ok).toBe(true)
+      const epoch = (detail as { ok: true; value: { epochs: Array<{ genotype: unknown }> } }).value.epochs[0]!
+      expect(() => assertGenotype(epoch.genotype)).not.toThrow()
+    }, 300_000)
+  }
+)

@@ -14,14 +14,42 @@ import { parseGenotypeJson } from '../../src/shared/genotype'
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cli = join(root, 'src', 'main', 'cli', 'index.ts')
 // A search small enough for a test: 32 + 32 images of 16×16, 3 cells of 2 channels, 4 steps per epoch.
-const TINY = ['search', '--dataset', 'synthetic:64?size=16&channels=1&classes=4', '--cells', '3', '--channels', '2', '--batch-size', '8', '--epochs', '2', '--checkpoint-every', '2', '--progress-every', '1', '--backend', 'wasm', '--json']
+const TINY = [
+  'search',
+  '--dataset',
+  'synthetic:64?size=16&channels=1&classes=4',
+  '--cells',
+  '3',
+  '--channels',
+  '2',
+  '--batch-size',
+  '8',
+  '--epochs',
+  '2',
+  '--checkpoint-every',
+  '2',
+  '--progress-every',
+  '1',
+  '--backend',
+  'wasm',
+  '--json'
+]
 
-function bnas(args: string[]): { done: Promise<{ code: number | null; output: string }>; kill: () => void; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+function bnas(args: string[]): {
+  done: Promise<{ code: number | null; output: string }>
+  kill: () => void
+  output: () => string
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
-  const done = new Promise<{ code: number | null; output: string }>((resolve) => child.on('exit', (code) => resolve({ code, output })))
+  const done = new Promise<{ code: number | null; output: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, output }))
+  )
   return { done, kill: () => child.kill('SIGKILL'), output: () => output }
 }
 

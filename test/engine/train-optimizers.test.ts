@@ -22,7 +22,10 @@ beforeAll(async () => {
   await tf.setBackend('cpu')
 })
 
-function replay(reference: Trajectory, make: (params: Array<{ name: string; variable: tf.Variable }>) => Optimizer): number[] {
+function replay(
+  reference: Trajectory,
+  make: (params: Array<{ name: string; variable: tf.Variable }>) => Optimizer
+): number[] {
   const variable = tf.variable(tf.tensor2d(reference.start, [3, 4]))
   const optimizer = make([{ name: 'p', variable }])
   reference.grads.forEach((grad, i) => {
@@ -38,15 +41,23 @@ function replay(reference: Trajectory, make: (params: Array<{ name: string; vari
 }
 
 const close = (actual: number[], expected: number[], tolerance = 1e-5): void =>
-  actual.forEach((value, i) => expect(Math.abs(value - expected[i]!), `index ${i}`).toBeLessThan(tolerance * (1 + Math.abs(expected[i]!))))
+  actual.forEach((value, i) =>
+    expect(Math.abs(value - expected[i]!), `index ${i}`).toBeLessThan(tolerance * (1 + Math.abs(expected[i]!)))
+  )
 
 describe('optimizers follow torch.optim exactly', () => {
   it('SGD with momentum 0.9 and weight decay 3e-4', () => {
-    close(replay(fixture.sgd, (p) => new SgdMomentum(p, 0.05, 0.9, 3e-4)), fixture.sgd.final)
+    close(
+      replay(fixture.sgd, (p) => new SgdMomentum(p, 0.05, 0.9, 3e-4)),
+      fixture.sgd.final
+    )
   })
 
   it('Adam with betas (0.5, 0.999) and weight decay 1e-3', () => {
-    close(replay(fixture.adam, (p) => new Adam(p, 0.05, 0.5, 0.999, 1e-3)), fixture.adam.final)
+    close(
+      replay(fixture.adam, (p) => new Adam(p, 0.05, 0.5, 0.999, 1e-3)),
+      fixture.adam.final
+    )
   })
 
   it('resumes from saved state to the same trajectory', () => {

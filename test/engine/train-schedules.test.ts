@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { cosineWarmRestartsLr, entropyCoefficient, oneCycle, searchCosineLr } from '../../src/main/engine/train/schedules'
+import {
+  cosineWarmRestartsLr,
+  entropyCoefficient,
+  oneCycle,
+  searchCosineLr
+} from '../../src/main/engine/train/schedules'
 
 describe('schedules of the method', () => {
   it('one-cycle matches the learning rates of the authors’ CIFAR training log (spec 5.2)', () => {
@@ -12,7 +17,7 @@ describe('schedules of the method', () => {
   })
 
   it('search cosine: epoch e uses the value for e + 1 (PyTorch 1.2 stepping), ending at the minimum', () => {
-    expect(searchCosineLr(0, 50, 0.025, 0.001)).toBeCloseTo(0.001 + 0.024 * (1 + Math.cos(Math.PI / 50)) / 2, 12)
+    expect(searchCosineLr(0, 50, 0.025, 0.001)).toBeCloseTo(0.001 + (0.024 * (1 + Math.cos(Math.PI / 50))) / 2, 12)
     expect(searchCosineLr(49, 50, 0.025, 0.001)).toBeCloseTo(0.001, 12)
     expect(searchCosineLr(24, 50, 0.025, 0.001)).toBeCloseTo(0.013, 12)
   })

@@ -7,13 +7,24 @@ import { RunFolder } from '../../src/main/runs/run-folder'
 
 const tempDir = (): string => mkdtempSync(join(tmpdir(), 'bnas-run-'))
 
-const manifest = { id: 'r1', kind: 'search' as const, createdAt: '2026-01-01T00:00:00.000Z', status: 'running' as const, appVersion: 'test', config: { seed: 1 } }
+const manifest = {
+  id: 'r1',
+  kind: 'search' as const,
+  createdAt: '2026-01-01T00:00:00.000Z',
+  status: 'running' as const,
+  appVersion: 'test',
+  config: { seed: 1 }
+}
 
 describe('checkpoint files', () => {
   const contents = {
     state: { epoch: 3, step: 120, rng: [1, 2, 3, 4] },
     tensors: [
-      { name: 'stem.conv.weight', shape: [3, 3, 3, 4], data: Float32Array.from({ length: 108 }, (_, i) => Math.sin(i) * 1e3) },
+      {
+        name: 'stem.conv.weight',
+        shape: [3, 3, 3, 4],
+        data: Float32Array.from({ length: 108 }, (_, i) => Math.sin(i) * 1e3)
+      },
       { name: 'alpha.normal', shape: [14, 7], data: Float32Array.from({ length: 98 }, (_, i) => -i / 7) },
       { name: 'empty', shape: [0], data: new Float32Array(0) }
     ]

@@ -30,13 +30,19 @@ afterAll(async () => {
   await core?.stop()
 })
 
-function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function get(
+  path: string,
+  headers: Record<string, string> = {}
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: server.port, path, headers: { host: `127.0.0.1:${server.port}`, ...headers } }, (res) => {
-      let body = ''
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
-    })
+    const req = httpRequest(
+      { host: '127.0.0.1', port: server.port, path, headers: { host: `127.0.0.1:${server.port}`, ...headers } },
+      (res) => {
+        let body = ''
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()))
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+      }
+    )
     req.on('error', reject)
     req.end()
   })
@@ -70,7 +76,9 @@ describe('browser-mode server', () => {
     await expect(connect('/api')).rejects.toThrow('refused with 401')
     await expect(connect('/api?token=not-the-secret')).rejects.toThrow('refused with 401')
     await expect(connect(withToken(), { origin: 'http://evil.example' })).rejects.toThrow('refused with 403')
-    await expect(connect(withToken(), { origin: `http://127.0.0.1:${server.port + 1}` })).rejects.toThrow('refused with 403')
+    await expect(connect(withToken(), { origin: `http://127.0.0.1:${server.port + 1}` })).rejects.toThrow(
+      'refused with 403'
+    )
   })
 
   it('refuses pages without the secret and requests naming another host', async () => {
@@ -100,7 +108,10 @@ describe('browser-mode server', () => {
     await waitFor(() => (core.engine.status.state === 'starting' ? undefined : true), 60_000, 'engine start')
     socket.send(JSON.stringify({ kind: 'request', id: 1, op: 'app.info', payload: {} }))
     const reply = await waitFor(() => messages.find((m) => m.kind === 'reply' && m.id === 1), 10_000, 'app.info reply')
-    expect(reply).toMatchObject({ ok: true, value: { name: 'BNAS Studio', mode: 'browser', engine: { state: 'ready', backend: 'cpu' } } })
+    expect(reply).toMatchObject({
+      ok: true,
+      value: { name: 'BNAS Studio', mode: 'browser', engine: { state: 'ready', backend: 'cpu' } }
+    })
     socket.close()
   })
 
@@ -110,16 +121,36 @@ describe('browser-mode server', () => {
     socket.send('{this is not json')
     socket.send(JSON.stringify({ kind: 'request', id: 2, op: 'genotypes.parse', payload: { text: 5 } }))
     socket.send(JSON.stringify({ kind: 'request', id: 3, op: 'no.such.op', payload: {} }))
-    socket.send(JSON.stringify({ kind: 'request', id: 4, op: 'genotypes.parse', payload: { text: 'Genotype(normal=' } }))
+    socket.send(
+      JSON.stringify({ kind: 'request', id: 4, op: 'genotypes.parse', payload: { text: 'Genotype(normal=' } })
+    )
     socket.send(Buffer.from([1, 2, 3]), { binary: true })
     await waitFor(() => (messages.length >= 5 ? true : undefined), 10_000, 'five replies')
-    expect(messages).toContainEqual({ kind: 'reply', id: null, ok: false, error: { code: 'bad-message', message: 'message is not valid JSON' } })
-    expect(messages.find((m) => m.kind === 'reply' && m.id === 2)).toMatchObject({ ok: false, error: { code: 'invalid-request', field: 'payload.text' } })
-    expect(messages.find((m) => m.kind === 'reply' && m.id === 3)).toMatchObject({ ok: false, error: { code: 'unknown-operation' } })
-    expect(messages.find((m) => m.kind === 'reply' && m.id === 4)).toMatchObject({ ok: false, error: { code: 'failed' } })
+    expect(messages).toContainEqual({
+      kind: 'reply',
+      id: null,
+      ok: false,
+      error: { code: 'bad-message', message: 'message is not valid JSON' }
+    })
+    expect(messages.find((m) => m.kind === 'reply' && m.id === 2)).toMatchObject({
+      ok: false,
+      error: { code: 'invalid-request', field: 'payload.text' }
+    })
+    expect(messages.find((m) => m.kind === 'reply' && m.id === 3)).toMatchObject({
+      ok: false,
+      error: { code: 'unknown-operation' }
+    })
+    expect(messages.find((m) => m.kind === 'reply' && m.id === 4)).toMatchObject({
+      ok: false,
+      error: { code: 'failed' }
+    })
     // Still serving, on the same socket and on a new one.
     socket.send(JSON.stringify({ kind: 'request', id: 5, op: 'genotypes.published', payload: {} }))
-    const published = await waitFor(() => messages.find((m) => m.kind === 'reply' && m.id === 5), 10_000, 'published reply')
+    const published = await waitFor(
+      () => messages.find((m) => m.kind === 'reply' && m.id === 5),
+      10_000,
+      'published reply'
+    )
     expect(published).toMatchObject({ ok: true })
     const again = await connect(withToken())
     again.close()

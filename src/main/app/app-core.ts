@@ -36,7 +36,14 @@ export function createAppCore(options: AppCoreOptions): AppCore {
   const engine = new EngineHost({ workerPath: options.workerPath, backend: options.backend, runsRoot })
   const events = new EventHub()
   const dispatcher = new Dispatcher(
-    createHandlers({ engine, version: options.version, mode: options.mode, modeReason: options.modeReason, runsRoot, desktop: options.desktop })
+    createHandlers({
+      engine,
+      version: options.version,
+      mode: options.mode,
+      modeReason: options.modeReason,
+      runsRoot,
+      desktop: options.desktop
+    })
   )
   engine.onStatus((status) => events.publish(SYSTEM_RUN_ID, 'engine.status', status))
   engine.onEvent((runId, type, payload) => events.publish(runId, type, payload))

@@ -10,7 +10,10 @@ export function appRoot(from: string = fileURLToPath(import.meta.url)): string {
   let dir = dirname(from)
   for (;;) {
     const manifest = join(dir, 'package.json')
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'bnas-studio') {
+    if (
+      existsSync(manifest) &&
+      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'bnas-studio'
+    ) {
       return dir
     }
     const parent = dirname(dir)

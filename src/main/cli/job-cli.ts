@@ -12,12 +12,17 @@ export function parseNumber(value: string): number {
 
 export async function withBackend(preference: string, reporter: CliReporter): Promise<void> {
   const report = await initBackend(preference as BackendPreference)
-  const skipped = report.tried.filter((attempt) => !attempt.available).map((attempt) => `${attempt.backend} (${attempt.reason})`)
+  const skipped = report.tried
+    .filter((attempt) => !attempt.available)
+    .map((attempt) => `${attempt.backend} (${attempt.reason})`)
   reporter.log(`backend: ${report.name}${skipped.length > 0 ? `; not used: ${skipped.join('; ')}` : ''}`)
 }
 
 /** Ctrl+C (or SIGTERM) stops the job at the next step with a checkpoint, so `bnas resume` can continue it. */
-export async function runWithSignals(reporter: CliReporter, run: (control: JobControl) => Promise<JobResult>): Promise<void> {
+export async function runWithSignals(
+  reporter: CliReporter,
+  run: (control: JobControl) => Promise<JobResult>
+): Promise<void> {
   const control = new JobControl()
   const stop = (): void => {
     reporter.log('stopping after this step (writing a checkpoint)…')

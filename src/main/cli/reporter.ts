@@ -12,7 +12,8 @@ export interface CliReporter extends JobListener {
 }
 
 export function createReporter(json: boolean): CliReporter {
-  const emit = (event: string, data: object): void => void process.stdout.write(JSON.stringify({ event, ...data }) + '\n')
+  const emit = (event: string, data: object): void =>
+    void process.stdout.write(JSON.stringify({ event, ...data }) + '\n')
   if (json) {
     return {
       progress: (record) => emit('progress', record),
@@ -24,7 +25,8 @@ export function createReporter(json: boolean): CliReporter {
   }
   const bar = process.stdout.isTTY
     ? new SingleBar({
-        format: ' {bar} {percentage}% | epoch {epoch}/{epochs} | step {value}/{total} | loss {loss} | acc {acc} | {speed} img/s | ETA {eta_formatted}',
+        format:
+          ' {bar} {percentage}% | epoch {epoch}/{epochs} | step {value}/{total} | loss {loss} | acc {acc} | {speed} img/s | ETA {eta_formatted}',
         hideCursor: true,
         clearOnComplete: false
       })
@@ -48,7 +50,9 @@ export function createReporter(json: boolean): CliReporter {
         speed: record.imagesPerSecond.toFixed(1)
       }
       if (bar === null) {
-        process.stdout.write(`step ${record.step}/${record.totalSteps} epoch ${record.epoch}/${record.epochs} loss ${lastPayload.loss} acc ${lastPayload.acc} ${lastPayload.speed} img/s ETA ${Math.round(record.etaSeconds)} s\n`)
+        process.stdout.write(
+          `step ${record.step}/${record.totalSteps} epoch ${record.epoch}/${record.epochs} loss ${lastPayload.loss} acc ${lastPayload.acc} ${lastPayload.speed} img/s ETA ${Math.round(record.etaSeconds)} s\n`
+        )
         return
       }
       if (!started) {

@@ -52,7 +52,11 @@ export class EngineHost {
       this.worker = null
       if (code !== 0) this.fail(`engine worker exited with code ${code}`)
     })
-    this.post({ type: 'init', backend: process.env.BNAS_BACKEND ?? this.options.backend ?? 'auto', runsRoot: this.options.runsRoot })
+    this.post({
+      type: 'init',
+      backend: process.env.BNAS_BACKEND ?? this.options.backend ?? 'auto',
+      runsRoot: this.options.runsRoot
+    })
   }
 
   /** Asks the worker to run an operation; rejects with the worker's message when it fails. */

@@ -10,7 +10,18 @@ import { join } from 'node:path'
 import { estimateSearch } from './search-estimate'
 
 /** The operations the engine worker answers; the rest (app info, genotype text) are answered by the main thread. */
-export const ENGINE_OPERATIONS = ['datasets.inspect', 'runs.list', 'runs.get', 'runs.delete', 'search.start', 'train.start', 'runs.resume', 'jobs.control', 'export.run', 'search.estimate'] as const
+export const ENGINE_OPERATIONS = [
+  'datasets.inspect',
+  'runs.list',
+  'runs.get',
+  'runs.delete',
+  'search.start',
+  'train.start',
+  'runs.resume',
+  'jobs.control',
+  'export.run',
+  'search.estimate'
+] as const
 export type EngineOperation = (typeof ENGINE_OPERATIONS)[number]
 
 export function isEngineOperation(op: OperationName): op is EngineOperation {
@@ -46,7 +57,8 @@ export class EngineService {
 
   async handle<K extends EngineOperation>(op: K, payload: RequestOf<K>): Promise<ReplyOf<K>> {
     const handlers: { [Op in EngineOperation]: (request: RequestOf<Op>) => Promise<ReplyOf<Op>> } = {
-      'datasets.inspect': async ({ spec, samples }) => summarizeDataset(loadDataset(spec), samples === undefined ? {} : { maxSamples: samples }),
+      'datasets.inspect': async ({ spec, samples }) =>
+        summarizeDataset(loadDataset(spec), samples === undefined ? {} : { maxSamples: samples }),
       'runs.list': async () => this.runs.list(this.activeIds()),
       'runs.get': async ({ runId }) => this.runs.detail(runId, this.activeIds()),
       'runs.delete': async ({ runId }) => {
@@ -76,9 +88,14 @@ export class EngineService {
       },
       'export.run': async ({ runId, format }) => {
         const path = this.runs.pathOf(runId)
-        if (this.activeIds().has(runId)) throw new Error(`run ${runId} is still running: export it when it has finished`)
+        if (this.activeIds().has(runId))
+          throw new Error(`run ${runId} is still running: export it when it has finished`)
         // Exports stay inside the run's folder: the contract never writes anywhere a client names.
-        const out = join(path, 'exports', format === 'onnx' ? 'model.onnx' : format === 'packed' ? 'model.bnpk' : format)
+        const out = join(
+          path,
+          'exports',
+          format === 'onnx' ? 'model.onnx' : format === 'packed' ? 'model.bnpk' : format
+        )
         return exportRun(path, format, out)
       },
       'jobs.control': async ({ runId, action }) => {
@@ -88,7 +105,11 @@ export class EngineService {
         if (action === 'resume') job.control.resume()
         if (action === 'stop') job.control.stop()
         const status = action === 'stop' ? 'stopping' : action === 'pause' ? 'paused' : 'running'
-        if (action !== 'stop') this.emit(runId, 'job.status', { status: status === 'paused' ? 'paused' : 'running', folder: this.runs.pathOf(runId) })
+        if (action !== 'stop')
+          this.emit(runId, 'job.status', {
+            status: status === 'paused' ? 'paused' : 'running',
+            folder: this.runs.pathOf(runId)
+          })
         return { runId, status }
       },
       'search.estimate': async ({ config }) => estimateSearch(config as SearchConfig, this.job !== null)
@@ -106,10 +127,15 @@ export class EngineService {
   }
 
   private assertIdle(): void {
-    if (this.job !== null) throw new Error(`run ${this.job.runId} is still running: pause or stop it before starting another`)
+    if (this.job !== null)
+      throw new Error(`run ${this.job.runId} is still running: pause or stop it before starting another`)
   }
 
-  private launch(runId: string, folder: string, run: (listener: JobListener, control: JobControl) => Promise<JobResult>): void {
+  private launch(
+    runId: string,
+    folder: string,
+    run: (listener: JobListener, control: JobControl) => Promise<JobResult>
+  ): void {
     const control = new JobControl()
     const listener: JobListener = {
       progress: (record) => this.emit(runId, 'job.progress', record),

@@ -2,8 +2,7 @@ import type { EngineStatus, EventPayloadOf, EventType } from '../../shared/contr
 
 /** Messages between the main thread and the engine worker. Internal to src/main, so typed but not zod-checked. */
 export type ToWorker =
-  | { type: 'init'; backend: string; runsRoot: string }
-  | { type: 'request'; id: number; op: string; payload: unknown }
+  { type: 'init'; backend: string; runsRoot: string } | { type: 'request'; id: number; op: string; payload: unknown }
 
 export type FromWorker =
   | { type: 'status'; status: EngineStatus }

@@ -21,7 +21,13 @@ export async function estimateSearch(config: SearchConfig, measuredUnderLoad: bo
   const split = searchSplit(dataset, { seed: config.seed, subset: config.subset, trainPortion: config.trainPortion })
   const normalize = channelStats(dataset.train)
   const augment = config.augment ? SEARCH_AUGMENTATION : undefined
-  const loader = new BatchLoader(split.weights, { batchSize: config.batchSize, seed: config.seed, augment, normalize, dropLast: true })
+  const loader = new BatchLoader(split.weights, {
+    batchSize: config.batchSize,
+    seed: config.seed,
+    augment,
+    normalize,
+    dropLast: true
+  })
   const { height, width, channels } = dataset.shape
   const net = new Supernet({
     cells: config.cells,

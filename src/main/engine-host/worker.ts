@@ -17,10 +17,17 @@ let ready: Promise<unknown> = Promise.resolve()
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'init') {
-    service = new EngineService(message.runsRoot, (runId, eventType, payload) => send({ type: 'event', runId, eventType, payload } as FromWorker))
+    service = new EngineService(message.runsRoot, (runId, eventType, payload) =>
+      send({ type: 'event', runId, eventType, payload } as FromWorker)
+    )
     ready = initBackend(message.backend as BackendPreference)
       .then((report) => send({ type: 'status', status: { state: 'ready', ...report } }))
-      .catch((error: unknown) => send({ type: 'status', status: { state: 'failed', message: error instanceof Error ? error.message : String(error) } }))
+      .catch((error: unknown) =>
+        send({
+          type: 'status',
+          status: { state: 'failed', message: error instanceof Error ? error.message : String(error) }
+        })
+      )
     return
   }
   const { id, op, payload } = message
@@ -32,6 +39,7 @@ port.on('message', (message: ToWorker) => {
     })
     .then(
       (value) => send({ type: 'reply', id, ok: true, value }),
-      (error: unknown) => send({ type: 'reply', id, ok: false, message: error instanceof Error ? error.message : String(error) })
+      (error: unknown) =>
+        send({ type: 'reply', id, ok: false, message: error instanceof Error ? error.message : String(error) })
     )
 })

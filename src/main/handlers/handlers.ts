@@ -26,7 +26,10 @@ export interface HandlerContext {
  */
 export function createHandlers(context: HandlerContext): HandlerTable {
   const forward = Object.fromEntries(
-    ENGINE_OPERATIONS.map((op) => [op, (request: unknown) => context.engine.request(op, request) as Promise<ReplyOf<typeof op>>])
+    ENGINE_OPERATIONS.map((op) => [
+      op,
+      (request: unknown) => context.engine.request(op, request) as Promise<ReplyOf<typeof op>>
+    ])
   ) as { [K in EngineOperation]: Handler<K> }
   return {
     ...forward,
@@ -59,6 +62,7 @@ export function createHandlers(context: HandlerContext): HandlerTable {
 }
 
 function desktopOf(context: HandlerContext): DesktopServices {
-  if (context.desktop === undefined) throw new Error('only the desktop app can open system dialogs; in browser mode, type the path instead')
+  if (context.desktop === undefined)
+    throw new Error('only the desktop app can open system dialogs; in browser mode, type the path instead')
   return context.desktop
 }

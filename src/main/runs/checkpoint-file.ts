@@ -48,7 +48,10 @@ export function encodeCheckpoint<State>(contents: CheckpointContents<State>): Ui
   let offset = 0
   const entries = contents.tensors.map((tensor) => {
     const expected = tensor.shape.reduce((a, b) => a * b, 1)
-    if (expected !== tensor.data.length) throw new Error(`tensor ${tensor.name}: shape [${tensor.shape}] needs ${expected} values, has ${tensor.data.length}`)
+    if (expected !== tensor.data.length)
+      throw new Error(
+        `tensor ${tensor.name}: shape [${tensor.shape}] needs ${expected} values, has ${tensor.data.length}`
+      )
     const entry = { name: tensor.name, shape: tensor.shape, offset, length: tensor.data.length }
     offset += tensor.data.length * 4
     return entry
@@ -77,7 +80,8 @@ export function encodeCheckpoint<State>(contents: CheckpointContents<State>): Ui
 export function decodeCheckpoint<State>(bytes: Uint8Array, path = '(memory)'): CheckpointContents<State> {
   if (bytes.length < 12) throw new CheckpointError(path, `is truncated (${bytes.length} bytes)`)
   const magic = new TextDecoder().decode(bytes.subarray(0, 8))
-  if (magic !== MAGIC) throw new CheckpointError(path, `is not a BNAS Studio checkpoint (starts with ${JSON.stringify(magic)})`)
+  if (magic !== MAGIC)
+    throw new CheckpointError(path, `is not a BNAS Studio checkpoint (starts with ${JSON.stringify(magic)})`)
   const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true)
   if (12 + headerLength > bytes.length) throw new CheckpointError(path, 'is truncated inside its header')
   let header: Header<State>
@@ -86,11 +90,14 @@ export function decodeCheckpoint<State>(bytes: Uint8Array, path = '(memory)'): C
   } catch {
     throw new CheckpointError(path, 'has a damaged header')
   }
-  if (header.version !== FORMAT_VERSION) throw new CheckpointError(path, `has format version ${header.version}; this app reads ${FORMAT_VERSION}`)
+  if (header.version !== FORMAT_VERSION)
+    throw new CheckpointError(path, `has format version ${header.version}; this app reads ${FORMAT_VERSION}`)
   const body = bytes.subarray(12 + headerLength)
   const expectedBytes = header.tensors.reduce((sum, tensor) => sum + tensor.length * 4, 0)
-  if (body.length !== expectedBytes) throw new CheckpointError(path, `is truncated or padded: ${body.length} data bytes, expected ${expectedBytes}`)
-  if (createHash('sha256').update(body).digest('hex') !== header.sha256) throw new CheckpointError(path, 'is damaged: its data does not match its checksum')
+  if (body.length !== expectedBytes)
+    throw new CheckpointError(path, `is truncated or padded: ${body.length} data bytes, expected ${expectedBytes}`)
+  if (createHash('sha256').update(body).digest('hex') !== header.sha256)
+    throw new CheckpointError(path, 'is damaged: its data does not match its checksum')
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength)
   const tensors = header.tensors.map(({ name, shape, offset, length }) => {
     const data = new Float32Array(length)

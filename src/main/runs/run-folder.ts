@@ -52,7 +52,9 @@ export class RunFolder {
     const folder = new RunFolder(path)
     const existing = await readdir(folder.path).catch(() => null)
     if (existing !== null && existing.length > 0) {
-      throw new Error(`${folder.path} is not empty: choose a new folder for the run (or \`bnas resume ${folder.path}\` to continue it)`)
+      throw new Error(
+        `${folder.path} is not empty: choose a new folder for the run (or \`bnas resume ${folder.path}\` to continue it)`
+      )
     }
     await mkdir(join(folder.path, RUN_FILES.checkpoints), { recursive: true })
     await folder.writeManifest({ ...manifest, updatedAt: manifest.createdAt })

@@ -75,7 +75,13 @@ export class RunIndex {
   }
 }
 
-function summarize(id: string, path: string, manifest: RunManifest<{ dataset?: string; epochs?: number }>, epochs: EpochRecord[], active: boolean): RunSummary {
+function summarize(
+  id: string,
+  path: string,
+  manifest: RunManifest<{ dataset?: string; epochs?: number }>,
+  epochs: EpochRecord[],
+  active: boolean
+): RunSummary {
   let best: EpochRecord | null = null
   for (const record of epochs) if (best === null || record.validationAccuracy > best.validationAccuracy) best = record
   const config = manifest.config

@@ -76,7 +76,8 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
       'set-cookie': `${TOKEN_COOKIE}=${secret}; HttpOnly; SameSite=Strict; Path=/`
     }
     if (options.devMiddleware !== undefined) {
-      for (const [name, value] of Object.entries(headers)) if (name !== 'content-security-policy') response.setHeader(name, value)
+      for (const [name, value] of Object.entries(headers))
+        if (name !== 'content-security-policy') response.setHeader(name, value)
       options.devMiddleware(request, response, () => reject(response, 404, 'not found'))
       return
     }
@@ -105,10 +106,18 @@ export async function startBrowserServer(options: BrowserServerOptions): Promise
     client.on('close', unsubscribe)
     client.on('error', unsubscribe)
     client.on('message', (data, isBinary) => {
-      if (isBinary) return send({ kind: 'reply', id: null, ok: false, error: { code: 'bad-message', message: 'binary frames are not accepted; send JSON text' } })
+      if (isBinary)
+        return send({
+          kind: 'reply',
+          id: null,
+          ok: false,
+          error: { code: 'bad-message', message: 'binary frames are not accepted; send JSON text' }
+        })
       const frame = parseRequestFrame(data.toString())
       if (!frame.ok) return send({ kind: 'reply', id: frame.id, ok: false, error: frame.error })
-      void options.dispatcher.dispatch(frame.value.op, frame.value.payload).then((result) => send({ kind: 'reply', id: frame.id, ...result }))
+      void options.dispatcher
+        .dispatch(frame.value.op, frame.value.payload)
+        .then((result) => send({ kind: 'reply', id: frame.id, ...result }))
     })
   })
 

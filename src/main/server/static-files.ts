@@ -35,7 +35,12 @@ export function resolveInside(root: string, urlPath: string): string | null {
 }
 
 /** Serves one file; answers 404 for anything that is not a regular file inside the root. */
-export async function serveFile(root: string, urlPath: string, response: ServerResponse, headers: Record<string, string>): Promise<void> {
+export async function serveFile(
+  root: string,
+  urlPath: string,
+  response: ServerResponse,
+  headers: Record<string, string>
+): Promise<void> {
   const path = resolveInside(root, urlPath === '/' ? '/index.html' : urlPath)
   const info = path === null ? null : await stat(path).catch(() => null)
   if (path === null || info === null || !info.isFile()) {

@@ -3,11 +3,23 @@ import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-rou
 // Hash history: the same URLs work from Electron's file:// page and from the browser-mode server,
 // which serves files only and has no fallback route.
 export const pages = [
-  { path: '/datasets', name: 'datasets', title: 'Datasets', icon: '▦', component: () => import('./views/DatasetsView.vue') },
+  {
+    path: '/datasets',
+    name: 'datasets',
+    title: 'Datasets',
+    icon: '▦',
+    component: () => import('./views/DatasetsView.vue')
+  },
   { path: '/search', name: 'search', title: 'Search', icon: '⌕', component: () => import('./views/SearchView.vue') },
   { path: '/train', name: 'train', title: 'Train', icon: '▶', component: () => import('./views/TrainView.vue') },
   { path: '/runs', name: 'runs', title: 'Runs', icon: '≡', component: () => import('./views/RunsView.vue') },
-  { path: '/genotype', name: 'genotype', title: 'Genotype', icon: '◇', component: () => import('./views/GenotypeView.vue') },
+  {
+    path: '/genotype',
+    name: 'genotype',
+    title: 'Genotype',
+    icon: '◇',
+    component: () => import('./views/GenotypeView.vue')
+  },
   { path: '/export', name: 'export', title: 'Export', icon: '⇪', component: () => import('./views/ExportView.vue') }
 ] as const
 

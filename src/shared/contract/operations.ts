@@ -52,7 +52,9 @@ export const operations = {
     reply: z.array(z.object({ name: z.string(), description: z.string(), text: z.string() }))
   },
   'genotypes.parse': {
-    request: z.object({ text: z.string().min(1, 'paste a genotype in JSON or Genotype(...) text').max(100_000) }).strict(),
+    request: z
+      .object({ text: z.string().min(1, 'paste a genotype in JSON or Genotype(...) text').max(100_000) })
+      .strict(),
     reply: z.object({ json: z.string(), python: z.string() })
   },
   'datasets.inspect': {
@@ -113,7 +115,13 @@ export const operations = {
       files: z.array(z.string()),
       bytes: z.number(),
       checks: z.array(
-        z.object({ runtime: z.string(), samples: z.number(), maxAbsDiff: z.number(), tolerance: z.number(), predictionsEqual: z.boolean() })
+        z.object({
+          runtime: z.string(),
+          samples: z.number(),
+          maxAbsDiff: z.number(),
+          tolerance: z.number(),
+          predictionsEqual: z.boolean()
+        })
       ),
       summary: z
         .object({

@@ -25,7 +25,11 @@ export function describeZodError(error: z.ZodError, root?: string): ContractErro
   const path = issue?.path.map(String).join('.') ?? ''
   const field = [root, path].filter((part) => part !== undefined && part !== '').join('.')
   const message = issue === undefined ? 'invalid value' : issue.message
-  return { code: 'invalid-request', message: field === '' ? message : `${field}: ${message}`, field: field || undefined }
+  return {
+    code: 'invalid-request',
+    message: field === '' ? message : `${field}: ${message}`,
+    field: field || undefined
+  }
 }
 
 export type ParsedRequest<K extends OperationName = OperationName> = { op: K; payload: unknown }
@@ -33,7 +37,10 @@ export type ParsedRequest<K extends OperationName = OperationName> = { op: K; pa
 /** Checks that `op` names an operation and `payload` fits its request schema. */
 export function validateRequest(op: unknown, payload: unknown): Result<ParsedRequest> {
   if (!isOperationName(op)) {
-    return fail('unknown-operation', `unknown operation ${JSON.stringify(op)}; known: ${Object.keys(operations).join(', ')}`)
+    return fail(
+      'unknown-operation',
+      `unknown operation ${JSON.stringify(op)}; known: ${Object.keys(operations).join(', ')}`
+    )
   }
   const parsed = operations[op].request.safeParse(payload ?? {})
   if (!parsed.success) {

@@ -5,9 +5,18 @@ import { datasetSpecStringSchema } from '../datasets'
  * Every hyper-parameter of a BNAS search (BNAS-SPEC sections 4 and 5.1), validated the same way in the command
  * line, the contract and the run folder. Defaults are the paper's; presets override a few.
  */
-const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).positive(`${what} must be at least 1`)
-const nonNegative = (what: string) => z.number({ error: `${what} must be a number` }).nonnegative(`${what} must not be negative`)
-const rate = (what: string) => z.number({ error: `${what} must be a number` }).positive(`${what} must be greater than 0`).max(10, `${what} above 10 is surely a typo`)
+const positiveInt = (what: string) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int(`${what} must be a whole number`)
+    .positive(`${what} must be at least 1`)
+const nonNegative = (what: string) =>
+  z.number({ error: `${what} must be a number` }).nonnegative(`${what} must not be negative`)
+const rate = (what: string) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .positive(`${what} must be greater than 0`)
+    .max(10, `${what} above 10 is surely a typo`)
 
 export const searchConfigSchema = z
   .object({
@@ -45,7 +54,10 @@ export const searchConfigSchema = z
     progressEvery: positiveInt('progressEvery').default(10)
   })
   .strict()
-  .refine((config) => config.weightLrMin <= config.weightLr, { message: 'weightLrMin must not exceed weightLr', path: ['weightLrMin'] })
+  .refine((config) => config.weightLrMin <= config.weightLr, {
+    message: 'weightLrMin must not exceed weightLr',
+    path: ['weightLrMin']
+  })
 
 export type SearchConfigInput = z.input<typeof searchConfigSchema>
 export type SearchConfig = z.output<typeof searchConfigSchema>
@@ -57,7 +69,18 @@ export const SEARCH_PRESETS = {
    * A real search that finishes in a few minutes on 2 CPU cores: a small supernet on a few thousand
    * Fashion-MNIST images. α moves (the entropy term anneals over the few epochs with a short τ).
    */
-  quick: { cells: 5, channels: 4, batchSize: 32, epochs: 4, subset: 1600, validationSubset: 400, tau: 2, archLr: 3e-3, checkpointEvery: 10, progressEvery: 5 }
+  quick: {
+    cells: 5,
+    channels: 4,
+    batchSize: 32,
+    epochs: 4,
+    subset: 1600,
+    validationSubset: 400,
+    tau: 2,
+    archLr: 3e-3,
+    checkpointEvery: 10,
+    progressEvery: 5
+  }
 } as const satisfies Record<string, Partial<SearchConfigInput>>
 
 export type SearchPresetName = keyof typeof SEARCH_PRESETS

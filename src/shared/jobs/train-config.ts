@@ -5,14 +5,21 @@ import { datasetSpecStringSchema } from '../datasets'
  * Every setting of a final training run (BNAS-SPEC sections 5.2 and 5.3). The genotype is stored resolved (the
  * cell itself, not only a name), so a run folder always says exactly what it trained.
  */
-const positiveInt = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).positive(`${what} must be at least 1`)
-const nonNegative = (what: string) => z.number({ error: `${what} must be a number` }).nonnegative(`${what} must not be negative`)
+const positiveInt = (what: string) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int(`${what} must be a whole number`)
+    .positive(`${what} must be at least 1`)
+const nonNegative = (what: string) =>
+  z.number({ error: `${what} must be a number` }).nonnegative(`${what} must not be negative`)
 
 export const trainConfigSchema = z
   .object({
     dataset: datasetSpecStringSchema,
     /** The cell to train: a genotype object (validated when the network is built). */
-    genotype: z.unknown().refine((value) => typeof value === 'object' && value !== null, 'genotype must be a genotype object'),
+    genotype: z
+      .unknown()
+      .refine((value) => typeof value === 'object' && value !== null, 'genotype must be a genotype object'),
     /** Where the genotype came from, for the user: a published name, a file, or a search run. */
     genotypeSource: z.string().optional(),
     macro: z.enum(['cifar', 'imagenet']).default('cifar'),
@@ -46,9 +53,30 @@ export type TrainConfig = z.output<typeof trainConfigSchema>
 
 export const TRAIN_PRESETS = {
   /** BNAS-A on CIFAR-10 (spec 5.2): 20 cells, C = 36, 600 epochs, batch 256, one-cycle 0.05, drop-path 0.2. */
-  'bnas-a': { cells: 20, channels: 36, epochs: 600, batchSize: 256, schedule: 'one-cycle', lr: 0.05, weightDecay: 3e-6, dropPath: 0.2 },
+  'bnas-a': {
+    cells: 20,
+    channels: 36,
+    epochs: 600,
+    batchSize: 256,
+    schedule: 'one-cycle',
+    lr: 0.05,
+    weightDecay: 3e-6,
+    dropPath: 0.2
+  },
   /** A short training a laptop CPU finishes in minutes: a small network of the same cell. */
-  quick: { cells: 5, channels: 8, epochs: 3, batchSize: 32, subset: 2000, testSubset: 500, schedule: 'cosine', lr: 0.05, dropPath: 0, checkpointEvery: 20, progressEvery: 5 }
+  quick: {
+    cells: 5,
+    channels: 8,
+    epochs: 3,
+    batchSize: 32,
+    subset: 2000,
+    testSubset: 500,
+    schedule: 'cosine',
+    lr: 0.05,
+    dropPath: 0,
+    checkpointEvery: 20,
+    progressEvery: 5
+  }
 } as const satisfies Record<string, Partial<TrainConfigInput>>
 
 export type TrainPresetName = keyof typeof TRAIN_PRESETS

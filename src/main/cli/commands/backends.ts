@@ -15,7 +15,9 @@ export function registerBackends(program: Command): void {
       }
       for (const backend of backends) {
         const state = backend.available ? 'available' : `unavailable: ${backend.reason ?? 'unknown reason'}`
-        process.stdout.write(`${backend.available ? '✓' : '✗'} ${backend.name.padEnd(16)} ${backend.description}\n    ${state}\n`)
+        process.stdout.write(
+          `${backend.available ? '✓' : '✗'} ${backend.name.padEnd(16)} ${backend.description}\n    ${state}\n`
+        )
       }
     })
 }

@@ -1,6 +1,11 @@
 import type { Command } from 'commander'
 import { benchmarkBatches } from '../../datasets'
-import { benchSearchStep, benchTrainStep, type StepBenchOptions, type StepBenchResult } from '../../engine/bench/step-bench'
+import {
+  benchSearchStep,
+  benchTrainStep,
+  type StepBenchOptions,
+  type StepBenchResult
+} from '../../engine/bench/step-bench'
 import { initBackend, type BackendPreference } from '../../engine/backend'
 import { parseInputShape } from './summary'
 
@@ -22,7 +27,9 @@ interface StepFlags {
  * comes with the backend it ran on, and the kernel profile says where the time goes.
  */
 export function registerBench(program: Command): Command {
-  const bench = program.command('bench').description('measure the engine: search and training steps (and, with export, inference)')
+  const bench = program
+    .command('bench')
+    .description('measure the engine: search and training steps (and, with export, inference)')
   const common = (command: Command, defaults: { cells: string; channels: string }): Command =>
     command
       .option('--cells <n>', 'cells L', defaults.cells)
@@ -34,11 +41,19 @@ export function registerBench(program: Command): Command {
       .option('--steps <n>', 'timed steps (the median is reported)', '3')
       .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, native, wasm, cpu', 'auto')
       .option('--json', 'print JSON', false)
-  common(bench.command('search-step').description('one full BNAS search step: α step on a validation batch plus weight step on a train batch'), {
-    cells: '5',
-    channels: '8'
-  }).action(async (flags: StepFlags) => report(flags, benchSearchStep))
-  common(bench.command('train-step').description("one training step of a genotype's final network"), { cells: '20', channels: '36' })
+  common(
+    bench
+      .command('search-step')
+      .description('one full BNAS search step: α step on a validation batch plus weight step on a train batch'),
+    {
+      cells: '5',
+      channels: '8'
+    }
+  ).action(async (flags: StepFlags) => report(flags, benchSearchStep))
+  common(bench.command('train-step').description("one training step of a genotype's final network"), {
+    cells: '20',
+    channels: '36'
+  })
     .option('--genotype <name>', 'published genotype', 'latest_cell_zeroise')
     .action(async (flags: StepFlags) => report(flags, benchTrainStep))
   return bench
@@ -80,7 +95,12 @@ async function report(flags: StepFlags, run: (options: StepBenchOptions) => Prom
     `  memory       ${mb(result.peakTensorBytes)} peak in tensors, ${mb(result.peakRssBytes)} peak resident`,
     `  data         ${data.batchesPerSecond.toFixed(0)} batches/s from the batch loader at this shape`,
     '  profile (one step):',
-    ...result.profile.slice(0, 12).map((k) => `    ${k.kernel.padEnd(28)} ${k.ms.toFixed(1).padStart(9)} ms ${(k.share * 100).toFixed(1).padStart(5)}%  ×${k.calls}`)
+    ...result.profile
+      .slice(0, 12)
+      .map(
+        (k) =>
+          `    ${k.kernel.padEnd(28)} ${k.ms.toFixed(1).padStart(9)} ms ${(k.share * 100).toFixed(1).padStart(5)}%  ×${k.calls}`
+      )
   ]
   process.stdout.write(lines.join('\n') + '\n')
 }

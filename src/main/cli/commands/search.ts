@@ -45,7 +45,10 @@ export function registerSearch(program: Command): void {
   const command = program
     .command('search')
     .description('run a BNAS architecture search; everything it learns goes to the run folder --out')
-    .requiredOption('--dataset <spec>', 'dataset: cifar10:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH, synthetic[:N]')
+    .requiredOption(
+      '--dataset <spec>',
+      'dataset: cifar10:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH, synthetic[:N]'
+    )
     .requiredOption('--out <folder>', 'new run folder (must not exist or be empty)')
     .option('--preset <name>', `start from a preset: ${Object.keys(SEARCH_PRESETS).join(', ')}`)
     .option('--weight-gradient <mode>', "binary weights' gradient: xnor (the authors' transform) or ste")
@@ -80,7 +83,10 @@ export function buildSearchConfig(options: SearchOptions) {
   if (options.preset !== undefined && !isSearchPresetName(options.preset)) {
     throw new Error(`unknown preset '${options.preset}'; presets: ${Object.keys(SEARCH_PRESETS).join(', ')}`)
   }
-  const input: Record<string, unknown> = { ...(options.preset === undefined ? {} : SEARCH_PRESETS[options.preset]), dataset: options.dataset }
+  const input: Record<string, unknown> = {
+    ...(options.preset === undefined ? {} : SEARCH_PRESETS[options.preset]),
+    dataset: options.dataset
+  }
   for (const [, key] of NUMERIC_OPTIONS) if (options[key] !== undefined) input[key] = options[key]
   if (options.weightGradient !== undefined) input.weightGradient = options.weightGradient
   if (options.augment === false) input.augment = false
@@ -91,4 +97,3 @@ export function buildSearchConfig(options: SearchOptions) {
   }
   return parsed.data
 }
-

@@ -28,7 +28,8 @@ export function registerServe(program: Command): void {
 
 async function serve(options: ServeOptions): Promise<void> {
   const port = Number(options.port)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer 0..65535, got ${options.port}`)
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be an integer 0..65535, got ${options.port}`)
   const root = appRoot()
   const workerPath = builtWorkerPath(root)
   const rendererDir = builtRendererDir(root)
@@ -43,7 +44,13 @@ async function serve(options: ServeOptions): Promise<void> {
     backend: options.backend
   })
   const devMiddleware = options.dev ? await createDevMiddleware(root) : undefined
-  const server = await startBrowserServer({ rendererDir, dispatcher: core.dispatcher, events: core.events, port, devMiddleware: devMiddleware?.middlewares })
+  const server = await startBrowserServer({
+    rendererDir,
+    dispatcher: core.dispatcher,
+    events: core.events,
+    port,
+    devMiddleware: devMiddleware?.middlewares
+  })
 
   process.stdout.write(`BNAS Studio (browser mode) is running.\nOpen: ${server.url}\n`)
   if (options.reason !== undefined) process.stdout.write(`(${options.reason})\n`)

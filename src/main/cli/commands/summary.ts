@@ -76,7 +76,8 @@ async function loadRunGenotype(folder: string): Promise<Genotype> {
   const text = await readFile(searchResult, 'utf8').catch(() => null)
   if (text !== null) return parseGenotype(text)
   const manifest = await readFile(join(folder, 'run.json'), 'utf8').catch(() => null)
-  const trained = manifest === null ? undefined : (JSON.parse(manifest) as { config?: { genotype?: unknown } }).config?.genotype
+  const trained =
+    manifest === null ? undefined : (JSON.parse(manifest) as { config?: { genotype?: unknown } }).config?.genotype
   if (trained !== undefined) return assertGenotype(trained, `${folder}/run.json`)
   throw new Error(`${folder} holds no genotype yet: a search run writes genotype.json when it completes`)
 }

@@ -46,9 +46,17 @@ interface TrainOptions {
 export function registerTrain(program: Command): void {
   const command = program
     .command('train')
-    .description("train the final binary network of a genotype from scratch; the trained model goes to the run folder's model/")
-    .requiredOption('--genotype <name|file|run>', 'a published cell (latest_cell_zeroise, latest_cell), a genotype file, or a search run folder')
-    .requiredOption('--dataset <spec>', 'dataset: cifar10:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH, synthetic[:N]')
+    .description(
+      "train the final binary network of a genotype from scratch; the trained model goes to the run folder's model/"
+    )
+    .requiredOption(
+      '--genotype <name|file|run>',
+      'a published cell (latest_cell_zeroise, latest_cell), a genotype file, or a search run folder'
+    )
+    .requiredOption(
+      '--dataset <spec>',
+      'dataset: cifar10:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH, synthetic[:N]'
+    )
     .requiredOption('--out <folder>', 'new run folder (must not exist or be empty)')
     .option('--preset <name>', `start from a preset: ${Object.keys(TRAIN_PRESETS).join(', ')}`)
     .option('--macro <name>', 'cifar (BNAS-A) or imagenet stem and head')
@@ -70,7 +78,8 @@ export function registerTrain(program: Command): void {
       genotypeSource: options.genotype
     }
     for (const [, key] of NUMERIC_OPTIONS) if (options[key] !== undefined) input[key] = options[key]
-    for (const key of ['macro', 'schedule', 'weightGradient'] as const) if (options[key] !== undefined) input[key] = options[key]
+    for (const key of ['macro', 'schedule', 'weightGradient'] as const)
+      if (options[key] !== undefined) input[key] = options[key]
     if (options.augment === false) input.augment = false
     const parsed = trainConfigSchema.safeParse(input)
     if (!parsed.success) {
@@ -95,21 +104,47 @@ export function registerEval(program: Command): void {
       const reporter = createReporter(options.json)
       await withBackend(options.backend, reporter)
       const folder = await RunFolder.open(resolve(run))
-      const manifest = await folder.readManifest<{ dataset: string; seed?: number; testSubset?: number; batchSize?: number }>()
-      if (manifest.kind !== 'train') throw new Error(`${folder.path} is a ${manifest.kind} run: only training runs hold a trained network`)
+      const manifest = await folder.readManifest<{
+        dataset: string
+        seed?: number
+        testSubset?: number
+        batchSize?: number
+      }>()
+      if (manifest.kind !== 'train')
+        throw new Error(`${folder.path} is a ${manifest.kind} run: only training runs hold a trained network`)
       const { net, info } = await loadTrainedModel(folder.path)
       try {
         const spec = options.dataset ?? manifest.config.dataset
         const dataset = loadDataset(spec)
         const [height, width, channels] = info.inputShape
-        if (dataset.shape.height !== height || dataset.shape.width !== width || dataset.shape.channels !== channels || dataset.classes.length !== info.classes) {
-          throw new Error(`${spec} has ${dataset.shape.height}×${dataset.shape.width}×${dataset.shape.channels} images in ${dataset.classes.length} classes; the network takes ${height}×${width}×${channels} in ${info.classes}`)
+        if (
+          dataset.shape.height !== height ||
+          dataset.shape.width !== width ||
+          dataset.shape.channels !== channels ||
+          dataset.classes.length !== info.classes
+        ) {
+          throw new Error(
+            `${spec} has ${dataset.shape.height}×${dataset.shape.width}×${dataset.shape.channels} images in ${dataset.classes.length} classes; the network takes ${height}×${width}×${channels} in ${info.classes}`
+          )
         }
         // The run's own test split unless another dataset is named: the same images the run recorded its accuracy on.
-        const test = testSplit(dataset, options.dataset === undefined ? { seed: manifest.config.seed ?? 0, subset: manifest.config.testSubset } : {})
-        const loader = new BatchLoader(test, { batchSize: manifest.config.batchSize ?? 64, shuffle: false, normalize: info.normalize })
+        const test = testSplit(
+          dataset,
+          options.dataset === undefined ? { seed: manifest.config.seed ?? 0, subset: manifest.config.testSubset } : {}
+        )
+        const loader = new BatchLoader(test, {
+          batchSize: manifest.config.batchSize ?? 64,
+          shuffle: false,
+          normalize: info.normalize
+        })
         const result = evaluate(net, loader)
-        reporter.result({ dataset: spec, images: test.count, accuracy: result.accuracy, loss: result.loss, recordedAccuracy: info.testAccuracy ?? null })
+        reporter.result({
+          dataset: spec,
+          images: test.count,
+          accuracy: result.accuracy,
+          loss: result.loss,
+          recordedAccuracy: info.testAccuracy ?? null
+        })
       } finally {
         net.dispose()
       }

@@ -55,10 +55,19 @@ function randomBatch(options: StepBenchOptions, seed: number): Batch {
     images[i] = state / 2147483648 - 1
   }
   const labels = Int32Array.from({ length: options.batch }, (_, i) => i % options.classes)
-  return { images, labels, shape: [options.batch, height, width, channels], size: options.batch, indices: new Int32Array(options.batch) }
+  return {
+    images,
+    labels,
+    shape: [options.batch, height, width, channels],
+    size: options.batch,
+    indices: new Int32Array(options.batch)
+  }
 }
 
-async function measure(step: () => void, options: StepBenchOptions): Promise<{ stepsMs: number[]; profile: KernelTime[]; peakTensorBytes: number }> {
+async function measure(
+  step: () => void,
+  options: StepBenchOptions
+): Promise<{ stepsMs: number[]; profile: KernelTime[]; peakTensorBytes: number }> {
   for (let i = 0; i < options.warmup; i++) step()
   const stepsMs: number[] = []
   for (let i = 0; i < options.steps; i++) {
@@ -94,10 +103,25 @@ const median = (values: number[]): number => {
  * step (Adam) on a validation batch, a weight step (SGD) on a train batch.
  */
 export async function benchSearchStep(options: StepBenchOptions): Promise<StepBenchResult> {
-  const net = new Supernet({ cells: options.cells, channels: options.channels, classes: options.classes, inputChannels: options.input[2], seed: 0 })
+  const net = new Supernet({
+    cells: options.cells,
+    channels: options.channels,
+    classes: options.classes,
+    inputChannels: options.input[2],
+    seed: 0
+  })
   const weights = net.namedParameters().map(([name, variable]) => ({ name, variable }))
   const sgd = new SgdMomentum(weights, 0.025, 0.9, 3e-4)
-  const adam = new Adam([{ name: 'alpha.normal', variable: net.alphaNormal as tf.Variable }, { name: 'alpha.reduce', variable: net.alphaReduce as tf.Variable }], 3e-4, 0.5, 0.999, 1e-3)
+  const adam = new Adam(
+    [
+      { name: 'alpha.normal', variable: net.alphaNormal as tf.Variable },
+      { name: 'alpha.reduce', variable: net.alphaReduce as tf.Variable }
+    ],
+    3e-4,
+    0.5,
+    0.999,
+    1e-3
+  )
   const train = randomBatch(options, 1)
   const validation = randomBatch(options, 2)
   const binary = net.binaryWeights()
@@ -120,7 +144,15 @@ export async function benchSearchStep(options: StepBenchOptions): Promise<StepBe
 /** One training step of the final network of a genotype (default BNAS-A's cell), drop-path off. */
 export async function benchTrainStep(options: StepBenchOptions): Promise<StepBenchResult> {
   const genotype = publishedBnasGenotype(options.genotype ?? 'latest_cell_zeroise')
-  const net = new FinalNetwork({ genotype, cells: options.cells, channels: options.channels, classes: options.classes, macro: 'cifar', inputChannels: options.input[2], seed: 0 })
+  const net = new FinalNetwork({
+    genotype,
+    cells: options.cells,
+    channels: options.channels,
+    classes: options.classes,
+    macro: 'cifar',
+    inputChannels: options.input[2],
+    seed: 0
+  })
   const weights = net.namedParameters().map(([name, variable]) => ({ name, variable }))
   const sgd = new SgdMomentum(weights, 0.05, 0.9, 3e-6)
   const batch = randomBatch(options, 1)
@@ -139,7 +171,12 @@ export async function benchTrainStep(options: StepBenchOptions): Promise<StepBen
   }
 }
 
-function finish(kind: StepBenchResult['kind'], parameters: number, measured: Awaited<ReturnType<typeof measure>>, options: StepBenchOptions): StepBenchResult {
+function finish(
+  kind: StepBenchResult['kind'],
+  parameters: number,
+  measured: Awaited<ReturnType<typeof measure>>,
+  options: StepBenchOptions
+): StepBenchResult {
   return {
     kind,
     backend: tf.getBackend(),

@@ -3,7 +3,10 @@ import type { Batch, BatchLoader } from '../../datasets'
 import { correctCount, crossEntropy } from '../train/loss'
 
 /** Mean loss and accuracy over one pass of a loader, in eval mode (BN running statistics, no drop-path). */
-export function evaluate(net: { logits(x: tf.Tensor4D, ctx: { training: boolean }): tf.Tensor2D }, loader: BatchLoader): { loss: number; accuracy: number } {
+export function evaluate(
+  net: { logits(x: tf.Tensor4D, ctx: { training: boolean }): tf.Tensor2D },
+  loader: BatchLoader
+): { loss: number; accuracy: number } {
   let loss = 0
   let correct = 0
   let seen = 0
@@ -23,4 +26,3 @@ export function evaluate(net: { logits(x: tf.Tensor4D, ctx: { training: boolean 
 export function toTensors(batch: Batch): { x: tf.Tensor4D; y: tf.Tensor1D } {
   return { x: tf.tensor4d(batch.images, batch.shape), y: tf.tensor1d(batch.labels, 'int32') }
 }
-

@@ -5,7 +5,11 @@ import type { NamedTensorData } from '../../runs/checkpoint-file'
 export type NamedVariables = Array<[string, tf.Variable]>
 
 export function snapshotVariables(variables: NamedVariables): NamedTensorData[] {
-  return variables.map(([name, variable]) => ({ name, shape: [...variable.shape], data: variable.dataSync() as Float32Array }))
+  return variables.map(([name, variable]) => ({
+    name,
+    shape: [...variable.shape],
+    data: variable.dataSync() as Float32Array
+  }))
 }
 
 /**
@@ -16,7 +20,8 @@ export function restoreVariables(variables: NamedVariables, saved: NamedTensorDa
   const byName = new Map(saved.map((tensor) => [tensor.name, tensor]))
   for (const [name, variable] of variables) {
     const tensor = byName.get(name)
-    if (tensor === undefined) throw new Error(`${source} has no value for ${name}: it was written for a different network`)
+    if (tensor === undefined)
+      throw new Error(`${source} has no value for ${name}: it was written for a different network`)
     if (tensor.shape.join('x') !== variable.shape.join('x')) {
       throw new Error(`${source}: ${name} has shape [${tensor.shape}] but the network needs [${variable.shape}]`)
     }

@@ -16,8 +16,17 @@ export function startPosition(): StepPosition {
 }
 
 /** Counts one finished step of `size` images whose mean loss and correct count are given. */
-export function countStep(position: StepPosition, stepInEpoch: number, loss: number, correct: number, size: number): void {
-  if (!Number.isFinite(loss)) throw new Error(`the training loss became ${loss} at step ${position.step + 1}: lower the learning rate and start a new run`)
+export function countStep(
+  position: StepPosition,
+  stepInEpoch: number,
+  loss: number,
+  correct: number,
+  size: number
+): void {
+  if (!Number.isFinite(loss))
+    throw new Error(
+      `the training loss became ${loss} at step ${position.step + 1}: lower the learning rate and start a new run`
+    )
   position.epochSums.loss += loss * size
   position.epochSums.correct += correct
   position.epochSums.seen += size
@@ -31,7 +40,10 @@ export function nextEpoch<P extends StepPosition>(position: P, epoch: number): P
 }
 
 export function epochAverages(position: StepPosition): { trainLoss: number; trainAccuracy: number } {
-  return { trainLoss: position.epochSums.loss / position.epochSums.seen, trainAccuracy: position.epochSums.correct / position.epochSums.seen }
+  return {
+    trainLoss: position.epochSums.loss / position.epochSums.seen,
+    trainAccuracy: position.epochSums.correct / position.epochSums.seen
+  }
 }
 
 export interface ProgressContext {

@@ -13,7 +13,12 @@ export type JobResult = SearchResult | TrainResult
  * Starts and resumes runs the same way for every caller (the command line, the engine worker behind the app):
  * the run folder records the status, and a failure is written there with its reason before it is rethrown.
  */
-export async function startSearchRun(out: string, config: SearchConfig, listener: JobListener, control: JobControl): Promise<JobResult> {
+export async function startSearchRun(
+  out: string,
+  config: SearchConfig,
+  listener: JobListener,
+  control: JobControl
+): Promise<JobResult> {
   // Read the data before making the folder: a bad dataset fails with nothing written.
   const dataset = loadDataset(config.dataset)
   const folder = await RunFolder.create(out, {
@@ -28,7 +33,12 @@ export async function startSearchRun(out: string, config: SearchConfig, listener
   return finish(folder, () => runSearch(folder, config, logging(folder, listener), control, { resume: false, dataset }))
 }
 
-export async function startTrainRun(out: string, config: TrainConfig, listener: JobListener, control: JobControl): Promise<JobResult> {
+export async function startTrainRun(
+  out: string,
+  config: TrainConfig,
+  listener: JobListener,
+  control: JobControl
+): Promise<JobResult> {
   const dataset = loadDataset(config.dataset)
   const folder = await RunFolder.create(out, {
     id: basename(out),
@@ -38,24 +48,44 @@ export async function startTrainRun(out: string, config: TrainConfig, listener: 
     appVersion: APP_VERSION,
     config
   })
-  await folder.appendLog(`training started: ${JSON.stringify({ ...config, genotype: config.genotypeSource ?? 'inline' })}`)
-  return finish(folder, () => runTraining(folder, config, logging(folder, listener), control, { resume: false, dataset }))
+  await folder.appendLog(
+    `training started: ${JSON.stringify({ ...config, genotype: config.genotypeSource ?? 'inline' })}`
+  )
+  return finish(folder, () =>
+    runTraining(folder, config, logging(folder, listener), control, { resume: false, dataset })
+  )
 }
 
-export async function resumeRun(path: string, listener: JobListener, control: JobControl): Promise<{ manifest: RunManifest; result: JobResult }> {
+export async function resumeRun(
+  path: string,
+  listener: JobListener,
+  control: JobControl
+): Promise<{ manifest: RunManifest; result: JobResult }> {
   const folder = await RunFolder.open(path)
   const manifest = await folder.readManifest()
-  if (manifest.status === 'completed') throw new Error(`${folder.path} has already completed; there is nothing to resume`)
-  const invalid = (message: string | undefined): Error => new Error(`${folder.file('manifest')} holds an invalid config: ${message}`)
+  if (manifest.status === 'completed')
+    throw new Error(`${folder.path} has already completed; there is nothing to resume`)
+  const invalid = (message: string | undefined): Error =>
+    new Error(`${folder.file('manifest')} holds an invalid config: ${message}`)
   await folder.appendLog('resumed')
   if (manifest.kind === 'train') {
     const parsed = trainConfigSchema.safeParse(manifest.config)
     if (!parsed.success) throw invalid(parsed.error.issues[0]?.message)
-    return { manifest, result: await finish(folder, () => runTraining(folder, parsed.data, logging(folder, listener), control, { resume: true })) }
+    return {
+      manifest,
+      result: await finish(folder, () =>
+        runTraining(folder, parsed.data, logging(folder, listener), control, { resume: true })
+      )
+    }
   }
   const parsed = searchConfigSchema.safeParse(manifest.config)
   if (!parsed.success) throw invalid(parsed.error.issues[0]?.message)
-  return { manifest, result: await finish(folder, () => runSearch(folder, parsed.data, logging(folder, listener), control, { resume: true })) }
+  return {
+    manifest,
+    result: await finish(folder, () =>
+      runSearch(folder, parsed.data, logging(folder, listener), control, { resume: true })
+    )
+  }
 }
 
 /** The caller's listener, with every log line also kept in the run's log.txt (so a reopened run shows it). */

@@ -2,7 +2,17 @@ import * as tf from '@tensorflow/tfjs-core'
 import { access } from 'node:fs/promises'
 import { formatGenotypeJson, formatGenotypePython, type Genotype } from '../../../shared/genotype'
 import type { EpochRecord, ProgressRecord, SearchConfig } from '../../../shared/jobs'
-import { BatchLoader, channelStats, loadDataset, type BatchLoaderState, type Dataset, searchSplit, SEARCH_AUGMENTATION, type Batch, type DatasetView } from '../../datasets'
+import {
+  BatchLoader,
+  channelStats,
+  loadDataset,
+  type BatchLoaderState,
+  type Dataset,
+  searchSplit,
+  SEARCH_AUGMENTATION,
+  type Batch,
+  type DatasetView
+} from '../../datasets'
 import { readCheckpoint, writeCheckpoint } from '../../runs/checkpoint-file'
 import { writeFileAtomic } from '../../runs/atomic-write'
 import { RunFolder } from '../../runs/run-folder'
@@ -14,7 +24,15 @@ import { entropyCoefficient, searchCosineLr } from '../train/schedules'
 import { yieldToEventLoop, type JobControl } from './control'
 import { evaluate, toTensors } from './evaluation'
 import { restoreVariables, snapshotVariables, type NamedVariables } from './module-state'
-import { countStep, epochAverages, isReportStep, nextEpoch, progressRecord, startPosition, type StepPosition } from './progress'
+import {
+  countStep,
+  epochAverages,
+  isReportStep,
+  nextEpoch,
+  progressRecord,
+  startPosition,
+  type StepPosition
+} from './progress'
 
 export interface JobListener {
   progress(record: ProgressRecord): void
@@ -51,12 +69,26 @@ export async function runSearch(
   options: { resume: boolean; dataset?: Dataset }
 ): Promise<SearchResult> {
   const dataset = options.dataset ?? loadDataset(config.dataset)
-  listener.log(`dataset ${dataset.name}: ${dataset.train.count} train images of ${dataset.shape.height}×${dataset.shape.width}×${dataset.shape.channels}, ${dataset.classes.length} classes`)
+  listener.log(
+    `dataset ${dataset.name}: ${dataset.train.count} train images of ${dataset.shape.height}×${dataset.shape.width}×${dataset.shape.channels}, ${dataset.classes.length} classes`
+  )
   const split = searchSplit(dataset, { seed: config.seed, subset: config.subset, trainPortion: config.trainPortion })
   const normalize = channelStats(dataset.train)
   const augment = config.augment ? SEARCH_AUGMENTATION : undefined
-  const weightLoader = new BatchLoader(split.weights, { batchSize: config.batchSize, seed: config.seed, augment, normalize, dropLast: true })
-  const alphaLoader = new BatchLoader(split.alpha, { batchSize: config.batchSize, seed: config.seed + 1, augment, normalize, dropLast: true })
+  const weightLoader = new BatchLoader(split.weights, {
+    batchSize: config.batchSize,
+    seed: config.seed,
+    augment,
+    normalize,
+    dropLast: true
+  })
+  const alphaLoader = new BatchLoader(split.alpha, {
+    batchSize: config.batchSize,
+    seed: config.seed + 1,
+    augment,
+    normalize,
+    dropLast: true
+  })
   const validationView = limitView(split.alpha, config.validationSubset)
   const validationLoader = new BatchLoader(validationView, { batchSize: config.batchSize, shuffle: false, normalize })
 
@@ -107,7 +139,10 @@ export async function runSearch(
     state.sgd = sgdState.counters
     state.adam = adamState.counters
     state.loaders = { weights: weightLoader.saveState(), alpha: alphaLoader.saveState() }
-    await writeCheckpoint(checkpointPath, { state, tensors: [...snapshotVariables(stateVariables), ...sgdState.tensors, ...adamState.tensors] })
+    await writeCheckpoint(checkpointPath, {
+      state,
+      tensors: [...snapshotVariables(stateVariables), ...sgdState.tensors, ...adamState.tensors]
+    })
   }
 
   const binaryWeights = net.binaryWeights()
@@ -184,9 +219,17 @@ export async function runSearch(
         genotypeTransfer: net.genotype({ gamma: config.gamma })
       }
       await folder.appendJsonLine('epochs', record)
-      await folder.appendJsonLine('metrics', { ...record, alphaNormal: undefined, alphaReduce: undefined, genotype: undefined, genotypeTransfer: undefined })
+      await folder.appendJsonLine('metrics', {
+        ...record,
+        alphaNormal: undefined,
+        alphaReduce: undefined,
+        genotype: undefined,
+        genotypeTransfer: undefined
+      })
       listener.epoch(record)
-      listener.log(`epoch ${epoch + 1}/${config.epochs}: train ${(record.trainAccuracy * 100).toFixed(1)}%, validation ${(record.validationAccuracy * 100).toFixed(1)}%, H̄ ${record.entropy?.toFixed(3)}`)
+      listener.log(
+        `epoch ${epoch + 1}/${config.epochs}: train ${(record.trainAccuracy * 100).toFixed(1)}%, validation ${(record.validationAccuracy * 100).toFixed(1)}%, H̄ ${record.entropy?.toFixed(3)}`
+      )
       state = nextEpoch(state, epoch)
       await saveCheckpoint()
     }
@@ -218,7 +261,12 @@ export function archStep(net: Supernet, adam: Adam, variables: tf.Variable[], ba
 }
 
 /** Weight step on a train batch: CE, gradients for w only (the binary ones through the XNOR transform), SGD. */
-export function weightStep(net: Supernet, sgd: SgdMomentum, variables: tf.Variable[], batch: Batch): { loss: number; correct: number } {
+export function weightStep(
+  net: Supernet,
+  sgd: SgdMomentum,
+  variables: tf.Variable[],
+  batch: Batch
+): { loss: number; correct: number } {
   return tf.tidy(() => {
     const { x, y } = toTensors(batch)
     let correct = 0
@@ -257,7 +305,9 @@ async function canResume(folder: RunFolder, checkpointPath: string): Promise<boo
   if (exists) return true
   const recorded = await folder.readJsonLines<{ step?: number }>('metrics')
   if (recorded.some((record) => (record.step ?? 0) > 0)) {
-    throw new Error(`checkpoint ${checkpointPath} is missing, but the run recorded progress: it cannot be resumed exactly`)
+    throw new Error(
+      `checkpoint ${checkpointPath} is missing, but the run recorded progress: it cannot be resumed exactly`
+    )
   }
   await folder.truncateAfterStep(0)
   return false
@@ -269,8 +319,16 @@ export async function writeSearchResult(folder: RunFolder): Promise<SearchResult
   let best: EpochRecord | null = null
   for (const record of epochs) if (best === null || record.validationAccuracy > best.validationAccuracy) best = record
   const genotype = (best?.genotype ?? null) as Genotype | null
-  const result: SearchResult = { status: 'completed', bestEpoch: best?.epoch ?? null, bestValidationAccuracy: best?.validationAccuracy ?? null, genotype }
-  await writeFileAtomic(`${folder.path}/${SEARCH_RESULT_FILE}`, JSON.stringify({ ...result, genotypeTransfer: best?.genotypeTransfer ?? null }, null, 2) + '\n')
+  const result: SearchResult = {
+    status: 'completed',
+    bestEpoch: best?.epoch ?? null,
+    bestValidationAccuracy: best?.validationAccuracy ?? null,
+    genotype
+  }
+  await writeFileAtomic(
+    `${folder.path}/${SEARCH_RESULT_FILE}`,
+    JSON.stringify({ ...result, genotypeTransfer: best?.genotypeTransfer ?? null }, null, 2) + '\n'
+  )
   if (genotype !== null) {
     await writeFileAtomic(`${folder.path}/genotype.json`, formatGenotypeJson(genotype) + '\n')
     await writeFileAtomic(`${folder.path}/genotype.py`, formatGenotypePython(genotype) + '\n')

@@ -3,7 +3,16 @@ import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { assertGenotype } from '../../../shared/genotype'
 import type { EpochRecord, TrainConfig } from '../../../shared/jobs'
-import { BatchLoader, channelStats, loadDataset, testSplit, trainSplit, type Batch, type BatchLoaderState, type Dataset } from '../../datasets'
+import {
+  BatchLoader,
+  channelStats,
+  loadDataset,
+  testSplit,
+  trainSplit,
+  type Batch,
+  type BatchLoaderState,
+  type Dataset
+} from '../../datasets'
 import { writeFileAtomic } from '../../runs/atomic-write'
 import { readCheckpoint, writeCheckpoint } from '../../runs/checkpoint-file'
 import type { RunFolder } from '../../runs/run-folder'
@@ -15,7 +24,15 @@ import { cosineLr, cosineWarmRestartsLr, oneCycle } from '../train/schedules'
 import { yieldToEventLoop, type JobControl } from './control'
 import { evaluate, toTensors } from './evaluation'
 import { restoreVariables, snapshotVariables, type NamedVariables } from './module-state'
-import { countStep, epochAverages, isReportStep, nextEpoch, progressRecord, startPosition, type StepPosition } from './progress'
+import {
+  countStep,
+  epochAverages,
+  isReportStep,
+  nextEpoch,
+  progressRecord,
+  startPosition,
+  type StepPosition
+} from './progress'
 import type { JobListener } from './search-job'
 import { saveTrainedModel } from './trained-model'
 
@@ -51,7 +68,13 @@ export async function runTraining(
   const test = testSplit(dataset, { seed: config.seed, subset: config.testSubset })
   const normalize = channelStats(dataset.train)
   const augment = config.augment ? { padding: 4, flip: true, cutout: config.cutout } : undefined
-  const loader = new BatchLoader(train, { batchSize: config.batchSize, seed: config.seed, augment, normalize, dropLast: true })
+  const loader = new BatchLoader(train, {
+    batchSize: config.batchSize,
+    seed: config.seed,
+    augment,
+    normalize,
+    dropLast: true
+  })
   const testLoader = new BatchLoader(test, { batchSize: config.batchSize, shuffle: false, normalize })
   listener.log(`dataset ${dataset.name}: ${train.count} train and ${test.count} test images`)
 
@@ -84,13 +107,19 @@ export async function runTraining(
     listener.log(`resumed at epoch ${state.epoch + 1}, step ${state.step} of ${totalSteps}`)
   } else if (options.resume) {
     const recorded = await folder.readJsonLines<{ step?: number }>('metrics')
-    if (recorded.some((record) => (record.step ?? 0) > 0)) throw new Error(`checkpoint ${checkpointPath} is missing, but the run recorded progress: it cannot be resumed exactly`)
+    if (recorded.some((record) => (record.step ?? 0) > 0))
+      throw new Error(
+        `checkpoint ${checkpointPath} is missing, but the run recorded progress: it cannot be resumed exactly`
+      )
   }
   const saveCheckpoint = async (): Promise<void> => {
     const sgdState = sgd.state()
     state.sgd = sgdState.counters
     state.loader = loader.saveState()
-    await writeCheckpoint(checkpointPath, { state, tensors: [...snapshotVariables(stateVariables), ...sgdState.tensors] })
+    await writeCheckpoint(checkpointPath, {
+      state,
+      tensors: [...snapshotVariables(stateVariables), ...sgdState.tensors]
+    })
   }
 
   const binaryWeights = net.binaryWeights()
@@ -145,7 +174,8 @@ export async function runTraining(
       for (const weight of binaryWeights) centerAndClampLatent(weight)
       const evaluation = evaluate(net, testLoader)
       lastTest = evaluation.accuracy
-      if (best === null || evaluation.accuracy > best.accuracy) best = { epoch: epoch + 1, accuracy: evaluation.accuracy }
+      if (best === null || evaluation.accuracy > best.accuracy)
+        best = { epoch: epoch + 1, accuracy: evaluation.accuracy }
       const seconds = (Date.now() - epochStart) / 1000
       const record: EpochRecord = {
         type: 'epoch',
@@ -161,7 +191,9 @@ export async function runTraining(
       await folder.appendJsonLine('epochs', record)
       await folder.appendJsonLine('metrics', record)
       listener.epoch(record)
-      listener.log(`epoch ${epoch + 1}/${config.epochs}: train ${(record.trainAccuracy * 100).toFixed(1)}%, test ${(evaluation.accuracy * 100).toFixed(1)}%`)
+      listener.log(
+        `epoch ${epoch + 1}/${config.epochs}: train ${(record.trainAccuracy * 100).toFixed(1)}%, test ${(evaluation.accuracy * 100).toFixed(1)}%`
+      )
       state = nextEpoch(state, epoch)
       await saveCheckpoint()
     }
@@ -187,7 +219,13 @@ export async function runTraining(
   }
 }
 
-export function trainStep(net: FinalNetwork, sgd: SgdMomentum, variables: tf.Variable[], batch: Batch, config: TrainConfig): { loss: number; correct: number } {
+export function trainStep(
+  net: FinalNetwork,
+  sgd: SgdMomentum,
+  variables: tf.Variable[],
+  batch: Batch,
+  config: TrainConfig
+): { loss: number; correct: number } {
   return tf.tidy(() => {
     const { x, y } = toTensors(batch)
     let correct = 0
@@ -211,9 +249,15 @@ function clipByGlobalNorm(gradients: tf.Tensor[], maxNorm: number): tf.Tensor[] 
   return gradients.map((g) => tf.mul(g, maxNorm / (norm + 1e-6)))
 }
 
-function scheduleAt(config: TrainConfig, step: number, totalSteps: number, stepsPerEpoch: number): { lr: number; momentum?: number } {
+function scheduleAt(
+  config: TrainConfig,
+  step: number,
+  totalSteps: number,
+  stepsPerEpoch: number
+): { lr: number; momentum?: number } {
   if (config.schedule === 'one-cycle') return oneCycle(step, totalSteps, config.lr)
-  if (config.schedule === 'cosine-restarts') return { lr: cosineWarmRestartsLr(step / stepsPerEpoch, Math.min(RESTART_PERIOD, config.epochs), config.lr) }
+  if (config.schedule === 'cosine-restarts')
+    return { lr: cosineWarmRestartsLr(step / stepsPerEpoch, Math.min(RESTART_PERIOD, config.epochs), config.lr) }
   return { lr: cosineLr(step / totalSteps, config.lr, 0) }
 }
 

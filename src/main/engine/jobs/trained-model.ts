@@ -33,7 +33,10 @@ export interface TrainedModelInfo {
 export async function saveTrainedModel(runPath: string, net: FinalNetwork, info: TrainedModelInfo): Promise<string> {
   const path = join(runPath, TRAINED_MODEL_FILE)
   await mkdir(join(runPath, 'model'), { recursive: true })
-  await writeCheckpoint(path, { state: info, tensors: snapshotVariables([...net.namedParameters(), ...net.namedBuffers()]) })
+  await writeCheckpoint(path, {
+    state: info,
+    tensors: snapshotVariables([...net.namedParameters(), ...net.namedBuffers()])
+  })
   return path
 }
 

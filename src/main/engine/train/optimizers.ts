@@ -58,7 +58,9 @@ export class SgdMomentum implements Optimizer {
   state(): { tensors: NamedTensorData[]; counters: Record<string, number> } {
     const tensors = this.params.flatMap(({ name, variable }) => {
       const buffer = this.momentumBuffers.get(variable)
-      return buffer === undefined ? [] : [{ name: `sgd.momentum.${name}`, shape: buffer.shape, data: buffer.dataSync() as Float32Array }]
+      return buffer === undefined
+        ? []
+        : [{ name: `sgd.momentum.${name}`, shape: buffer.shape, data: buffer.dataSync() as Float32Array }]
     })
     return { tensors, counters: { learningRate: this.learningRate } }
   }
@@ -137,7 +139,10 @@ export class Adam implements Optimizer {
       const old = this.moments.get(variable)
       old?.m.dispose()
       old?.v.dispose()
-      this.moments.set(variable, { m: tf.variable(tf.tensor(m.data, m.shape), false), v: tf.variable(tf.tensor(v.data, v.shape), false) })
+      this.moments.set(variable, {
+        m: tf.variable(tf.tensor(m.data, m.shape), false),
+        v: tf.variable(tf.tensor(v.data, v.shape), false)
+      })
     }
     this.steps = counters.steps ?? 0
     if (counters.learningRate !== undefined) this.learningRate = counters.learningRate

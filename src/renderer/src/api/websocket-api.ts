@@ -48,7 +48,10 @@ export function createWebSocketApi(url: string, onConnection: (connected: boolea
       // Calls in flight on the lost socket will never be answered: fail them so the page can say so.
       for (const [id, resolve] of pending) {
         pending.delete(id)
-        resolve({ ok: false, error: { code: 'unavailable', message: 'lost the connection to the BNAS Studio server; retrying' } })
+        resolve({
+          ok: false,
+          error: { code: 'unavailable', message: 'lost the connection to the BNAS Studio server; retrying' }
+        })
       }
       setTimeout(connect, retryMs)
       retryMs = Math.min(retryMs * 2, 5000)
@@ -65,7 +68,9 @@ export function createWebSocketApi(url: string, onConnection: (connected: boolea
       else queue.push(frame)
     })
 
-  const call = Object.fromEntries(operationNames.map((op) => [op, (request: unknown) => send(op, request)])) as unknown as OperationFunctions
+  const call = Object.fromEntries(
+    operationNames.map((op) => [op, (request: unknown) => send(op, request)])
+  ) as unknown as OperationFunctions
 
   return {
     call,

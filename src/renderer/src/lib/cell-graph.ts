@@ -60,7 +60,8 @@ export interface CellGraphOptions {
   compact?: boolean
 }
 
-export const stateLabel = (state: number): string => (state === 0 ? 'c_{k-2}' : state === 1 ? 'c_{k-1}' : String(state - 2))
+export const stateLabel = (state: number): string =>
+  state === 0 ? 'c_{k-2}' : state === 1 ? 'c_{k-1}' : String(state - 2)
 
 /** "c_{k-1} → 2": the edge of α row `row`, from its input state into its node. */
 export function edgeName(row: number): string {
@@ -76,7 +77,14 @@ export function layoutCell(genotype: GenotypeOf<string>, kind: CellKind, options
   const concat = kind === 'normal' ? genotype.normalConcat : genotype.reduceConcat
   const steps = Math.ceil(gene.length / 2)
   const graph = new dagre.graphlib.Graph({ multigraph: true })
-  graph.setGraph({ rankdir: 'LR', nodesep: compact ? 6 : 16, ranksep: compact ? 22 : 36, edgesep: compact ? 4 : 10, marginx: 0, marginy: 0 })
+  graph.setGraph({
+    rankdir: 'LR',
+    nodesep: compact ? 6 : 16,
+    ranksep: compact ? 22 : 36,
+    edgesep: compact ? 4 : 10,
+    marginx: 0,
+    marginy: 0
+  })
   graph.setDefaultEdgeLabel(() => ({}))
 
   const nodeSize = compact ? { width: 26, height: 16 } : { width: 64, height: 32 }
@@ -124,22 +132,40 @@ export function layoutCell(genotype: GenotypeOf<string>, kind: CellKind, options
       weight
     })
   })
-  for (const state of concat) pending.push({ id: `c${state}`, from: nodeIds(state), to: 'out', op: '', label: '', kind: 'concat', alphaRow: null, weight: null })
+  for (const state of concat)
+    pending.push({
+      id: `c${state}`,
+      from: nodeIds(state),
+      to: 'out',
+      op: '',
+      label: '',
+      kind: 'concat',
+      alphaRow: null,
+      weight: null
+    })
   if (options.skip ?? true) {
     const label = kind === 'normal' ? '+ identity' : '+ 2×2 conv'
     pending.push({ id: 'skip', from: nodeIds(1), to: 'out', op: '', label, kind: 'skip', alphaRow: null, weight: null })
   }
   for (const edge of pending) {
     const hasLabel = !compact && edge.label !== ''
-    graph.setEdge(edge.from, edge.to, hasLabel ? { width: edge.label.length * 5.6 + 6, height: 13, labelpos: 'c' } : { width: 0, height: 0 }, edge.id)
+    graph.setEdge(
+      edge.from,
+      edge.to,
+      hasLabel ? { width: edge.label.length * 5.6 + 6, height: 13, labelpos: 'c' } : { width: 0, height: 0 },
+      edge.id
+    )
   }
   dagre.layout(graph)
 
   // A node is dead when everything reaching it is zero: all its incoming op edges are Zeroise, or come from dead nodes.
   const dead = new Set<string>()
   for (let node = 0; node < steps; node++) {
-    const incoming = pending.filter((edge) => edge.to === nodeIds(node + 2) && (edge.kind === 'op' || edge.kind === 'zeroise'))
-    if (incoming.length > 0 && incoming.every((edge) => edge.kind === 'zeroise' || dead.has(edge.from))) dead.add(nodeIds(node + 2))
+    const incoming = pending.filter(
+      (edge) => edge.to === nodeIds(node + 2) && (edge.kind === 'op' || edge.kind === 'zeroise')
+    )
+    if (incoming.length > 0 && incoming.every((edge) => edge.kind === 'zeroise' || dead.has(edge.from)))
+      dead.add(nodeIds(node + 2))
   }
 
   const nodes: CellNode[] = [...roles].map(([id, { label, role }]) => {
@@ -153,7 +179,12 @@ export function layoutCell(genotype: GenotypeOf<string>, kind: CellKind, options
     ys.push(node.y - node.height / 2, node.y + node.height / 2)
   }
   const edges: CellEdge[] = pending.map((edge) => {
-    const laid = graph.edge(edge.from, edge.to, edge.id) as { points: Array<{ x: number; y: number }>; x?: number; y?: number; width?: number }
+    const laid = graph.edge(edge.from, edge.to, edge.id) as {
+      points: Array<{ x: number; y: number }>
+      x?: number
+      y?: number
+      width?: number
+    }
     const points = laid.points
     for (const point of points) {
       xs.push(point.x)

@@ -21,7 +21,11 @@ export interface FieldGroup {
 export type FormModel = Record<string, string | number | boolean | undefined>
 
 /** The form model as a config object: empty optional numbers are dropped, numbers stay numbers. */
-export function toConfig(groups: FieldGroup[], model: FormModel, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function toConfig(
+  groups: FieldGroup[],
+  model: FormModel,
+  extra: Record<string, unknown> = {}
+): Record<string, unknown> {
   const config: Record<string, unknown> = { ...extra }
   for (const field of groups.flatMap((group) => group.fields)) {
     const value = model[field.key]
@@ -29,7 +33,8 @@ export function toConfig(groups: FieldGroup[], model: FormModel, extra: Record<s
       if (!field.optional && field.type === 'text') config[field.key] = ''
       continue
     }
-    if (field.type === 'int' || field.type === 'number') config[field.key] = typeof value === 'number' ? value : Number(value)
+    if (field.type === 'int' || field.type === 'number')
+      config[field.key] = typeof value === 'number' ? value : Number(value)
     else config[field.key] = value
   }
   return config

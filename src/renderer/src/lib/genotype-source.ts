@@ -29,7 +29,11 @@ export function genotypeOfEpoch(record: EpochRecord | undefined, gamma = 1): Gen
 }
 
 /** α history of one edge: for each op, its weight per epoch. */
-export function alphaHistory(epochs: readonly EpochRecord[], cell: 'normal' | 'reduce', row: number): Array<Array<[number, number]>> {
+export function alphaHistory(
+  epochs: readonly EpochRecord[],
+  cell: 'normal' | 'reduce',
+  row: number
+): Array<Array<[number, number]>> {
   const series: Array<Array<[number, number]>> = []
   for (const record of epochs) {
     const matrix = cell === 'normal' ? record.alphaNormal : record.alphaReduce

@@ -26,7 +26,19 @@ export const FLUSH_MS = 250
 const LOG_LIMIT = 2000
 
 function emptyRun(runId: string): LiveRun {
-  return { runId, summary: null, config: null, progress: [], epochs: [], log: [], status: null, message: null, loaded: false, error: null, lastSeq: -1 }
+  return {
+    runId,
+    summary: null,
+    config: null,
+    progress: [],
+    epochs: [],
+    log: [],
+    status: null,
+    message: null,
+    loaded: false,
+    error: null,
+    lastSeq: -1
+  }
 }
 
 /**
@@ -72,8 +84,14 @@ export const useRunsStore = defineStore('runs', () => {
         const detail = result.value
         run.summary = detail.summary
         run.config = detail.config
-        run.progress = mergeProgress(detail.progress, run.progress.filter((record) => record.step > (detail.progress.at(-1)?.step ?? -1)))
-        run.epochs = mergeEpochs(detail.epochs, run.epochs.filter((record) => record.epoch > (detail.epochs.at(-1)?.epoch ?? -1)))
+        run.progress = mergeProgress(
+          detail.progress,
+          run.progress.filter((record) => record.step > (detail.progress.at(-1)?.step ?? -1))
+        )
+        run.epochs = mergeEpochs(
+          detail.epochs,
+          run.epochs.filter((record) => record.epoch > (detail.epochs.at(-1)?.epoch ?? -1))
+        )
         const history = detail.log.split('\n').filter((line) => line !== '')
         const recent = history.slice(-50).join('\n')
         run.log = [...history, ...run.log.filter((line) => !recent.includes(line))].slice(-LOG_LIMIT)
@@ -113,8 +131,10 @@ export const useRunsStore = defineStore('runs', () => {
         run.message = event.payload.message ?? null
         break
       case 'log': {
-        const line = event.payload.level === 'info' ? event.payload.message : `[${event.payload.level}] ${event.payload.message}`
-        if (run.log.at(-1)?.endsWith(event.payload.message) !== true) run.log = [...run.log.slice(-(LOG_LIMIT - 1)), line]
+        const line =
+          event.payload.level === 'info' ? event.payload.message : `[${event.payload.level}] ${event.payload.message}`
+        if (run.log.at(-1)?.endsWith(event.payload.message) !== true)
+          run.log = [...run.log.slice(-(LOG_LIMIT - 1)), line]
         break
       }
     }
