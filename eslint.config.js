@@ -2,8 +2,10 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 import pluginVue from 'eslint-plugin-vue'
 import globals from 'globals'
+import prettier from 'eslint-config-prettier'
 
-// The process boundaries of DESIGN.md section 2 are enforced here, not just described:
+// Formatting belongs to Prettier (`npm run lint` checks it): eslint-config-prettier, last, turns off the stylistic
+// rules that would fight it. The process boundaries of DESIGN.md section 2 are enforced here, not just described:
 // the engine and the shared contract never import electron, and the renderer imports nothing from src/main.
 export default tseslint.config(
   { ignores: ['out/**', 'node_modules/**', 'test-artifacts/**', 'resources/**', 'test/fixtures/**'] },
@@ -57,5 +59,6 @@ export default tseslint.config(
         }
       ]
     }
-  }
+  },
+  prettier
 )
