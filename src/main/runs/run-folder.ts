@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises'
+import { access, appendFile, mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { writeFileAtomic } from './atomic-write'
 
@@ -123,6 +123,27 @@ export class RunFolder {
       }
     })
     return records
+  }
+
+  /**
+   * Whether there is a checkpoint to resume from. A run killed before its first checkpoint simply starts again (its
+   * logs emptied); a run that recorded progress but has no checkpoint is an error, never a silent restart.
+   */
+  async canResume(): Promise<boolean> {
+    const checkpoint = this.file('latestCheckpoint')
+    const exists = await access(checkpoint).then(
+      () => true,
+      () => false
+    )
+    if (exists) return true
+    const recorded = await this.readJsonLines<{ step?: number }>('metrics')
+    if (recorded.some((record) => (record.step ?? 0) > 0)) {
+      throw new Error(
+        `checkpoint ${checkpoint} is missing, but the run recorded progress: it cannot be resumed exactly`
+      )
+    }
+    await this.truncateAfterStep(0)
+    return false
   }
 
   /**

@@ -21,14 +21,7 @@ export async function startSearchRun(
 ): Promise<JobResult> {
   // Read the data before making the folder: a bad dataset fails with nothing written.
   const dataset = loadDataset(config.dataset)
-  const folder = await RunFolder.create(out, {
-    id: basename(out),
-    kind: 'search',
-    createdAt: new Date().toISOString(),
-    status: 'running',
-    appVersion: APP_VERSION,
-    config
-  })
+  const folder = await createRunFolder(out, 'search', config)
   await folder.appendLog(`search started: ${JSON.stringify(config)}`)
   return finish(folder, () => runSearch(folder, config, logging(folder, listener), control, { resume: false, dataset }))
 }
@@ -40,14 +33,7 @@ export async function startTrainRun(
   control: JobControl
 ): Promise<JobResult> {
   const dataset = loadDataset(config.dataset)
-  const folder = await RunFolder.create(out, {
-    id: basename(out),
-    kind: 'train',
-    createdAt: new Date().toISOString(),
-    status: 'running',
-    appVersion: APP_VERSION,
-    config
-  })
+  const folder = await createRunFolder(out, 'train', config)
   await folder.appendLog(
     `training started: ${JSON.stringify({ ...config, genotype: config.genotypeSource ?? 'inline' })}`
   )
@@ -86,6 +72,21 @@ export async function resumeRun(
       runSearch(folder, parsed.data, logging(folder, listener), control, { resume: true })
     )
   }
+}
+
+function createRunFolder(
+  out: string,
+  kind: 'search' | 'train',
+  config: SearchConfig | TrainConfig
+): Promise<RunFolder> {
+  return RunFolder.create(out, {
+    id: basename(out),
+    kind,
+    createdAt: new Date().toISOString(),
+    status: 'running',
+    appVersion: APP_VERSION,
+    config
+  })
 }
 
 /** The caller's listener, with every log line also kept in the run's log.txt (so a reopened run shows it). */

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core'
-import { access } from 'node:fs/promises'
 import { formatGenotypeJson, formatGenotypePython, type Genotype } from '../../../shared/genotype'
 import type { EpochRecord, ProgressRecord, SearchConfig } from '../../../shared/jobs'
 import {
@@ -118,7 +117,7 @@ export async function runSearch(
 
   let state: SearchCheckpointState = { ...startPosition(), sgd: {}, adam: {} }
   const checkpointPath = folder.file('latestCheckpoint')
-  if (options.resume && (await canResume(folder, checkpointPath))) {
+  if (options.resume && (await folder.canResume())) {
     // Continue from the checkpoint, which must exist and be sound: readCheckpoint reports anything else.
     const saved = await readCheckpoint<SearchCheckpointState>(checkpointPath)
     restoreVariables(stateVariables, saved.tensors, checkpointPath)
@@ -291,26 +290,6 @@ function limitView(view: DatasetView, limit: number | undefined): DatasetView {
   if (limit === undefined || limit >= view.count) return view
   const indices = view.indices.subarray(0, limit)
   return { ...view, indices, count: indices.length }
-}
-
-/**
- * Whether there is progress to resume. A run killed before its first checkpoint simply starts again; a run that
- * recorded progress but has no checkpoint is an error, never a silent restart from scratch.
- */
-async function canResume(folder: RunFolder, checkpointPath: string): Promise<boolean> {
-  const exists = await access(checkpointPath).then(
-    () => true,
-    () => false
-  )
-  if (exists) return true
-  const recorded = await folder.readJsonLines<{ step?: number }>('metrics')
-  if (recorded.some((record) => (record.step ?? 0) > 0)) {
-    throw new Error(
-      `checkpoint ${checkpointPath} is missing, but the run recorded progress: it cannot be resumed exactly`
-    )
-  }
-  await folder.truncateAfterStep(0)
-  return false
 }
 
 /** The pair (genotype at the end of epoch t, validation accuracy at the end of epoch t) with the best accuracy. */

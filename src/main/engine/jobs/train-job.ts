@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core'
-import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { assertGenotype } from '../../../shared/genotype'
 import type { EpochRecord, TrainConfig } from '../../../shared/jobs'
@@ -96,7 +95,7 @@ export async function runTraining(
   const checkpointPath = folder.file('latestCheckpoint')
 
   let state: TrainCheckpointState = { ...startPosition(), sgd: {} }
-  if (options.resume && (await exists(checkpointPath))) {
+  if (options.resume && (await folder.canResume())) {
     const saved = await readCheckpoint<TrainCheckpointState>(checkpointPath)
     restoreVariables(stateVariables, saved.tensors, checkpointPath)
     sgd.loadState(saved.tensors, saved.state.sgd)
@@ -105,12 +104,6 @@ export async function runTraining(
     loader.restoreState(state.loader)
     await folder.truncateAfterStep(state.step)
     listener.log(`resumed at epoch ${state.epoch + 1}, step ${state.step} of ${totalSteps}`)
-  } else if (options.resume) {
-    const recorded = await folder.readJsonLines<{ step?: number }>('metrics')
-    if (recorded.some((record) => (record.step ?? 0) > 0))
-      throw new Error(
-        `checkpoint ${checkpointPath} is missing, but the run recorded progress: it cannot be resumed exactly`
-      )
   }
   const saveCheckpoint = async (): Promise<void> => {
     const sgdState = sgd.state()
@@ -259,11 +252,4 @@ function scheduleAt(
   if (config.schedule === 'cosine-restarts')
     return { lr: cosineWarmRestartsLr(step / stepsPerEpoch, Math.min(RESTART_PERIOD, config.epochs), config.lr) }
   return { lr: cosineLr(step / totalSteps, config.lr, 0) }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false
-  )
 }
