@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/main/engine/backend'
 import { centerAndClampLatent, createRng } from '../../src/main/engine/nn'
-import { dropPath, FinalNetwork, type Shape3 } from '../../src/main/engine/network'
+import { dropPath, FinalNetwork, Supernet, type Shape3 } from '../../src/main/engine/network'
 import { DARTS_V2, LATEST_CELL, LATEST_CELL_ZEROISE, type Genotype } from '../../src/shared/genotype'
 
 beforeAll(async () => {
@@ -46,7 +46,7 @@ describe('FinalNetwork', () => {
 
   for (const [macro, genotype, size] of [
     ['cifar', LATEST_CELL_ZEROISE, 16],
-    ['imagenet', LATEST_CELL, 48]
+    ['imagenet', LATEST_CELL, 64]
   ] as const) {
     it(`${macro}: forward gives [N, classes], and every cell output has the traced shape`, () => {
       const network = new FinalNetwork({
@@ -97,6 +97,31 @@ describe('FinalNetwork', () => {
     expect(() => build({ ...LATEST_CELL, normal: [['none', 3], ...LATEST_CELL.normal.slice(1)] })).toThrow(
       'normal[0]: input 3 is not an earlier state of node 0 (allowed 0..1)'
     )
+  })
+
+  it('refuses an input size a reduction cell cannot halve, naming the cell and the sizes that work', () => {
+    const network = new FinalNetwork({
+      genotype: LATEST_CELL,
+      cells: 3,
+      channels: 2,
+      classes: 2,
+      macro: 'cifar',
+      seed: 0
+    })
+    const supernet = new Supernet({ cells: 3, channels: 2, classes: 2, seed: 0 })
+    try {
+      tf.tidy(() => {
+        const odd = tf.zeros([1, 9, 9, 3]) as tf.Tensor4D
+        const message = /cell 1 is a reduction cell and gets 9×9 feature maps.*multiples of 4/
+        expect(() => network.logits(odd, { training: false })).toThrow(message)
+        expect(() => supernet.logits(odd, { training: false })).toThrow(message)
+        // Sizes that stay even down to the second reduction run.
+        expect(network.logits(tf.zeros([1, 12, 12, 3]) as tf.Tensor4D, { training: false }).shape).toEqual([1, 2])
+      })
+    } finally {
+      network.dispose()
+      supernet.dispose()
+    }
   })
 })
 

@@ -10,7 +10,7 @@ import {
 } from '../nn'
 import type { WeightGradientMode } from '../ops'
 import { dropPath } from './drop-path'
-import { CELL_MULTIPLIER, type CellPlan } from './macro'
+import { CELL_MULTIPLIER, checkReductionInput, type CellPlan } from './macro'
 import { ModuleList } from './search-cell'
 import { joinName, traceModule, type LayerRecord, type Shape3 } from './trace'
 
@@ -89,6 +89,7 @@ export class FinalCell extends Module {
   }
 
   forwardCell(s0: tf.Tensor4D, s1: tf.Tensor4D, ctx: FinalForwardContext): tf.Tensor4D {
+    checkReductionInput(this.plan, s1.shape)
     return tf.tidy(() => {
       const states = [this.preprocess0.forward(s0, ctx), this.preprocess1.forward(s1, ctx)]
       const drop = ctx.training && ctx.dropPathProb > 0

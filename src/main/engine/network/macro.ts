@@ -47,3 +47,19 @@ export function planCells(opts: {
 export function checkPositiveInteger(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 1) throw new Error(`${what} must be a positive integer, got ${value}`)
 }
+
+/**
+ * A reduction cell halves its inputs two ways that agree only at even sizes: the stride-2 ops give ⌈h/2⌉ and the 2×2
+ * stride-2 residual conv ⌊h/2⌋ (the authors' model fails the same way, with a shape error deep in the cell). Checked
+ * before the cell runs, so the user reads which size to use instead of a broadcast error.
+ */
+export function checkReductionInput(plan: CellPlan, shape: readonly number[]): void {
+  const [, h, w] = shape
+  if (!plan.reduction || (h % 2 === 0 && w % 2 === 0)) return
+  throw new Error(
+    `cell ${plan.index} is a reduction cell and gets ${h}×${w} feature maps: odd sizes cannot be halved by both its ` +
+      `stride-2 ops and its 2×2 residual conv. Use images whose size stays even down to every reduction cell ` +
+      `(with two reductions and a stride-1 stem: multiples of 4, e.g. 28×28 or 32×32); an image folder can be ` +
+      `resized with ?size=N`
+  )
+}

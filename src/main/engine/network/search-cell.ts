@@ -11,7 +11,7 @@ import {
 import type { WeightGradientMode } from '../ops'
 import { useFusedKernels } from '../ops/fused'
 import { weightedSum } from '../native/mixture'
-import { CELL_MULTIPLIER, type CellPlan } from './macro'
+import { CELL_MULTIPLIER, checkReductionInput, type CellPlan } from './macro'
 import { joinName, traceModule, type LayerRecord, type Shape3 } from './trace'
 
 /**
@@ -137,6 +137,7 @@ export class SearchCell extends Module {
 
   /** `weights`: softmax(α) of this cell type, [edges, 7]. */
   forwardCell(s0: tf.Tensor4D, s1: tf.Tensor4D, weights: tf.Tensor2D, ctx: ForwardContext): tf.Tensor4D {
+    checkReductionInput(this.plan, s1.shape)
     return tf.tidy(() => {
       const rows = tf.unstack(weights) as tf.Tensor1D[]
       const fused = useFusedKernels()
