@@ -16,19 +16,23 @@ const native = nativeAddonStatus()
 describe('backend selection', () => {
   it(`auto tries the fastest first and reports why each faster one was passed over (native addon ${native.available ? 'built' : 'not built'} here)`, async () => {
     const report = await initBackend('auto')
-    const [gpu, node, nativeAttempt, wasm] = report.tried
+    const [gpu, webgpu, node, nativeAttempt, wasm] = report.tried
+    // WebGPU comes right after CUDA but only on a hardware adapter: a software one (lavapipe here) or none at all is
+    // passed over with the reason (test/webgpu/backend.test.ts checks the adapter cases).
+    expect(webgpu).toMatchObject({ backend: 'webgpu', available: false })
+    expect(webgpu.reason).toMatch(/software adapter .*only on request \(--backend webgpu\)|adapter|webgpu/)
     // tfjs-node(-gpu) cannot be installed on the build machines (DESIGN.md 3); where it is, this test says so.
     expect(gpu).toMatchObject({ available: false, reason: '@tensorflow/tfjs-node-gpu is not installed' })
     expect(node).toMatchObject({ available: false, reason: '@tensorflow/tfjs-node is not installed' })
     expect(report.detail).toContain('not used: tensorflow-gpu: @tensorflow/tfjs-node-gpu is not installed')
     if (native.available) {
-      expect(report.tried.map((t) => t.backend)).toEqual(['tensorflow-gpu', 'tensorflow', 'native'])
+      expect(report.tried.map((t) => t.backend)).toEqual(['tensorflow-gpu', 'webgpu', 'tensorflow', 'native'])
       expect(nativeAttempt).toEqual({ backend: 'native', available: true })
       expect(report.name).toBe('native')
       expect(tf.getBackend()).toBe('native')
       return
     }
-    expect(report.tried.map((t) => t.backend)).toEqual(['tensorflow-gpu', 'tensorflow', 'native', 'wasm'])
+    expect(report.tried.map((t) => t.backend)).toEqual(['tensorflow-gpu', 'webgpu', 'tensorflow', 'native', 'wasm'])
     expect(nativeAttempt).toMatchObject({ available: false, reason: native.reason })
     expect(wasm).toEqual({ backend: 'wasm', available: true })
     expect(report.name).toBe('wasm')

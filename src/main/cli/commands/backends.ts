@@ -15,9 +15,14 @@ export function registerBackends(program: Command): void {
       }
       for (const backend of backends) {
         const state = backend.available ? 'available' : `unavailable: ${backend.reason ?? 'unknown reason'}`
-        process.stdout.write(
-          `${backend.available ? '✓' : '✗'} ${backend.name.padEnd(16)} ${backend.description}\n    ${state}\n`
-        )
+        const lines = [
+          `${backend.available ? '✓' : '✗'} ${backend.name.padEnd(16)} ${backend.description}`,
+          `    ${state}`
+        ]
+        // The GPU adapter (or other hardware) found, and why 'auto' does not pick a backend that runs.
+        if (backend.found) lines.push(`    found: ${backend.found}`)
+        if (backend.notAuto) lines.push(`    not chosen by auto: ${backend.notAuto}`)
+        process.stdout.write(lines.join('\n') + '\n')
       }
     })
 }

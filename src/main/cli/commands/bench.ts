@@ -6,7 +6,7 @@ import {
   type StepBenchOptions,
   type StepBenchResult
 } from '../../engine/bench/step-bench'
-import { initBackend, type BackendPreference } from '../../engine/backend'
+import { BACKEND_OPTION_HELP, initBackend, type BackendPreference } from '../../engine/backend'
 import { parseInputShape } from './summary'
 
 interface StepFlags {
@@ -39,7 +39,7 @@ export function registerBench(program: Command): Command {
       .option('--classes <n>', 'classes', '10')
       .option('--warmup <n>', 'untimed steps first', '1')
       .option('--steps <n>', 'timed steps (the median is reported)', '3')
-      .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, native, wasm, cpu', 'auto')
+      .option('--backend <name>', BACKEND_OPTION_HELP, 'auto')
       .option('--json', 'print JSON', false)
   common(
     bench

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { isSearchPresetName, SEARCH_PRESETS, searchConfigSchema, type SearchConfigInput } from '../../../shared/jobs'
+import { BACKEND_OPTION_HELP } from '../../engine/backend'
 import { resumeRun, startSearchRun } from '../../engine/jobs/run-job'
 import { parseNumber, runWithSignals, withBackend } from '../job-cli'
 import { createReporter } from '../reporter'
@@ -53,7 +54,7 @@ export function registerSearch(program: Command): void {
     .option('--preset <name>', `start from a preset: ${Object.keys(SEARCH_PRESETS).join(', ')}`)
     .option('--weight-gradient <mode>', "binary weights' gradient: xnor (the authors' transform) or ste")
     .option('--no-augment', 'no random crop and flip')
-    .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, native, wasm, cpu', 'auto')
+    .option('--backend <name>', BACKEND_OPTION_HELP, 'auto')
     .option('--json', 'print JSON lines (progress, epoch, log, result) instead of a progress bar', false)
   for (const [flag, , help] of NUMERIC_OPTIONS) command.option(flag, help, parseNumber)
   command.action(async (options: SearchOptions) => {
@@ -69,7 +70,7 @@ export function registerResume(program: Command): void {
     .command('resume')
     .description('continue a stopped, failed or killed run from its last checkpoint')
     .argument('<run>', 'the run folder')
-    .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, native, wasm, cpu', 'auto')
+    .option('--backend <name>', BACKEND_OPTION_HELP, 'auto')
     .option('--json', 'print JSON lines instead of a progress bar', false)
     .action(async (run: string, options: { backend: string; json: boolean }) => {
       const reporter = createReporter(options.json)

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { createAppCore } from '../../app/app-core'
+import { BACKEND_OPTION_HELP } from '../../engine/backend'
 import { appRoot, builtRendererDir, builtWorkerPath } from '../../app/paths'
 import { startBrowserServer } from '../../server/browser-server'
 import { APP_VERSION } from '../../version'
@@ -21,7 +22,7 @@ export function registerServe(program: Command): void {
     .option('--port <port>', 'port to listen on (0 picks a free one)', '0')
     .option('--open', 'open the system browser at the URL', false)
     .option('--dev', 'serve the renderer from its sources with hot reload', false)
-    .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, native, wasm, cpu', 'auto')
+    .option('--backend <name>', BACKEND_OPTION_HELP, 'auto')
     .option('--reason <text>', 'why browser mode is used instead of the desktop window (shown in the app)')
     .action(async (options: ServeOptions) => serve(options))
 }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import type { Command } from 'commander'
 import { isTrainPresetName, TRAIN_PRESETS, trainConfigSchema, type TrainConfigInput } from '../../../shared/jobs'
 import { BatchLoader, loadDataset, testSplit } from '../../datasets'
+import { BACKEND_OPTION_HELP } from '../../engine/backend'
 import { evaluate } from '../../engine/jobs/evaluation'
 import { startTrainRun } from '../../engine/jobs/run-job'
 import { loadTrainedModel } from '../../engine/jobs/trained-model'
@@ -63,7 +64,7 @@ export function registerTrain(program: Command): void {
     .option('--schedule <name>', 'one-cycle (CIFAR, spec 5.2), cosine-restarts (ImageNet, spec 5.3) or cosine')
     .option('--weight-gradient <mode>', "binary weights' gradient: xnor (the authors' transform) or ste")
     .option('--no-augment', 'no random crop and flip')
-    .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, native, wasm, cpu', 'auto')
+    .option('--backend <name>', BACKEND_OPTION_HELP, 'auto')
     .option('--json', 'print JSON lines instead of a progress bar', false)
   for (const [flag, , help] of NUMERIC_OPTIONS) command.option(flag, help, parseNumber)
   command.action(async (options: TrainOptions) => {
@@ -98,7 +99,7 @@ export function registerEval(program: Command): void {
     .description("evaluate a trained run's network on a dataset's test split (by default the run's own test split)")
     .argument('<run>', 'a training run folder')
     .option('--dataset <spec>', "another dataset to evaluate on (same input shape and classes); default: the run's")
-    .option('--backend <name>', 'compute backend: auto, tensorflow-gpu, tensorflow, native, wasm, cpu', 'auto')
+    .option('--backend <name>', BACKEND_OPTION_HELP, 'auto')
     .option('--json', 'print the result as JSON', false)
     .action(async (run: string, options: { dataset?: string; backend: string; json: boolean }) => {
       const reporter = createReporter(options.json)

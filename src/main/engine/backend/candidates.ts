@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import * as path from 'node:path'
 import * as tf from '@tensorflow/tfjs-core'
+import { webgpuCandidate } from '../webgpu/backend'
 
 /**
  * One way of running the engine. `load()` makes the backend available under `tfName` (importing packages,
@@ -14,6 +15,13 @@ export interface BackendCandidate {
   /** One line for reports ("TensorFlow C++ with CUDA", ...). */
   description: string
   load(): Promise<void>
+  /**
+   * After a successful load, a reason for 'auto' to pass this backend over although it runs (e.g. a software GPU
+   * adapter, slower than the CPU paths), or undefined to take it. Naming the backend still uses it.
+   */
+  declineAuto?(): string | undefined
+  /** After a successful load, what was found here, for `bnas backends` (e.g. the GPU adapter). */
+  describeHere?(): string | undefined
   /** Runs once the backend is active; returns detail for the report (e.g. which wasm binary runs). */
   afterInit?(): Promise<string>
 }
@@ -86,7 +94,10 @@ export const cpuCandidate: BackendCandidate = {
   }
 }
 
-/** Fastest first: the order `auto` tries them in. Adding a backend is one entry here. */
+/**
+ * Fastest first: the order `auto` tries them in. Adding a backend is one entry here. WebGPU sits right after CUDA but
+ * declines 'auto' on a software adapter (see webgpuCandidate), so there the CPU paths after it are chosen.
+ */
 export const BACKEND_CANDIDATES: readonly BackendCandidate[] = [
   {
     name: 'tensorflow-gpu',
@@ -96,6 +107,7 @@ export const BACKEND_CANDIDATES: readonly BackendCandidate[] = [
       requireOptional('@tensorflow/tfjs-node-gpu')
     }
   },
+  webgpuCandidate,
   {
     name: 'tensorflow',
     tfName: 'tensorflow',

@@ -4,12 +4,15 @@ import '../ops/register-gradients'
 import { BACKEND_CANDIDATES, isRegistered, type BackendCandidate } from './candidates'
 
 /** 'auto' tries every backend fastest first; a name forces that one (and fails with its reason if unavailable). */
-export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu'
+export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'webgpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu'
 
 export const BACKEND_PREFERENCES: readonly BackendPreference[] = [
   'auto',
   ...BACKEND_CANDIDATES.map((c) => c.name)
 ] as readonly BackendPreference[]
+
+/** The --backend option's help, from the one list of backends. */
+export const BACKEND_OPTION_HELP = `compute backend: ${BACKEND_PREFERENCES.join(', ')}`
 
 export interface BackendAttempt {
   backend: string
@@ -28,10 +31,16 @@ export interface BackendReport {
   tried: BackendAttempt[]
 }
 
-async function tryCandidate(candidate: BackendCandidate): Promise<{ attempt: BackendAttempt; detail?: string }> {
+async function tryCandidate(
+  candidate: BackendCandidate,
+  auto: boolean
+): Promise<{ attempt: BackendAttempt; detail?: string }> {
   try {
     await candidate.load()
     if (!isRegistered(candidate.tfName)) throw new Error(`loaded, but no '${candidate.tfName}' backend was registered`)
+    // Checked before tf.setBackend, so a declined backend is never initialised (no GPU device is created).
+    const declined = auto ? candidate.declineAuto?.() : undefined
+    if (declined !== undefined) return { attempt: { backend: candidate.name, available: false, reason: declined } }
     const ok = await tf.setBackend(candidate.tfName)
     if (!ok) throw new Error(`tf.setBackend('${candidate.tfName}') failed to initialise`)
     await tf.ready()
@@ -59,7 +68,7 @@ export async function initBackend(preference: BackendPreference = 'auto'): Promi
   }
   const tried: BackendAttempt[] = []
   for (const candidate of candidates) {
-    const { attempt, detail } = await tryCandidate(candidate)
+    const { attempt, detail } = await tryCandidate(candidate, preference === 'auto')
     tried.push(attempt)
     if (attempt.available) {
       const passedOver = tried.filter((t) => !t.available).map((t) => `${t.backend}: ${t.reason}`)
@@ -77,6 +86,10 @@ export interface BackendDescription {
   description: string
   available: boolean
   reason?: string
+  /** What was found here (for webgpu: the adapter, its kind and whether the kind is inferred from the vendor). */
+  found?: string
+  /** Why 'auto' passes it over although it is available (it runs only when named). */
+  notAuto?: string
 }
 
 /**
@@ -88,14 +101,25 @@ export async function describeBackends(): Promise<BackendDescription[]> {
   for (const candidate of BACKEND_CANDIDATES) {
     let available = false
     let reason: string | undefined
+    let found: string | undefined
+    let notAuto: string | undefined
     try {
       await candidate.load()
       available = isRegistered(candidate.tfName)
       if (!available) reason = `no '${candidate.tfName}' backend was registered`
+      found = candidate.describeHere?.()
+      notAuto = available ? candidate.declineAuto?.() : undefined
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error)
     }
-    out.push({ name: candidate.name, description: candidate.description, available, ...(reason ? { reason } : {}) })
+    out.push({
+      name: candidate.name,
+      description: candidate.description,
+      available,
+      ...(reason ? { reason } : {}),
+      ...(found ? { found } : {}),
+      ...(notAuto ? { notAuto } : {})
+    })
   }
   return out
 }

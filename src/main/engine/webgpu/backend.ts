@@ -1,0 +1,56 @@
+import * as tf from '@tensorflow/tfjs-core'
+import type { BackendCandidate } from '../backend/candidates'
+import { acquireNodeGpu, describeAdapter, installNavigatorGpu, type GpuAdapterReport } from './gpu'
+import { registerWebgpuTrainingKernels } from './training-kernels'
+
+/**
+ * The engine's 'webgpu' backend: tfjs-backend-webgpu on Dawn (npm `webgpu`) in Node, with the training kernels it
+ * lacks registered on top. Only a hardware adapter is chosen by 'auto'; a software one (lavapipe, SwiftShader, WARP)
+ * runs only when asked for by name, where it serves to check the GPU code paths, not to be fast.
+ */
+
+let adapterReport: GpuAdapterReport | undefined
+
+/** The adapter found by the last successful load (undefined before, or when none was found). */
+export function webgpuAdapterReport(): GpuAdapterReport | undefined {
+  return adapterReport
+}
+
+/** Whether 'auto' may pick this adapter: anything not known to be a CPU rasteriser. */
+export function isHardwareAdapter(report: GpuAdapterReport): boolean {
+  return report.kind !== 'software'
+}
+
+async function loadWebgpu(): Promise<void> {
+  const { gpu, report } = await acquireNodeGpu()
+  // tfjs-backend-webgpu registers its backend factory at import time only if navigator.gpu exists then, so
+  // navigator.gpu must be in place before the first import anywhere in the process.
+  installNavigatorGpu(gpu)
+  await import('@tensorflow/tfjs-backend-webgpu')
+  if (tf.engine().registryFactory.webgpu === undefined) {
+    throw new Error(
+      '@tensorflow/tfjs-backend-webgpu was imported before navigator.gpu existed, so it registered no backend ' +
+        '(load it through the engine backend module only)'
+    )
+  }
+  registerWebgpuTrainingKernels()
+  adapterReport = report
+}
+
+export const webgpuCandidate: BackendCandidate = {
+  name: 'webgpu',
+  tfName: 'webgpu',
+  description: 'WebGPU (tfjs-backend-webgpu on Dawn) with BNAS training kernels',
+  load: loadWebgpu,
+  declineAuto: () => {
+    if (adapterReport === undefined || isHardwareAdapter(adapterReport)) return undefined
+    const name = adapterReport.description || adapterReport.device || adapterReport.vendor || 'unnamed'
+    return `software adapter (${name}): only on request (--backend webgpu), never chosen over the CPU paths`
+  },
+  describeHere: () => (adapterReport ? describeAdapter(adapterReport) : undefined),
+  afterInit: async () => {
+    if (adapterReport === undefined) return 'no adapter report'
+    const note = isHardwareAdapter(adapterReport) ? '' : ' (figures on it are for correctness, not speed)'
+    return `${describeAdapter(adapterReport)}${note}`
+  }
+}
