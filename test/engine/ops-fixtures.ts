@@ -36,8 +36,25 @@ export const RTOL = 1e-4
 export const ATOL = 1e-5
 
 export function expectClose(actual: tf.Tensor, expected: Encoded, what: string): void {
-  expect(actual.shape, `${what}: shape`).toEqual(expected.shape)
-  const got = actual.dataSync()
+  expectValuesClose(actual.dataSync(), actual.shape, expected, what)
+}
+
+/**
+ * expectClose for tensors of any backend: reads asynchronously (webgpu in Node cannot read synchronously: its
+ * readSync needs OffscreenCanvas).
+ */
+export async function expectCloseAsync(actual: tf.Tensor, expected: Encoded, what: string): Promise<void> {
+  expectValuesClose(await actual.data(), actual.shape, expected, what)
+}
+
+/** The comparison rule of expectClose on values already read. */
+export function expectValuesClose(
+  got: ArrayLike<number>,
+  shape: readonly number[],
+  expected: Encoded,
+  what: string
+): void {
+  expect(shape, `${what}: shape`).toEqual(expected.shape)
   const scale = Math.max(1, ...expected.data.map(Math.abs))
   let worst = -1
   let worstExcess = 0
@@ -53,6 +70,22 @@ export function expectClose(actual: tf.Tensor, expected: Encoded, what: string):
     expect.fail(
       `${what}: element ${worst} is ${got[worst]}, expected ${expected.data[worst]} (shape ${expected.shape})`
     )
+  }
+}
+
+/**
+ * Runs `compute` in a tidy scope and compares every tensor it returns with its fixture, reading asynchronously so
+ * the same check runs on every backend (webgpu included); the tensors are disposed afterwards.
+ */
+export async function expectAllClose(compute: () => [tf.Tensor, Encoded, string][]): Promise<void> {
+  const checks: [tf.Tensor, Encoded, string][] = []
+  tf.tidy(() => {
+    for (const [tensor, expected, what] of compute()) checks.push([tf.keep(tensor), expected, what])
+  })
+  try {
+    for (const [tensor, expected, what] of checks) await expectCloseAsync(tensor, expected, what)
+  } finally {
+    tf.dispose(checks.map(([tensor]) => tensor))
   }
 }
 

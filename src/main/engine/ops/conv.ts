@@ -20,7 +20,7 @@ export interface TorchConvOptions {
  * padding is then free; elsewhere the input is zero-padded first, because tfjs-node's Conv2DBackpropFilter accepts
  * only 'valid' and 'same'.
  */
-const EXPLICIT_PADDING_BACKENDS = new Set(['cpu', 'wasm', 'native'])
+const EXPLICIT_PADDING_BACKENDS = new Set(['cpu', 'wasm', 'native', 'webgpu'])
 
 type Pad4 = [[number, number], [number, number], [number, number], [number, number]]
 
