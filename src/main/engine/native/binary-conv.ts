@@ -25,8 +25,8 @@ interface BinaryConvAttrs {
  * dilation 1|2 in any combination). sign(0) = 0 and the padding is zero, so border taps are ternary; the result is
  * the float computation's (integer sums scaled by α) within float32 rounding.
  *
- * On the 'native' backend it runs XNOR/popcount on bit-packed signs (README: packing convention); elsewhere it is
- * computed with float ops. Forward only: it has no gradient (for evaluation and inference).
+ * On the 'native' and 'webgpu' backends it runs XNOR/popcount on bit-packed signs (README: packing convention);
+ * elsewhere it is computed with float ops. Forward only: it has no gradient (for evaluation and inference).
  */
 export function binaryConv2d(
   x: tf.Tensor4D,
@@ -37,7 +37,10 @@ export function binaryConv2d(
   const stride = options.stride ?? 1
   const pad = options.padding ?? 0
   const dilation = options.dilation ?? 1
-  if (tf.getBackend() === 'native' && tf.getKernel(BINARY_CONV2D, 'native')) {
+  // The packed kernels: the native backend's (XNOR/popcount in C++) and the webgpu backend's (WGSL,
+  // src/main/engine/webgpu/binary-conv-kernel.ts), each registered by its backend's setup.
+  const backend = tf.getBackend()
+  if ((backend === 'native' || backend === 'webgpu') && tf.getKernel(BINARY_CONV2D, backend)) {
     const attrs: BinaryConvAttrs = { strides: [stride, stride], dilations: [dilation, dilation], pad }
     return tf
       .engine()

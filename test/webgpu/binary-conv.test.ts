@@ -1,0 +1,488 @@
+import * as tf from '@tensorflow/tfjs-core'
+import '@tensorflow/tfjs-backend-cpu'
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BINARY_CONV2D, binaryConv2d, binaryConv2dReference } from '../../src/main/engine/native/binary-conv'
+import { installNavigatorGpu } from '../../src/main/engine/webgpu/gpu'
+import { registerWebgpuBinaryKernels } from '../../src/main/engine/webgpu/binary-conv-kernel'
+import {
+  checkBinaryConvGeometry,
+  GpuBinaryConv,
+  type BinaryConvGeometry
+} from '../../src/main/engine/webgpu/wgsl/binary-conv'
+import type { BnParams } from '../../src/main/export/graph'
+import { packConvWeight } from '../../src/main/export/packed/bits'
+import type { PackedBinConv } from '../../src/main/export/packed/format'
+import { bnInverse, executeReference, prepareReference } from '../../src/main/export/packed/runtime/reference'
+import { webgpuSuite } from './adapter'
+
+const suite = await webgpuSuite('WGSL binary conv')
+
+/** A deterministic generator (mulberry32), so a failure reproduces. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Uniform in (−1, 1), with exact zeros (and −0, also sign 0) in about `zeros` of the values. */
+function randomValues(n: number, random: () => number, zeros: number): Float32Array {
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) {
+    const u = random()
+    out[i] = u < zeros / 2 ? 0 : u < zeros ? -0 : random() * 2 - 1
+  }
+  return out
+}
+
+interface Case {
+  name: string
+  kernel: number
+  stride: number
+  dilation: number
+  pad: number
+  cin: number
+  cout: number
+  h: number
+  w: number
+  batch: number
+  /** Some weights exactly 0 (the packed weights then carry a mask plane). */
+  weightZeros: boolean
+}
+
+/**
+ * Every geometry the method's binary convs use (spec section 2: the 7 ops at stride 1 and 2; section 3: the binary
+ * preprocess convs of the final networks, 1×1 and 3×3 stride 2; the reduction cell's 2×2 stride-2 residual conv,
+ * counted binary in the export's second accounting), plus 7×7 and 9×9, with channel counts off multiples of 32,
+ * odd spatial sizes and batches of 1 to 3.
+ */
+const CASES: Case[] = [
+  {
+    name: 'preprocess 1×1',
+    kernel: 1,
+    stride: 1,
+    dilation: 1,
+    pad: 0,
+    cin: 33,
+    cout: 8,
+    h: 7,
+    w: 5,
+    batch: 2,
+    weightZeros: false
+  },
+  {
+    name: 'preprocess0 3×3 s2',
+    kernel: 3,
+    stride: 2,
+    dilation: 1,
+    pad: 1,
+    cin: 64,
+    cout: 33,
+    h: 9,
+    w: 9,
+    batch: 1,
+    weightZeros: true
+  },
+  {
+    name: 'bin_conv_3x3 s1',
+    kernel: 3,
+    stride: 1,
+    dilation: 1,
+    pad: 1,
+    cin: 8,
+    cout: 8,
+    h: 7,
+    w: 7,
+    batch: 2,
+    weightZeros: true
+  },
+  {
+    name: 'bin_conv_3x3 s2',
+    kernel: 3,
+    stride: 2,
+    dilation: 1,
+    pad: 1,
+    cin: 33,
+    cout: 33,
+    h: 7,
+    w: 9,
+    batch: 1,
+    weightZeros: false
+  },
+  {
+    name: 'bin_conv_5x5 s1',
+    kernel: 5,
+    stride: 1,
+    dilation: 1,
+    pad: 2,
+    cin: 3,
+    cout: 8,
+    h: 5,
+    w: 7,
+    batch: 1,
+    weightZeros: true
+  },
+  {
+    name: 'bin_conv_5x5 s2',
+    kernel: 5,
+    stride: 2,
+    dilation: 1,
+    pad: 2,
+    cin: 64,
+    cout: 64,
+    h: 9,
+    w: 7,
+    batch: 2,
+    weightZeros: false
+  },
+  {
+    name: 'bin_dil_conv_3x3 s1',
+    kernel: 3,
+    stride: 1,
+    dilation: 2,
+    pad: 2,
+    cin: 33,
+    cout: 64,
+    h: 7,
+    w: 7,
+    batch: 1,
+    weightZeros: false
+  },
+  {
+    name: 'bin_dil_conv_3x3 s2',
+    kernel: 3,
+    stride: 2,
+    dilation: 2,
+    pad: 2,
+    cin: 8,
+    cout: 33,
+    h: 9,
+    w: 7,
+    batch: 3,
+    weightZeros: true
+  },
+  {
+    name: 'bin_dil_conv_5x5 s1',
+    kernel: 5,
+    stride: 1,
+    dilation: 2,
+    pad: 4,
+    cin: 64,
+    cout: 8,
+    h: 9,
+    w: 9,
+    batch: 1,
+    weightZeros: true
+  },
+  {
+    name: 'bin_dil_conv_5x5 s2',
+    kernel: 5,
+    stride: 2,
+    dilation: 2,
+    pad: 4,
+    cin: 3,
+    cout: 3,
+    h: 11,
+    w: 9,
+    batch: 2,
+    weightZeros: false
+  },
+  {
+    name: 'residual 2×2 s2',
+    kernel: 2,
+    stride: 2,
+    dilation: 1,
+    pad: 0,
+    cin: 96,
+    cout: 64,
+    h: 7,
+    w: 9,
+    batch: 2,
+    weightZeros: false
+  },
+  {
+    name: '7×7 s2',
+    kernel: 7,
+    stride: 2,
+    dilation: 1,
+    pad: 3,
+    cin: 3,
+    cout: 8,
+    h: 11,
+    w: 11,
+    batch: 1,
+    weightZeros: true
+  },
+  {
+    name: '9×9 s1',
+    kernel: 9,
+    stride: 1,
+    dilation: 1,
+    pad: 4,
+    cin: 32,
+    cout: 3,
+    h: 9,
+    w: 9,
+    batch: 1,
+    weightZeros: false
+  }
+]
+
+function geometryOf(c: Case): BinaryConvGeometry {
+  const out = (size: number): number => Math.floor((size + 2 * c.pad - c.dilation * (c.kernel - 1) - 1) / c.stride) + 1
+  return {
+    inH: c.h,
+    inW: c.w,
+    inC: c.cin,
+    outH: out(c.h),
+    outW: out(c.w),
+    outC: c.cout,
+    kernel: c.kernel,
+    stride: c.stride,
+    dilation: c.dilation,
+    pad: c.pad
+  }
+}
+
+interface Data {
+  g: BinaryConvGeometry
+  x: Float32Array
+  w: Float32Array
+  alpha: Float32Array
+  /** binaryConv2dReference on the cpu backend. */
+  expected: Float32Array
+}
+
+function makeData(c: Case, seed: number): Data {
+  const random = rng(seed)
+  const g = geometryOf(c)
+  const x = randomValues(c.batch * c.h * c.w * c.cin, random, 0.1)
+  const w = randomValues(c.kernel * c.kernel * c.cin * c.cout, random, c.weightZeros ? 0.1 : 0)
+  const alpha = Float32Array.from({ length: c.cout }, () => 0.05 + random())
+  const expected = onCpu(() =>
+    binaryConv2dReference(
+      tf.tensor4d(x, [c.batch, c.h, c.w, c.cin]),
+      tf.tensor4d(w, [c.kernel, c.kernel, c.cin, c.cout]),
+      tf.tensor1d(alpha),
+      { stride: c.stride as 1 | 2, padding: c.pad, dilation: c.dilation as 1 | 2 }
+    )
+  )
+  return { g, x, w, alpha, expected }
+}
+
+function onCpu(f: () => tf.Tensor): Float32Array {
+  const previous = tf.getBackend()
+  tf.setBackend('cpu')
+  try {
+    return tf.tidy(() => f().dataSync() as Float32Array)
+  } finally {
+    tf.setBackend(previous)
+  }
+}
+
+/**
+ * Integer dots × α: the float reference sums the ±α terms in float32, so it may differ from α·dot by the rounding of
+ * that sum (a few ulps of k²·C_in·α at most); the WGSL result is α·dot rounded once.
+ */
+function expectConvClose(actual: Float32Array, d: Data): void {
+  expect(actual.length).toBe(d.expected.length)
+  const terms = d.g.kernel * d.g.kernel * d.g.inC
+  let worst = 0
+  for (let i = 0; i < actual.length; i++) {
+    const a = d.alpha[i % d.g.outC]
+    const err = Math.abs(actual[i] - d.expected[i])
+    const dot = d.expected[i] / a
+    // The result must be α times an integer, and that integer the reference's.
+    if (err > 1e-6 * terms * a || Math.abs(dot - Math.round(dot)) > 1e-3) {
+      throw new Error(`output ${i}: ${actual[i]} vs reference ${d.expected[i]} (α ${a})`)
+    }
+    worst = Math.max(worst, err / a)
+  }
+  expect(worst).toBeLessThan(1e-6 * terms)
+}
+
+async function readBuffer(device: GPUDevice, buffer: GPUBuffer, floats: number): Promise<Float32Array> {
+  const staging = device.createBuffer({ size: floats * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
+  const encoder = device.createCommandEncoder()
+  encoder.copyBufferToBuffer(buffer, 0, staging, 0, floats * 4)
+  device.queue.submit([encoder.finish()])
+  await staging.mapAsync(GPUMapMode.READ)
+  const out = new Float32Array(staging.getMappedRange().slice(0))
+  staging.destroy()
+  return out
+}
+
+function inputBuffer(device: GPUDevice, data: Float32Array): GPUBuffer {
+  const buffer = device.createBuffer({
+    size: Math.max(16, data.byteLength),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    mappedAtCreation: true
+  })
+  new Float32Array(buffer.getMappedRange()).set(data)
+  buffer.unmap()
+  return buffer
+}
+
+async function runGpu(
+  device: GPUDevice,
+  g: BinaryConvGeometry,
+  x: Float32Array,
+  batch: number,
+  conv: GpuBinaryConv
+): Promise<Float32Array> {
+  const xs = inputBuffer(device, x)
+  const outFloats = batch * g.outH * g.outW * g.outC
+  const ys = device.createBuffer({ size: outFloats * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC })
+  const encoder = device.createCommandEncoder()
+  conv.encode(encoder, xs, ys, batch)
+  device.queue.submit([encoder.finish()])
+  const y = await readBuffer(device, ys, outFloats)
+  xs.destroy()
+  ys.destroy()
+  return y
+}
+
+describe.skipIf(!suite.available)(`WGSL binary conv${suite.skipReason}`, () => {
+  let device: GPUDevice
+  const started = Date.now()
+
+  beforeAll(async () => {
+    if (!suite.available) return
+    installNavigatorGpu(suite.gpu.gpu)
+    await import('@tensorflow/tfjs-backend-webgpu')
+    expect(await tf.setBackend('webgpu')).toBe(true)
+    registerWebgpuBinaryKernels()
+    registerWebgpuBinaryKernels() // idempotent
+    device = (tf.backend() as WebGPUBackend).device
+  })
+
+  afterAll(() => console.info(`test/webgpu/binary-conv: ${((Date.now() - started) / 1000).toFixed(1)} s in all`))
+
+  it.each(CASES.map((c, i) => [c.name, c, i] as const))(
+    'GpuBinaryConv and the webgpu BINARY_CONV2D kernel equal the float reference: %s',
+    async (_name, c, i) => {
+      const d = makeData(c, 1000 + i)
+      const packed = packConvWeight(d.w, c.kernel, c.cin, c.cout)
+      expect(packed.mask !== undefined).toBe(c.weightZeros)
+      const conv = new GpuBinaryConv(device, d.g, { ...packed, alpha: d.alpha })
+      expectConvClose(await runGpu(device, d.g, d.x, c.batch, conv), d)
+      conv.dispose()
+
+      // The TF.js kernel, through binaryConv2d's dispatch (the profile proves the kernel ran, not the float path).
+      const x = tf.tensor4d(d.x, [c.batch, c.h, c.w, c.cin])
+      const w = tf.tensor4d(d.w, [c.kernel, c.kernel, c.cin, c.cout])
+      const alpha = tf.tensor1d(d.alpha)
+      let y: tf.Tensor | undefined
+      const profile = await tf.profile(() => {
+        y = binaryConv2d(x, w, alpha, { stride: c.stride as 1 | 2, padding: c.pad, dilation: c.dilation as 1 | 2 })
+        return y
+      })
+      expect(profile.kernelNames).toEqual([BINARY_CONV2D])
+      expect(y!.shape).toEqual([c.batch, d.g.outH, d.g.outW, c.cout])
+      expectConvClose((await y!.data()) as Float32Array, d)
+      tf.dispose([x, w, alpha, y!])
+    }
+  )
+
+  it.each(CASES.map((c, i) => [c.name, c, i] as const))(
+    'GpuBinaryConv with BN and ReLU equals the packed reference runtime exactly: %s',
+    async (_name, c, i) => {
+      const random = rng(2000 + i)
+      const g = geometryOf(c)
+      const mean = Float32Array.from({ length: c.cin }, () => random() - 0.5)
+      const variance = Float32Array.from({ length: c.cin }, () => 0.1 + random())
+      const affine = i % 3 !== 0
+      const bn: BnParams = affine
+        ? {
+            mean,
+            variance,
+            gamma: Float32Array.from({ length: c.cin }, () => (random() < 0.2 ? -1 : 1) * (0.5 + random())),
+            beta: Float32Array.from({ length: c.cin }, (_, ch) => (ch % 4 === 0 ? 0 : 0.2 * (random() - 0.5)))
+          }
+        : { mean, variance }
+      // Values equal to the channel's mean normalise to exactly 0: sign 0 there (and with β = 0 on some channels).
+      const x = randomValues(c.batch * c.h * c.w * c.cin, random, 0.05)
+      for (let p = 0; p < x.length; p++) if (random() < 0.1) x[p] = mean[p % c.cin]
+      const w = randomValues(c.kernel * c.kernel * c.cin * c.cout, random, c.weightZeros ? 0.1 : 0)
+      const alpha = Float32Array.from({ length: c.cout }, () => 0.05 + random())
+      const { sign, mask } = packConvWeight(w, c.kernel, c.cin, c.cout)
+      const step: PackedBinConv = {
+        op: 'binconv',
+        name: c.name,
+        input: 'x',
+        output: 'y',
+        bn,
+        alpha,
+        sign,
+        ...(mask ? { mask } : {}),
+        kernel: c.kernel,
+        cin: c.cin,
+        cout: c.cout,
+        stride: c.stride as 1 | 2,
+        padding: c.pad,
+        dilation: c.dilation as 1 | 2
+      }
+      const expected = new Float32Array(c.batch * g.outH * g.outW * c.cout)
+      executeReference(step, prepareReference(step), [x], expected, {
+        batch: c.batch,
+        inputs: [[c.h, c.w, c.cin]],
+        output: [g.outH, g.outW, c.cout]
+      })
+      const conv = new GpuBinaryConv(
+        device,
+        g,
+        { sign, mask, alpha },
+        { bn: { mean, inv: bnInverse(bn), gamma: bn.gamma, beta: bn.beta }, relu: true }
+      )
+      const actual = await runGpu(device, g, x, c.batch, conv)
+      conv.dispose()
+      expect(expected.some((v) => v > 0)).toBe(true)
+      expect(Array.from(actual)).toEqual(Array.from(expected))
+    }
+  )
+
+  it('reuses its scratch per batch size: batch 1, 3 and 1 again in one command buffer', async () => {
+    const c = CASES[2]
+    const d = makeData({ ...c, batch: 3 }, 3000)
+    const packed = packConvWeight(d.w, c.kernel, c.cin, c.cout)
+    const conv = new GpuBinaryConv(device, d.g, { ...packed, alpha: d.alpha })
+    const imageFloats = c.h * c.w * c.cin
+    const outFloats = d.g.outH * d.g.outW * c.cout
+    const xs = [d.x.subarray(0, imageFloats), d.x, d.x.subarray(2 * imageFloats)].map((v) => inputBuffer(device, v))
+    const ys = [1, 3, 1].map((n) =>
+      device.createBuffer({ size: n * outFloats * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC })
+    )
+    const encoder = device.createCommandEncoder()
+    ;[1, 3, 1].forEach((n, k) => conv.encode(encoder, xs[k], ys[k], n))
+    device.queue.submit([encoder.finish()])
+    const [first, all, last] = await Promise.all(ys.map((b, k) => readBuffer(device, b, [1, 3, 1][k] * outFloats)))
+    expectConvClose(all, d)
+    expect(Array.from(first)).toEqual(Array.from(all.subarray(0, outFloats)))
+    expect(Array.from(last)).toEqual(Array.from(all.subarray(2 * outFloats)))
+    conv.dispose()
+    for (const b of [...xs, ...ys]) b.destroy()
+  })
+
+  it('refuses geometries and weights it cannot compute, naming them', () => {
+    const g = geometryOf(CASES[2])
+    expect(() => checkBinaryConvGeometry({ ...g, outH: g.outH + 1 })).toThrow(
+      /geometry not supported \(7×7×8 → 8×7×8, kernel 3, stride 1, dilation 1, pad 1\)/
+    )
+    expect(() => checkBinaryConvGeometry({ ...g, stride: 0 })).toThrow(/stride must be whole numbers/)
+    expect(() => new GpuBinaryConv(device, g, { sign: new Uint32Array(5), alpha: new Float32Array(g.outC) })).toThrow(
+      /sign has 5 values, expected 72/
+    )
+    const conv = new GpuBinaryConv(device, g, { sign: new Uint32Array(72), alpha: new Float32Array(8) })
+    const small = device.createBuffer({ size: 64, usage: GPUBufferUsage.STORAGE })
+    expect(() => conv.encode(device.createCommandEncoder(), small, small, 1)).toThrow(
+      /x holds 64 bytes, batch 1 needs 1568/
+    )
+    conv.dispose()
+    small.destroy()
+  })
+})
