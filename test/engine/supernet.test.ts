@@ -1,56 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { initBackend } from '../../src/main/engine/backend'
-import { centerAndClampLatent, createRng } from '../../src/main/engine/nn'
+import { centerAndClampLatent } from '../../src/main/engine/nn'
 import { Supernet } from '../../src/main/engine/network'
 import { summarizeNetwork } from '../../src/main/engine/summary'
 import { deriveGenotype, meanEdgeEntropy } from '../../src/shared/genotype'
-
-// The tiny configuration of the issue: 5 cells (reductions at 1 and 3), C = 4, batch 2, 16×16×3.
-const CONFIG = { cells: 5, channels: 4, classes: 10, seed: 11 }
-const BATCH = 2
-const SIZE = 16
-
-function batch(): { x: tf.Tensor4D; labels: tf.Tensor2D } {
-  const rng = createRng(99)
-  const x = tf.tensor4d(rng.normalArray(BATCH * SIZE * SIZE * 3), [BATCH, SIZE, SIZE, 3])
-  const labels = new Float32Array(BATCH * CONFIG.classes)
-  labels[3] = 1
-  labels[CONFIG.classes + 8] = 1
-  return { x, labels: tf.tensor2d(labels, [BATCH, CONFIG.classes]) }
-}
-
-/**
- * Binary convs sum ±α terms: their outputs hit exact ties (0) often, and whether a tie comes out as 0 or as a rounding
- * residue depends on the backend's summation order, which flips ReLU's gradient there (measured: 12 of 512 outputs of
- * one 3×3 block). With every latent weight ±0.5, α = 0.5 and all partial sums are exact in float32 in any order, so
- * both backends see the same ties and the comparison tests the kernels, not the rounding.
- */
-function exactBinaryWeights(net: Supernet): void {
-  const rng = createRng(123)
-  for (const w of net.binaryWeights()) {
-    const values = Float32Array.from({ length: w.size }, () => (rng.next() < 0.5 ? -0.5 : 0.5))
-    w.assign(tf.tensor(values, w.shape))
-  }
-}
-
-/** One forward + backward of the training loss w.r.t. the weights and α, as plain arrays. */
-function lossAndGradients(net: Supernet): { loss: number; grads: Float32Array[]; names: string[] } {
-  const { x, labels } = batch()
-  const variables = [...net.weightParameters(), ...net.archParameters()]
-  const { value, grads } = tf.variableGrads(
-    () => tf.losses.softmaxCrossEntropy(labels, net.logits(x, { training: true })) as tf.Scalar,
-    variables
-  )
-  const names = [...net.namedParameters().map(([name]) => name), 'alphas_normal', 'alphas_reduce']
-  const out = {
-    loss: value.dataSync()[0],
-    grads: variables.map((v) => grads[v.name].dataSync() as Float32Array),
-    names
-  }
-  tf.dispose([x, labels, value, grads])
-  return out
-}
+import { batch, CONFIG, exactBinaryWeights, expectSameLossAndGradients, lossAndGradients, SIZE } from './supernet-case'
 
 beforeAll(async () => {
   await initBackend('cpu')
@@ -110,22 +65,11 @@ describe('Supernet', () => {
       await tf.setBackend(backend)
       const net = new Supernet(CONFIG)
       exactBinaryWeights(net)
-      results.push(lossAndGradients(net))
+      results.push(await lossAndGradients(net))
       net.dispose()
     }
     const [cpu, wasm] = results
-    expect(Number.isFinite(cpu.loss)).toBe(true)
-    expect(wasm.loss).toBeCloseTo(cpu.loss, 4)
-    cpu.grads.forEach((grad, i) => {
-      const other = wasm.grads[i]
-      // Floor of 1e-3: some gradients are 0 in exact arithmetic (a BN β whose shift the next training-mode BN removes)
-      // and only rounding noise (~1e-8) is left to compare there. Every other tensor agrees to 1e-4 of its largest entry.
-      const scale = Math.max(1e-3, ...Array.from(grad, Math.abs))
-      const worst = grad.reduce((m, v, j) => Math.max(m, Math.abs(v - other[j])), 0)
-      expect(worst / scale, `${cpu.names[i]}: max |cpu - wasm| / max |cpu|`).toBeLessThan(1e-4)
-    })
-    // α gets a real gradient (through the softmax mixture).
-    expect(cpu.grads.at(-1)?.some((v) => v !== 0)).toBe(true)
+    expectSameLossAndGradients(cpu!, wasm!, 'wasm')
   })
 
   it('leaks no tensors over repeated search steps (wasm)', async () => {
