@@ -16,7 +16,7 @@ import {
   type ModelMeta
 } from '../../src/main/export'
 import { createOnnxSession } from '../../src/main/export/onnx/run'
-import { PackedSession } from '../../src/main/export/packed/runtime'
+import { describePackedPaths, PackedSession } from '../../src/main/export/packed/runtime'
 import { parseGenotype, LATEST_CELL } from '../../src/shared/genotype'
 import { nativeAddonStatus } from '../../src/main/engine/native'
 
@@ -24,6 +24,8 @@ import { nativeAddonStatus } from '../../src/main/engine/native'
 const NATIVE = nativeAddonStatus().available
 if (!NATIVE) console.warn('packed/native path skipped: the native addon is not built here')
 const PATHS = NATIVE ? ['reference', 'wasm-simd', 'native'] : ['reference', 'wasm-simd']
+// WebGPU verifies exports only where it is chosen automatically (a hardware adapter); test/webgpu checks it anyway.
+if ((await describePackedPaths()).find((p) => p.name === 'webgpu')?.auto) PATHS.push('webgpu')
 import { ALL_OPS, argmaxRows, engineLogits, maxAbsDiff, perturbedNetwork, randomImages, savedRun } from './fixture'
 
 const SHAPE: [number, number, number] = [16, 16, 3]

@@ -2,7 +2,7 @@ import type { ExportGraph } from './graph'
 import { exportOnnx } from './onnx'
 import { createOnnxSession } from './onnx/run'
 import type { PackedModel } from './packed/format'
-import { describePackedPaths, PackedSession, WasmBackend } from './packed/runtime'
+import { describePackedPaths, PackedSession, WasmBackend, webgpuAdapterStatus } from './packed/runtime'
 import { unpackSigns } from './packed/bits'
 import { createRng } from '../engine/nn'
 import { setNativePackedThreads } from './packed/runtime/native'
@@ -10,7 +10,10 @@ import { setNativePackedThreads } from './packed/runtime/native'
 export interface InferBenchResult {
   batch: number
   threads: number
-  /** The packed runtime's best path at this batch, and its name. */
+  /**
+   * The packed runtime's best path at this batch, and its name, among the paths it would pick by itself (not WebGPU on
+   * a software adapter, which is timed in `paths` but runs only when named).
+   */
   packedMs: number
   packedPath: string
   packedWasmMs: number
@@ -23,8 +26,24 @@ export interface InferBenchResult {
   /** Every path's median, ms per batch. */
   paths: Record<string, number>
   repeats: number
-  /** Threads of the packed paths: wasm-simd and reference always 1; native uses `threads`. */
+  /** CPU threads of the packed CPU paths: wasm-simd and reference always 1; native uses `threads`. */
   packedThreads: Record<string, number>
+  /** The WebGPU path: the adapter timed (and a note where its figures say nothing about speed), or why it is absent. */
+  webgpu: { available: true; adapter: string; kind: string; note?: string } | { available: false; reason: string }
+}
+
+/** The note on figures from a software adapter (a CPU rasteriser: Mesa's lavapipe, SwiftShader, WARP). */
+export const SOFTWARE_ADAPTER_NOTE = 'software adapter: figures are for correctness, not speed'
+
+async function webgpuInfo(): Promise<InferBenchResult['webgpu']> {
+  const status = await webgpuAdapterStatus()
+  if (!status.ok) return { available: false, reason: status.reason }
+  return {
+    available: true,
+    adapter: status.description,
+    kind: status.kind,
+    ...(status.kind === 'software' ? { note: SOFTWARE_ADAPTER_NOTE } : {})
+  }
 }
 
 function median(values: number[]): number {
@@ -106,11 +125,23 @@ export async function benchInfer(
   const images = createRng(7).normalArray(batch * shape[0] * shape[1] * shape[2])
   setNativePackedThreads(threads)
   const runners: Array<{ name: string; run: () => Promise<unknown>; close: () => Promise<void> | void }> = []
-  for (const path of await describePackedPaths()) {
+  const described = await describePackedPaths()
+  let webgpuError: string | undefined
+  const automatic = new Set(described.filter((p) => p.auto).map((p) => p.name))
+  // Every path that runs here is timed, also those that run only when named (WebGPU on a software adapter).
+  for (const path of described) {
     if (!path.ok) continue
     // The pure-TS reference is for checking, far slower; it is timed only when it is the one path there is.
-    if (path.name === 'reference' && runners.length > 0) continue
-    const session = await PackedSession.create(model, { path: path.name })
+    if (path.name === 'reference' && runners.some((r) => automatic.has(r.name))) continue
+    let session: PackedSession
+    try {
+      session = await PackedSession.create(model, { path: path.name })
+    } catch (error) {
+      // A GPU that cannot take this model (buffer limits, a lost device) leaves the CPU figures standing.
+      if (path.name !== 'webgpu') throw error
+      webgpuError = `the model does not run on it: ${(error as Error).message}`
+      continue
+    }
     runners.push({ name: path.name, run: () => session.run(images, batch), close: () => session.dispose() })
   }
   let onnxError: string | undefined
@@ -134,7 +165,7 @@ export async function benchInfer(
     for (const r of runners) await r.close()
   }
   const paths = Object.fromEntries([...times].map(([name, list]) => [name, median(list)]))
-  const packed = Object.entries(paths).filter(([name]) => name !== 'onnx')
+  const packed = Object.entries(paths).filter(([name]) => automatic.has(name))
   const [packedPath, packedMs] = packed.reduce((best, entry) => (entry[1] < best[1] ? entry : best))
   const rates = await probeRates()
   const binaryMacs = model.summary.bops * batch
@@ -159,8 +190,9 @@ export async function benchInfer(
     repeats,
     packedThreads: Object.fromEntries(
       Object.keys(paths)
-        .filter((name) => name !== 'onnx')
+        .filter((name) => name !== 'onnx' && name !== 'webgpu')
         .map((name) => [name, name === 'native' ? threads : 1])
-    )
+    ),
+    webgpu: webgpuError ? { available: false, reason: webgpuError } : await webgpuInfo()
   }
 }

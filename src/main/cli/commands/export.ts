@@ -67,10 +67,13 @@ interface Predictor {
   predict(images: Float32Array, batch: number): Promise<Float32Array>
 }
 
-async function openPredictor(path: string): Promise<Predictor> {
+async function openPredictor(path: string, packedPath?: string): Promise<Predictor> {
   const info = await stat(path).catch(() => {
     throw new Error(`${path}: no such model file or folder`)
   })
+  if (packedPath !== undefined && (info.isDirectory() || !/\.bnpk$/i.test(path))) {
+    throw new Error(`--path chooses a path of the packed runtime: the model must be a .bnpk file (got ${path})`)
+  }
   if (info.isDirectory()) {
     const modelJson = await stat(join(path, 'model.json')).catch(() => undefined)
     if (modelJson) {
@@ -117,7 +120,7 @@ async function openPredictor(path: string): Promise<Predictor> {
     return { kind: 'onnx', meta, predict: (images, batch) => session.run(images, batch) }
   }
   const model = decodePacked(bytes, path)
-  const session = await PackedSession.create(model)
+  const session = await PackedSession.create(model, { path: packedPath })
   return {
     kind: `packed/${session.pathName}`,
     meta: model.meta,
@@ -157,8 +160,12 @@ async function readInput(path: string, meta: ModelMeta): Promise<Float32Array> {
   return x
 }
 
-export async function runPredict(modelPath: string, inputPath: string): Promise<Record<string, unknown>> {
-  const predictor = await openPredictor(modelPath)
+export async function runPredict(
+  modelPath: string,
+  inputPath: string,
+  options: { path?: string } = {}
+): Promise<Record<string, unknown>> {
+  const predictor = await openPredictor(modelPath, options.path)
   const x = await readInput(inputPath, predictor.meta)
   const logits = Array.from(await predictor.predict(x, 1))
   const top = Math.max(...logits)
@@ -188,8 +195,13 @@ export function registerPredict(program: Command): void {
     .description('classify one input with an exported model (.bnpk, .onnx, a TF.js folder) or a run folder')
     .argument('<model>', 'a .bnpk packed model, a .onnx file, a TF.js model folder, or a training run folder')
     .argument('<input>', 'a PNG or JPEG image, or a .json array of H·W·C pixel values 0–255 (HWC order)')
-    .action(async (model: string, input: string) => {
-      process.stdout.write(`${JSON.stringify(await runPredict(model, input), null, 2)}\n`)
+    .option(
+      '--path <name>',
+      '.bnpk only: the packed runtime path (webgpu, wasm-simd, native, reference); default: the fastest that runs here ' +
+        '(WebGPU on a software adapter only when named)'
+    )
+    .action(async (model: string, input: string, flags: { path?: string }) => {
+      process.stdout.write(`${JSON.stringify(await runPredict(model, input, { path: flags.path }), null, 2)}\n`)
     })
 }
 
@@ -285,7 +297,7 @@ export function registerBenchInfer(program: Command): void {
     .option('--classes <K>', 'classes', '10')
     .option('--macro <cifar|imagenet>', 'macro-architecture', 'cifar')
     .option('--batch <B>', 'batch size', '1')
-    .option('--threads <T>', 'onnxruntime intra-op threads (the packed runtime runs one thread)', '1')
+    .option('--threads <T>', 'onnxruntime intra-op threads (the packed CPU paths run one thread)', '1')
     .option('--repeats <n>', 'timed repeats (medians reported)', '10')
     .option('--json', 'print JSON', false)
     .action(async (model: string | undefined, flags: InferFlags) => {
@@ -300,6 +312,9 @@ export function registerBenchInfer(program: Command): void {
           `batch ${r.batch}, onnxruntime threads ${r.threads}, packed runtime 1 thread; medians of ${r.repeats}`,
           `  packed (best: ${r.packedPath})  ${fmt(r.packedMs)}`,
           `  packed wasm-simd         ${fmt(r.packedWasmMs)}`,
+          r.webgpu.available
+            ? `  packed webgpu            ${fmt(r.paths.webgpu ?? null)} (${r.webgpu.adapter}${r.webgpu.note ? `; ${r.webgpu.note}` : ''})`
+            : `  packed webgpu            not timed: ${r.webgpu.reason}`,
           `  onnxruntime-node (float) ${fmt(r.onnxMs)}${r.onnxError ? ` (${r.onnxError})` : ''}`,
           `  bound                    ${fmt(r.boundMs)} (${r.bound.popcountGbitPerS.toFixed(0)} Gbit/s popcount, ${r.bound.floatGmacPerS.toFixed(1)} GMAC/s float)`
         ].join('\n') + '\n'

@@ -18,14 +18,26 @@ export function packedPaths(): PackedRuntimePath[] {
   return [...registry.values()].sort((a, b) => b.priority - a.priority)
 }
 
-/** Every registered path with whether it runs here and, if not, why. */
-export async function describePackedPaths(): Promise<
-  Array<{ name: string; priority: number; ok: boolean; reason?: string }>
-> {
+export interface PackedPathStatus {
+  name: string
+  priority: number
+  /** Runs here. */
+  ok: boolean
+  /** Picked when no path is named (ok and not on request only). */
+  auto: boolean
+  /** Why it does not run here, or why it runs only on request. */
+  reason?: string
+}
+
+/** Every registered path with whether it runs here, whether it is picked automatically, and why not. */
+export async function describePackedPaths(): Promise<PackedPathStatus[]> {
   return Promise.all(
-    packedPaths().map(async (path) => {
+    packedPaths().map(async (path): Promise<PackedPathStatus> => {
       const status = await path.available()
-      return { name: path.name, priority: path.priority, ...status }
+      const base = { name: path.name, priority: path.priority }
+      if (!status.ok) return { ...base, ok: false, auto: false, reason: status.reason }
+      if (status.onRequestOnly) return { ...base, ok: true, auto: false, reason: status.onRequestOnly }
+      return { ...base, ok: true, auto: true }
     })
   )
 }
@@ -38,8 +50,14 @@ async function choosePath(name?: string): Promise<PackedRuntimePath> {
     if (!status.ok) throw new Error(`packed runtime path '${name}' cannot run here: ${status.reason}`)
     return path
   }
-  for (const path of packedPaths()) if ((await path.available()).ok) return path
-  throw new Error('no packed runtime path can run here')
+  // Highest priority first, skipping paths that only run when named (e.g. WebGPU on a software adapter).
+  const passed: string[] = []
+  for (const path of packedPaths()) {
+    const status = await path.available()
+    if (status.ok && !status.onRequestOnly) return path
+    passed.push(`${path.name}: ${status.ok ? status.onRequestOnly : status.reason}`)
+  }
+  throw new Error(`no packed runtime path can run here (${passed.join('; ')})`)
 }
 
 /**

@@ -13,7 +13,7 @@ export interface StepDims {
  * What one execution path of the packed runtime provides: memory for float tensors (opaque buffers B) and the
  * execution of each step on them. The interpreter (session.ts) owns the graph, shapes, buffer lifetimes; a path only
  * computes. Paths: 'reference' (pure TS, always there), 'wasm-simd' (C compiled to WebAssembly with SIMD), and the
- * hooks for the native kernels (issue 4, src/main/engine/native) and WebGPU (issue 9): each registers a
+ * paths of the native kernels (issue 4, src/main/engine/native) and WebGPU (issue 9, webgpu.ts): each registers a
  * PackedRuntimePath with registerPackedPath().
  */
 export interface PackedBackend<B = unknown, P = unknown> {
@@ -36,6 +36,12 @@ export interface PackedRuntimePath {
   /** Higher is tried first when no path is named. */
   readonly priority: number
   /** Whether this path can run here, and if not, why (shown to the user). */
-  available(): Promise<{ ok: true } | { ok: false; reason: string }>
+  available(): Promise<PathAvailability>
   createBackend(): Promise<PackedBackend>
 }
+
+/**
+ * ok: the path runs here. onRequestOnly: it runs, but is used only when named (`--path NAME`), never picked
+ * automatically, and this says why (a software GPU adapter: correct, but slower than the CPU paths).
+ */
+export type PathAvailability = { ok: true; onRequestOnly?: string } | { ok: false; reason: string }

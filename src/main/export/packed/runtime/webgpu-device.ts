@@ -1,0 +1,92 @@
+/**
+ * The GPU of the packed runtime's WebGPU path, in a browser or in Node, without TF.js. A browser (or Electron's
+ * renderer) has navigator.gpu; Node gets Dawn through the engine's acquireNodeGpu(), imported only when running in
+ * Node so a browser bundle does not pull in Node modules (it sits in its own chunk that is never loaded there).
+ */
+
+/** 'hardware' where the kind is not known more precisely (browsers do not say discrete or integrated). */
+export type GpuKind = 'discrete' | 'integrated' | 'hardware' | 'software' | 'unknown'
+
+export interface PackedGpu {
+  adapter: GPUAdapter
+  kind: GpuKind
+  /** One line for users: "software adapter: llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)". */
+  description: string
+}
+
+const isNode = (): boolean =>
+  typeof process !== 'undefined' && typeof (process as { versions?: { node?: string } }).versions?.node === 'string'
+
+let acquired: Promise<PackedGpu> | undefined
+
+const browserGpu = (): GPU | undefined => (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu
+
+/**
+ * A browser only offers a CPU rasteriser (SwiftShader, WARP) as a fallback adapter, and says so; the name check covers
+ * browsers that predate GPUAdapterInfo.isFallbackAdapter.
+ */
+function browserKind(adapter: GPUAdapter): GpuKind {
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean }
+  const legacy = (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter
+  const names = [info.architecture, info.device, info.description].join(' ')
+  return info.isFallbackAdapter || legacy || /swiftshader|llvmpipe|lavapipe|software|basic render|warp/i.test(names)
+    ? 'software'
+    : 'hardware'
+}
+
+async function fromBrowser(gpu: GPU): Promise<PackedGpu> {
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' })
+  if (!adapter) throw new Error('navigator.gpu found no adapter (WebGPU disabled or the GPU is blocklisted)')
+  const kind = browserKind(adapter)
+  const info = adapter.info
+  const name = info.description || [info.vendor, info.architecture].filter(Boolean).join(' ') || 'unnamed'
+  return { adapter, kind, description: `${kind} adapter: ${name}` }
+}
+
+async function fromNode(): Promise<PackedGpu> {
+  const { acquireNodeGpu, describeAdapter } = await import('../../../engine/webgpu/gpu')
+  const { adapter, report } = await acquireNodeGpu()
+  return { adapter, kind: report.kind, description: describeAdapter(report) }
+}
+
+/**
+ * The adapter, its kind and a description. In Node, Dawn is preferred even where something installed a navigator.gpu
+ * (the engine does, for tfjs-backend-webgpu): acquireNodeGpu() classifies Dawn's adapters (lavapipe is no fallback
+ * adapter, only its name says software).
+ */
+export function acquirePackedGpu(): Promise<PackedGpu> {
+  acquired ??= (async () => {
+    if (isNode()) return fromNode()
+    const gpu = browserGpu()
+    if (!gpu) throw new Error('this browser has no WebGPU (navigator.gpu is missing)')
+    return fromBrowser(gpu)
+  })()
+  // A failure is not kept: a driver may be installed, or WebGPU enabled, while the app runs.
+  acquired.catch(() => (acquired = undefined))
+  return acquired
+}
+
+let device: Promise<GPUDevice> | undefined
+
+/**
+ * One device per process for every session of the path (each backend keeps its own buffers and frees them); asks for
+ * the adapter's largest buffers, since a batch of activations outgrows the default 128 MiB binding limit. A lost device
+ * is forgotten, so the next session makes a new one.
+ */
+export function packedGpuDevice(): Promise<GPUDevice> {
+  device ??= (async () => {
+    const { adapter } = await acquirePackedGpu()
+    const created = await adapter.requestDevice({
+      label: 'bnas packed runtime',
+      requiredLimits: {
+        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+        maxBufferSize: adapter.limits.maxBufferSize,
+        maxStorageBuffersPerShaderStage: Math.min(8, adapter.limits.maxStorageBuffersPerShaderStage)
+      }
+    })
+    void created.lost.then(() => (device = undefined))
+    return created
+  })()
+  device.catch(() => (device = undefined))
+  return device
+}

@@ -1,0 +1,63 @@
+/**
+ * GPU buffers recycled by size class, so a session does not create buffers for every step of every run: the same
+ * model at the same batch asks for the same sizes each run and gets the buffers of the last one back. Size classes
+ * are a quarter octave (at most 25% over), so other batches share them too. Idle buffers beyond `idleLimitBytes`
+ * are destroyed rather than kept.
+ */
+export class GpuBufferPool {
+  private readonly idle = new Map<number, GPUBuffer[]>()
+  private idleBytes = 0
+  /** Every buffer made and not destroyed, so dispose() frees buffers still out too. */
+  private readonly all = new Set<GPUBuffer>()
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly usage: GPUBufferUsageFlags,
+    private readonly label: string,
+    private readonly idleLimitBytes = 256 * 2 ** 20
+  ) {}
+
+  /** The size class of a request: 256 bytes at least, else rounded up to a quarter of its power of two. */
+  static sizeClass(bytes: number): number {
+    if (bytes <= 256) return 256
+    const step = 2 ** (Math.floor(Math.log2(bytes)) - 2)
+    return Math.ceil(bytes / step) * step
+  }
+
+  take(bytes: number): GPUBuffer {
+    const size = GpuBufferPool.sizeClass(bytes)
+    const reused = this.idle.get(size)?.pop()
+    if (reused) {
+      this.idleBytes -= size
+      return reused
+    }
+    const buffer = this.device.createBuffer({ label: this.label, size, usage: this.usage })
+    this.all.add(buffer)
+    return buffer
+  }
+
+  give(buffer: GPUBuffer): void {
+    if (!this.all.has(buffer)) return
+    if (this.idleBytes + buffer.size > this.idleLimitBytes) {
+      this.all.delete(buffer)
+      buffer.destroy()
+      return
+    }
+    const list = this.idle.get(buffer.size) ?? []
+    list.push(buffer)
+    this.idle.set(buffer.size, list)
+    this.idleBytes += buffer.size
+  }
+
+  /** Buffers made so far and not destroyed (for tests: flat over repeated runs). */
+  get count(): number {
+    return this.all.size
+  }
+
+  dispose(): void {
+    for (const buffer of this.all) buffer.destroy()
+    this.all.clear()
+    this.idle.clear()
+    this.idleBytes = 0
+  }
+}
