@@ -46,6 +46,20 @@ export class NativeBackend extends MathBackendCPU {
     return out
   }
 
+  /**
+   * The float array behind a tensor when exactly one tensor uses it and nothing outside the backend has seen it (one
+   * Tensor object on the dataId, the whole of a recycled buffer, no other stored view of it, never read out), else
+   * null. Such an array can be written in place (the backward pass accumulates gradients into it).
+   */
+  exclusiveFloats(dataId: tf.DataId): Float32Array | null {
+    if (!this.data.has(dataId)) return null
+    const entry = this.data.get(dataId)
+    const values = entry.values
+    if (entry.refCount !== 1 || !(values instanceof Float32Array)) return null
+    if (values.byteOffset !== 0 || values.byteLength !== values.buffer.byteLength) return null
+    return this.uses.get(values.buffer as ArrayBuffer) === 1 ? values : null
+  }
+
   override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {
     this.countUse(values)
     return super.write(values, shape, dtype)

@@ -4,6 +4,7 @@ import { loadNativeAddon, nativeAddonStatus } from './addon'
 import { NATIVE_BACKEND_NAME, NativeBackend, nativeKernels } from './backend'
 import { BINARY_CONV2D, binaryConvKernel } from './binary-conv'
 import { elementwiseKernels } from './elementwise'
+import { installEagerBackprop } from './eager-backprop'
 import { WEIGHTED_SUM, WEIGHTED_SUM_GRAD, weightedSumKernels } from './mixture'
 import {
   BATCH_NORM_BACKWARD as BATCH_NORM_BACKWARD_KERNEL,
@@ -95,6 +96,7 @@ export async function registerNativeBackend(): Promise<void> {
   // BNAS_NATIVE_DISABLE=Conv2D,Mean,... keeps those kernels on their cpu versions (to bisect a numeric difference).
   for (const name of (process.env.BNAS_NATIVE_DISABLE ?? '').split(',')) overrides.delete(name.trim())
   overrides.set(BINARY_CONV2D, binaryConvKernel(addon))
+  installEagerBackprop(addon)
   for (const [kernelName, kernelFunc] of overrides) {
     if (!tf.getKernel(kernelName, NATIVE_BACKEND_NAME))
       tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND_NAME, kernelFunc })
