@@ -1,4 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { runBenchInfer, runPredict } from '../../src/main/cli/commands/export'
+import { createProgram } from '../../src/main/cli/program'
 import { initBackend } from '../../src/main/engine/backend'
 import { createRng } from '../../src/main/engine/nn'
 import type { FinalNetwork } from '../../src/main/engine/network'
@@ -20,6 +25,24 @@ import { ALL_OPS, argmaxRows, engineLogits, maxAbsDiff, perturbedNetwork, random
 import { webgpuSuite } from './adapter'
 
 const suite = await webgpuSuite('packed runtime, WebGPU path')
+const software = (): boolean => suite.available && suite.gpu.report.kind === 'software'
+
+/** Runs the bnas command line in-process and returns what it printed. */
+async function cli(...args: string[]): Promise<string> {
+  const chunks: string[] = []
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    chunks.push(String(chunk))
+    return true
+  })
+  try {
+    await createProgram('test')
+      .exitOverride()
+      .parseAsync(['node', 'bnas', ...args])
+  } finally {
+    spy.mockRestore()
+  }
+  return chunks.join('')
+}
 
 /** |got − want| ≤ tol·(1 + |want|) everywhere: float32 rounding of sums in another order, never another function. */
 function expectClose(got: Float32Array, want: Float32Array, tol: number, what: string): void {
@@ -396,9 +419,8 @@ describe.skipIf(!suite.available)(`packed runtime on WebGPU${suite.skipReason}`,
     const model = singleStepModel({ op: 'relu', name: 'r', input: 'input', output: 'y' }, [2, 2, 1])
     const status = (await describePackedPaths()).find((p) => p.name === 'webgpu')!
     expect(status.ok).toBe(true)
-    const software = suite.available && suite.gpu.report.kind === 'software'
     const auto = await PackedSession.create(model)
-    if (software) {
+    if (software()) {
       expect(status).toMatchObject({ auto: false, reason: expect.stringMatching(/^software adapter: .*--path webgpu/) })
       expect(auto.pathName).not.toBe('webgpu')
     } else {
@@ -409,6 +431,53 @@ describe.skipIf(!suite.available)(`packed runtime on WebGPU${suite.skipReason}`,
     expect(named.pathName).toBe('webgpu')
     expect([...(await named.run(new Float32Array([-1, 2, -3, 4]), 1))]).toEqual([0, 2, 0, 4])
     named.dispose()
+  })
+
+  it('bnas predict --path webgpu runs it; bnas bench infer times it beside the others, with the adapter and its note', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bnas-webgpu-cli-'))
+    const net = perturbedNetwork({ cells: 3, channels: 4, classes: 5, seed: 9 })
+    try {
+      const shape: Shape3 = [8, 8, 3]
+      const meta: ModelMeta = {
+        genotype: ALL_OPS,
+        cells: 3,
+        channels: 4,
+        classes: 5,
+        macro: 'cifar',
+        inputShape: shape,
+        classNames: ['a', 'b', 'c', 'd', 'e'],
+        normalize: { mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }
+      }
+      const file = join(dir, 'm.bnpk')
+      await writeFile(file, encodePacked(packNetwork(net, meta).model))
+      await writeFile(join(dir, 'x.json'), JSON.stringify(Array.from({ length: 8 * 8 * 3 }, (_, i) => (i * 29) % 256)))
+      const onGpu = await runPredict(file, join(dir, 'x.json'), { path: 'webgpu' })
+      const byDefault = await runPredict(file, join(dir, 'x.json'))
+      expect(onGpu.runtime).toBe('packed/webgpu')
+      // On a software adapter the default is a CPU path; on a GPU it is webgpu itself.
+      expect(byDefault.runtime).toBe(software() ? 'packed/wasm-simd' : 'packed/webgpu')
+      expect(maxAbsDiff(onGpu.logits as number[], byDefault.logits as number[])).toBeLessThan(1e-4)
+      expect(onGpu.prediction).toMatchObject({ class: (byDefault.prediction as { class: number }).class })
+      await expect(runPredict(dir, join(dir, 'x.json'), { path: 'webgpu' })).rejects.toThrow(
+        /--path chooses a path of the packed runtime: the model must be a \.bnpk file/
+      )
+
+      const flags = { cells: '3', channels: '4', input: '8x8x3', classes: '5', macro: 'cifar', batch: '2' }
+      const bench = await runBenchInfer(file, { ...flags, threads: '1', repeats: '2', json: true })
+      expect(bench.paths.webgpu).toBeGreaterThan(0)
+      expect(bench.webgpu).toMatchObject({ available: true, kind: suite.available ? suite.gpu.report.kind : '' })
+      if (software()) {
+        expect(bench.webgpu).toMatchObject({ note: expect.stringMatching(/correctness, not speed/) })
+        expect(bench.packedPath).not.toBe('webgpu')
+      }
+      const text = await cli('bench', 'infer', file, '--batch', '1', '--repeats', '1')
+      expect(text).toMatch(/packed webgpu +[\d.]+ ms \((software|discrete|integrated|unknown) adapter/)
+      if (software())
+        expect(text).toMatch(/\n +figures for correctness, not speed: a software adapter computes on the CPU\n/)
+    } finally {
+      net.dispose()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('errors are clear: input length, disposed session, oversized tensor, a wrong linear, work the GPU rejects', async () => {

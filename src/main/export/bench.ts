@@ -33,7 +33,7 @@ export interface InferBenchResult {
 }
 
 /** The note on figures from a software adapter (a CPU rasteriser: Mesa's lavapipe, SwiftShader, WARP). */
-export const SOFTWARE_ADAPTER_NOTE = 'software adapter: figures are for correctness, not speed'
+export const SOFTWARE_ADAPTER_NOTE = 'figures for correctness, not speed: a software adapter computes on the CPU'
 
 async function webgpuInfo(): Promise<InferBenchResult['webgpu']> {
   const status = await webgpuAdapterStatus()

@@ -313,7 +313,7 @@ export function registerBenchInfer(program: Command): void {
           `  packed (best: ${r.packedPath})  ${fmt(r.packedMs)}`,
           `  packed wasm-simd         ${fmt(r.packedWasmMs)}`,
           r.webgpu.available
-            ? `  packed webgpu            ${fmt(r.paths.webgpu ?? null)} (${r.webgpu.adapter}${r.webgpu.note ? `; ${r.webgpu.note}` : ''})`
+            ? `  packed webgpu            ${fmt(r.paths.webgpu ?? null)} (${r.webgpu.adapter})${r.webgpu.note ? `\n                           ${r.webgpu.note}` : ''}`
             : `  packed webgpu            not timed: ${r.webgpu.reason}`,
           `  onnxruntime-node (float) ${fmt(r.onnxMs)}${r.onnxError ? ` (${r.onnxError})` : ''}`,
           `  bound                    ${fmt(r.boundMs)} (${r.bound.popcountGbitPerS.toFixed(0)} Gbit/s popcount, ${r.bound.floatGmacPerS.toFixed(1)} GMAC/s float)`
