@@ -60,7 +60,7 @@ describe('optimizers follow torch.optim exactly', () => {
     )
   })
 
-  it('resumes from saved state to the same trajectory', () => {
+  it('resumes from saved state to the same trajectory', async () => {
     const reference = fixture.adam
     const variable = tf.variable(tf.tensor2d(reference.start, [3, 4]))
     const first = new Adam([{ name: 'p', variable }], 0.05, 0.5, 0.999, 1e-3)
@@ -72,7 +72,7 @@ describe('optimizers follow torch.optim exactly', () => {
     }
     stepWith(first, 0)
     stepWith(first, 1)
-    const saved = first.state()
+    const saved = await first.state()
     first.dispose()
     const second = new Adam([{ name: 'p', variable }], 0.05, 0.5, 0.999, 1e-3)
     second.loadState(saved.tensors, saved.counters)

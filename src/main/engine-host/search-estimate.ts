@@ -50,14 +50,14 @@ export async function estimateSearch(config: SearchConfig, measuredUnderLoad: bo
     const archVariables = alphas.map((entry) => entry.variable)
     const weightVariables = weights.map((entry) => entry.variable)
     const coefficient = entropyCoefficient(0, config.lambda, config.tau)
-    const step = (): void => {
+    const step = async (): Promise<void> => {
       const trainBatch = loader.next()
       const alphaBatch = loader.next()
       for (const weight of binaryWeights) centerAndClampLatent(weight)
       archStep(net, adam, archVariables, alphaBatch, coefficient)
-      weightStep(net, sgd, weightVariables, trainBatch)
+      await weightStep(net, sgd, weightVariables, trainBatch)
     }
-    step()
+    await step()
     const before = tf.memory().numBytes
     const start = performance.now()
     const profile = await tf.profile(() => step())

@@ -138,7 +138,7 @@ export function registerEval(program: Command): void {
           shuffle: false,
           normalize: info.normalize
         })
-        const result = evaluate(net, loader)
+        const result = await evaluate(net, loader)
         reporter.result({
           dataset: spec,
           images: test.count,

@@ -64,19 +64,25 @@ function randomBatch(options: StepBenchOptions, seed: number): Batch {
   }
 }
 
+/**
+ * Times `step`, which ends by reading its loss back: on a GPU backend that waits for the step's queued work, so the
+ * time is the step's, not the time to enqueue it.
+ */
 async function measure(
-  step: () => void,
+  step: () => Promise<unknown>,
   options: StepBenchOptions
 ): Promise<{ stepsMs: number[]; profile: KernelTime[]; peakTensorBytes: number }> {
-  for (let i = 0; i < options.warmup; i++) step()
+  for (let i = 0; i < options.warmup; i++) await step()
   const stepsMs: number[] = []
   for (let i = 0; i < options.steps; i++) {
     const start = performance.now()
-    step()
+    await step()
     stepsMs.push(performance.now() - start)
   }
   // One more step under the profiler, for the breakdown by kernel and the memory peak.
-  const info = await tf.profile(() => step())
+  const info = await tf.profile(async () => {
+    await step()
+  })
   const byKernel = new Map<string, { ms: number; calls: number }>()
   for (const kernel of info.kernels) {
     const ms = typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0
@@ -131,7 +137,7 @@ export async function benchSearchStep(options: StepBenchOptions): Promise<StepBe
     const measured = await measure(() => {
       for (const weight of binary) centerAndClampLatent(weight)
       archStep(net, adam, arch, validation, 1)
-      weightStep(net, sgd, weightVariables, train)
+      return weightStep(net, sgd, weightVariables, train)
     }, options)
     return finish('search-step', net.parameterCount(), measured, options)
   } finally {
@@ -162,7 +168,7 @@ export async function benchTrainStep(options: StepBenchOptions): Promise<StepBen
   try {
     const measured = await measure(() => {
       for (const weight of binary) centerAndClampLatent(weight)
-      trainStep(net, sgd, variables, batch, config)
+      return trainStep(net, sgd, variables, batch, config)
     }, options)
     return finish('train-step', net.parameterCount(), measured, options)
   } finally {

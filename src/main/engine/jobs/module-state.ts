@@ -4,12 +4,15 @@ import type { NamedTensorData } from '../../runs/checkpoint-file'
 /** Variables with their checkpoint names, e.g. weights and BN buffers of a module plus α. */
 export type NamedVariables = Array<[string, tf.Variable]>
 
-export function snapshotVariables(variables: NamedVariables): NamedTensorData[] {
-  return variables.map(([name, variable]) => ({
-    name,
-    shape: [...variable.shape],
-    data: variable.dataSync() as Float32Array
-  }))
+/** The variables' values for a checkpoint, read asynchronously (webgpu in Node has no synchronous read). */
+export async function snapshotVariables(variables: NamedVariables): Promise<NamedTensorData[]> {
+  return Promise.all(
+    variables.map(async ([name, variable]) => ({
+      name,
+      shape: [...variable.shape],
+      data: (await variable.data()) as Float32Array
+    }))
+  )
 }
 
 /**

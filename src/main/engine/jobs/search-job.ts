@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
-import { formatGenotypeJson, formatGenotypePython, type Genotype } from '../../../shared/genotype'
+import { deriveGenotype, formatGenotypeJson, formatGenotypePython, type Genotype } from '../../../shared/genotype'
 import type { EpochRecord, ProgressRecord, SearchConfig } from '../../../shared/jobs'
 import {
   BatchLoader,
@@ -17,7 +17,7 @@ import { writeFileAtomic } from '../../runs/atomic-write'
 import { RunFolder } from '../../runs/run-folder'
 import { centerAndClampLatent } from '../ops'
 import { Supernet } from '../network'
-import { crossEntropy, correctCount } from '../train/loss'
+import { crossEntropy, correctCount, readScalars } from '../train/loss'
 import { Adam, SgdMomentum } from '../train/optimizers'
 import { entropyCoefficient, searchCosineLr } from '../train/schedules'
 import { yieldToEventLoop, type JobControl } from './control'
@@ -133,14 +133,14 @@ export async function runSearch(
   await folder.updateManifest({ status: 'running' })
 
   const saveCheckpoint = async (): Promise<void> => {
-    const sgdState = sgd.state()
-    const adamState = adam.state()
+    const sgdState = await sgd.state()
+    const adamState = await adam.state()
     state.sgd = sgdState.counters
     state.adam = adamState.counters
     state.loaders = { weights: weightLoader.saveState(), alpha: alphaLoader.saveState() }
     await writeCheckpoint(checkpointPath, {
       state,
-      tensors: [...snapshotVariables(stateVariables), ...sgdState.tensors, ...adamState.tensors]
+      tensors: [...(await snapshotVariables(stateVariables)), ...sgdState.tensors, ...adamState.tensors]
     })
   }
 
@@ -172,7 +172,7 @@ export async function runSearch(
         // BinOp steps a-c: latent weights re-centred and clamped before every forward pass (spec 2.1).
         for (const weight of binaryWeights) centerAndClampLatent(weight)
         archStep(net, adam, archVariables, validationBatch, coefficient)
-        const { loss, correct } = weightStep(net, sgd, weightVariables, trainBatch)
+        const { loss, correct } = await weightStep(net, sgd, weightVariables, trainBatch)
         countStep(state, stepInEpoch, loss, correct, trainBatch.size)
         imagesThisSession += trainBatch.size + validationBatch.size
         if (isReportStep(state, config.progressEvery, stepsPerEpoch)) {
@@ -197,9 +197,11 @@ export async function runSearch(
       // End of epoch t: validate, derive the genotype from the α of this moment, and keep the pair (spec section 0).
       // Test-time binarization centres and clamps the latent weights first, as the authors' infer() does.
       for (const weight of binaryWeights) centerAndClampLatent(weight)
-      const validation = evaluate(net, validationLoader)
+      const validation = await evaluate(net, validationLoader)
       const seconds = (Date.now() - epochStart) / 1000
-      const { normal, reduce } = net.alphas()
+      // α and H̄ read asynchronously, as everything in this loop (webgpu in Node has no synchronous read).
+      const [normal, reduce] = await Promise.all([net.alphaNormal.array(), net.alphaReduce.array()])
+      const [entropy] = await readScalars(net.meanEdgeEntropy())
       const record: EpochRecord = {
         type: 'epoch',
         epoch: epoch + 1,
@@ -210,12 +212,12 @@ export async function runSearch(
         learningRate,
         imagesPerSecond: imagesThisSession / Math.max(seconds, 1e-3),
         seconds,
-        entropy: tf.tidy(() => net.meanEdgeEntropy().dataSync()[0]!),
+        entropy,
         entropyCoefficient: coefficient,
         alphaNormal: normal.map(softmaxRow),
         alphaReduce: reduce.map(softmaxRow),
-        genotype: net.genotype(),
-        genotypeTransfer: net.genotype({ gamma: config.gamma })
+        genotype: deriveGenotype(normal, reduce),
+        genotypeTransfer: deriveGenotype(normal, reduce, { gamma: config.gamma })
       }
       await folder.appendJsonLine('epochs', record)
       await folder.appendJsonLine('metrics', {
@@ -259,24 +261,30 @@ export function archStep(net: Supernet, adam: Adam, variables: tf.Variable[], ba
   })
 }
 
-/** Weight step on a train batch: CE, gradients for w only (the binary ones through the XNOR transform), SGD. */
-export function weightStep(
+/**
+ * Weight step on a train batch: CE, gradients for w only (the binary ones through the XNOR transform), SGD. The loss
+ * and correct count are read asynchronously once the update is queued, so a GPU backend runs the step unstalled.
+ */
+export async function weightStep(
   net: Supernet,
   sgd: SgdMomentum,
   variables: tf.Variable[],
   batch: Batch
-): { loss: number; correct: number } {
-  return tf.tidy(() => {
+): Promise<{ loss: number; correct: number }> {
+  const figures = tf.tidy(() => {
     const { x, y } = toTensors(batch)
-    let correct = 0
+    let correct: tf.Scalar | undefined
     const { value, grads } = tf.variableGrads(() => {
       const logits = net.logits(x, { training: true })
-      correct = correctCount(logits, y)
+      // Kept out of variableGrads' own scope, which would dispose it; readScalars disposes it.
+      correct = tf.keep(correctCount(logits, y))
       return crossEntropy(logits, y)
     }, variables)
     sgd.step(new Map(variables.map((variable) => [variable, grads[variable.name]!])))
-    return { loss: value.dataSync()[0]!, correct }
+    return [value, correct!]
   })
+  const [loss, correct] = await readScalars(...figures)
+  return { loss: loss!, correct: correct! }
 }
 
 function softmaxRow(row: number[]): number[] {

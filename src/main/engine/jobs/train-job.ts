@@ -17,7 +17,7 @@ import { readCheckpoint, writeCheckpoint } from '../../runs/checkpoint-file'
 import type { RunFolder } from '../../runs/run-folder'
 import { FinalNetwork } from '../network'
 import { centerAndClampLatent } from '../ops'
-import { crossEntropy, correctCount } from '../train/loss'
+import { crossEntropy, correctCount, readScalars } from '../train/loss'
 import { SgdMomentum } from '../train/optimizers'
 import { cosineLr, cosineWarmRestartsLr, oneCycle } from '../train/schedules'
 import { yieldToEventLoop, type JobControl } from './control'
@@ -106,12 +106,12 @@ export async function runTraining(
     listener.log(`resumed at epoch ${state.epoch + 1}, step ${state.step} of ${totalSteps}`)
   }
   const saveCheckpoint = async (): Promise<void> => {
-    const sgdState = sgd.state()
+    const sgdState = await sgd.state()
     state.sgd = sgdState.counters
     state.loader = loader.saveState()
     await writeCheckpoint(checkpointPath, {
       state,
-      tensors: [...snapshotVariables(stateVariables), ...sgdState.tensors]
+      tensors: [...(await snapshotVariables(stateVariables)), ...sgdState.tensors]
     })
   }
 
@@ -142,7 +142,7 @@ export async function runTraining(
         const batch = batches.next().value as Batch
         for (const weight of binaryWeights) centerAndClampLatent(weight)
         net.reseedDropPath(config.seed * 1_000_003 + state.step)
-        const { loss, correct } = trainStep(net, sgd, variables, batch, config)
+        const { loss, correct } = await trainStep(net, sgd, variables, batch, config)
         countStep(state, stepInEpoch, loss, correct, batch.size)
         images += batch.size
         if (isReportStep(state, config.progressEvery, stepsPerEpoch)) {
@@ -165,7 +165,7 @@ export async function runTraining(
       // Test-time binarization centres and clamps the latent weights first, as the authors' infer() does. The model
       // saved after the last epoch holds these weights, so evaluating it again needs no further centring.
       for (const weight of binaryWeights) centerAndClampLatent(weight)
-      const evaluation = evaluate(net, testLoader)
+      const evaluation = await evaluate(net, testLoader)
       lastTest = evaluation.accuracy
       if (best === null || evaluation.accuracy > best.accuracy)
         best = { epoch: epoch + 1, accuracy: evaluation.accuracy }
@@ -212,19 +212,21 @@ export async function runTraining(
   }
 }
 
-export function trainStep(
+/** One training step; the loss and correct count are read asynchronously once the update is queued (see weightStep). */
+export async function trainStep(
   net: FinalNetwork,
   sgd: SgdMomentum,
   variables: tf.Variable[],
   batch: Batch,
   config: TrainConfig
-): { loss: number; correct: number } {
-  return tf.tidy(() => {
+): Promise<{ loss: number; correct: number }> {
+  const figures = tf.tidy(() => {
     const { x, y } = toTensors(batch)
-    let correct = 0
+    let correct: tf.Scalar | undefined
     const { value, grads } = tf.variableGrads(() => {
       const logits = net.logits(x, { training: true })
-      correct = correctCount(logits, y)
+      // Kept out of variableGrads' own scope, which would dispose it; readScalars disposes it.
+      correct = tf.keep(correctCount(logits, y))
       return crossEntropy(logits, y, config.labelSmoothing)
     }, variables)
     let gradients = variables.map((variable) => grads[variable.name]!)
@@ -232,14 +234,20 @@ export function trainStep(
     // gradient itself, so the clip sees transformed binary-weight gradients (documented deviation, ImageNet only).
     if (config.gradClip > 0) gradients = clipByGlobalNorm(gradients, config.gradClip)
     sgd.step(new Map(variables.map((variable, i) => [variable, gradients[i]!])))
-    return { loss: value.dataSync()[0]!, correct }
+    return [value, correct!]
   })
+  const [loss, correct] = await readScalars(...figures)
+  return { loss: loss!, correct: correct! }
 }
 
+/**
+ * torch.nn.utils.clip_grad_norm_: every gradient times maxNorm / (norm + 1e-6) when the global norm exceeds maxNorm,
+ * unchanged (times exactly 1) otherwise. Computed on the device, without reading the norm back mid-step.
+ */
 function clipByGlobalNorm(gradients: tf.Tensor[], maxNorm: number): tf.Tensor[] {
-  const norm = Math.sqrt(gradients.reduce((sum, g) => sum + tf.sum(tf.square(g)).dataSync()[0]!, 0))
-  if (norm <= maxNorm) return gradients
-  return gradients.map((g) => tf.mul(g, maxNorm / (norm + 1e-6)))
+  const norm = tf.sqrt(tf.addN(gradients.map((g) => tf.sum(tf.square(g)))))
+  const factor = tf.where(tf.lessEqual(norm, maxNorm), tf.onesLike(norm), tf.div(maxNorm, tf.add(norm, 1e-6)))
+  return gradients.map((g) => tf.mul(g, factor))
 }
 
 function scheduleAt(

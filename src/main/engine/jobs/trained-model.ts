@@ -35,7 +35,7 @@ export async function saveTrainedModel(runPath: string, net: FinalNetwork, info:
   await mkdir(join(runPath, 'model'), { recursive: true })
   await writeCheckpoint(path, {
     state: info,
-    tensors: snapshotVariables([...net.namedParameters(), ...net.namedBuffers()])
+    tensors: await snapshotVariables([...net.namedParameters(), ...net.namedBuffers()])
   })
   return path
 }

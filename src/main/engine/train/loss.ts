@@ -14,7 +14,21 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, labelSmoo
   })
 }
 
-/** Number of rows whose arg-max equals the label. */
-export function correctCount(logits: tf.Tensor2D, labels: tf.Tensor1D): number {
-  return tf.tidy(() => tf.sum(tf.equal(tf.argMax(logits, 1), tf.cast(labels, 'int32'))).dataSync()[0]!)
+/** Number of rows whose arg-max equals the label, as a scalar: read it with {@link readScalars}. */
+export function correctCount(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => tf.sum(tf.equal(tf.argMax(logits, 1), tf.cast(labels, 'int32'))))
+}
+
+/**
+ * The values of scalars (a step's loss, its correct count), read asynchronously and then disposed. Never dataSync in
+ * the training path: on webgpu a synchronous read stalls the GPU pipeline, and in Node it cannot run at all
+ * (tfjs-backend-webgpu's readSync needs OffscreenCanvas). On the CPU backends the read is immediate.
+ */
+export async function readScalars(...scalars: tf.Tensor[]): Promise<number[]> {
+  try {
+    const values = await Promise.all(scalars.map((scalar) => scalar.data()))
+    return values.map((value) => value[0]!)
+  } finally {
+    tf.dispose(scalars)
+  }
 }

@@ -11,8 +11,8 @@ export interface Optimizer {
   /** Applies one update; `grads` maps each variable to its gradient (variables missing a gradient are skipped). */
   step(grads: Map<tf.Variable, tf.Tensor>): void
   learningRate: number
-  /** Slot tensors and counters, for checkpoints. */
-  state(): { tensors: NamedTensorData[]; counters: Record<string, number> }
+  /** Slot tensors and counters, for checkpoints (read asynchronously: webgpu in Node has no synchronous read). */
+  state(): Promise<{ tensors: NamedTensorData[]; counters: Record<string, number> }>
   loadState(tensors: NamedTensorData[], counters: Record<string, number>): void
   dispose(): void
 }
@@ -20,6 +20,10 @@ export interface Optimizer {
 interface Named {
   name: string
   variable: tf.Variable
+}
+
+async function namedData(name: string, tensor: tf.Tensor): Promise<NamedTensorData> {
+  return { name, shape: tensor.shape, data: (await tensor.data()) as Float32Array }
 }
 
 export class SgdMomentum implements Optimizer {
@@ -55,13 +59,14 @@ export class SgdMomentum implements Optimizer {
     }
   }
 
-  state(): { tensors: NamedTensorData[]; counters: Record<string, number> } {
-    const tensors = this.params.flatMap(({ name, variable }) => {
-      const buffer = this.momentumBuffers.get(variable)
-      return buffer === undefined
-        ? []
-        : [{ name: `sgd.momentum.${name}`, shape: buffer.shape, data: buffer.dataSync() as Float32Array }]
-    })
+  /** Momentum buffers and counters for a checkpoint, read asynchronously (see snapshotVariables). */
+  async state(): Promise<{ tensors: NamedTensorData[]; counters: Record<string, number> }> {
+    const tensors = await Promise.all(
+      this.params.flatMap(({ name, variable }) => {
+        const buffer = this.momentumBuffers.get(variable)
+        return buffer === undefined ? [] : [namedData(`sgd.momentum.${name}`, buffer)]
+      })
+    )
     return { tensors, counters: { learningRate: this.learningRate } }
   }
 
@@ -118,15 +123,15 @@ export class Adam implements Optimizer {
     }
   }
 
-  state(): { tensors: NamedTensorData[]; counters: Record<string, number> } {
-    const tensors = this.params.flatMap(({ name, variable }) => {
-      const slot = this.moments.get(variable)
-      if (slot === undefined) return []
-      return [
-        { name: `adam.m.${name}`, shape: slot.m.shape, data: slot.m.dataSync() as Float32Array },
-        { name: `adam.v.${name}`, shape: slot.v.shape, data: slot.v.dataSync() as Float32Array }
-      ]
-    })
+  /** Moments and counters for a checkpoint, read asynchronously (see snapshotVariables). */
+  async state(): Promise<{ tensors: NamedTensorData[]; counters: Record<string, number> }> {
+    const tensors = await Promise.all(
+      this.params.flatMap(({ name, variable }) => {
+        const slot = this.moments.get(variable)
+        if (slot === undefined) return []
+        return [namedData(`adam.m.${name}`, slot.m), namedData(`adam.v.${name}`, slot.v)]
+      })
+    )
     return { tensors, counters: { steps: this.steps, learningRate: this.learningRate } }
   }
 
