@@ -81,7 +81,12 @@ async function report(flags: StepFlags, run: (options: StepBenchOptions) => Prom
   // The data pipeline at the same shape, so a reader sees whether batches could ever be the bottleneck.
   const [height, width, channels] = options.input
   const data = benchmarkBatches({ batchSize: options.batch, height, width, channels, seconds: 0.5 })
-  const out = { ...result, backendDetail: backend.detail, dataBatchesPerSecond: data.batchesPerSecond }
+  const out = {
+    ...result,
+    backendDetail: backend.detail,
+    ...(backend.caveat === undefined ? {} : { caveat: backend.caveat }),
+    dataBatchesPerSecond: data.batchesPerSecond
+  }
   if (flags.json) {
     process.stdout.write(JSON.stringify(out) + '\n')
     return
@@ -89,6 +94,7 @@ async function report(flags: StepFlags, run: (options: StepBenchOptions) => Prom
   const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`
   const lines = [
     `${result.kind} on ${result.backend} (${backend.detail})`,
+    ...(backend.caveat === undefined ? [] : [`  NOTE         ${backend.caveat}`]),
     `  network      ${options.cells} cells, C = ${options.channels}, ${result.parameters.toLocaleString('en')} parameters`,
     `  batch        ${options.batch} × ${options.input.join('×')}, ${options.classes} classes`,
     `  time         ${result.msPerStep.toFixed(1)} ms per step (median of ${result.stepsMs.length}: ${result.stepsMs.map((ms) => ms.toFixed(0)).join(', ')})`,

@@ -24,6 +24,11 @@ export interface BackendCandidate {
   describeHere?(): string | undefined
   /** Runs once the backend is active; returns detail for the report (e.g. which wasm binary runs). */
   afterInit?(): Promise<string>
+  /**
+   * Once active, a note every measurement on it must carry, or undefined (a software GPU adapter: its figures are
+   * for correctness, not speed).
+   */
+  caveat?(): string | undefined
 }
 
 /**

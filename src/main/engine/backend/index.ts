@@ -29,6 +29,8 @@ export interface BackendReport {
   detail: string
   /** Every backend tried, in order, with the reason each faster one was not used. */
   tried: BackendAttempt[]
+  /** A note every figure measured on this backend must carry (e.g. a software GPU adapter: correctness, not speed). */
+  caveat?: string
 }
 
 async function tryCandidate(
@@ -74,7 +76,14 @@ export async function initBackend(preference: BackendPreference = 'auto'): Promi
       const passedOver = tried.filter((t) => !t.available).map((t) => `${t.backend}: ${t.reason}`)
       const why = passedOver.length > 0 ? ` (not used: ${passedOver.join('; ')})` : ''
       const what = detail ? `${candidate.description}, ${detail}` : candidate.description
-      return { name: candidate.name, backend: candidate.name, detail: `${what}${why}`, tried }
+      const caveat = candidate.caveat?.()
+      return {
+        name: candidate.name,
+        backend: candidate.name,
+        detail: `${what}${why}`,
+        tried,
+        ...(caveat === undefined ? {} : { caveat })
+      }
     }
   }
   const reasons = tried.map((t) => `${t.backend}: ${t.reason}`).join('; ')

@@ -52,5 +52,9 @@ export const webgpuCandidate: BackendCandidate = {
     if (adapterReport === undefined) return 'no adapter report'
     const note = isHardwareAdapter(adapterReport) ? '' : ' (figures on it are for correctness, not speed)'
     return `${describeAdapter(adapterReport)}${note}`
-  }
+  },
+  caveat: () =>
+    adapterReport === undefined || isHardwareAdapter(adapterReport)
+      ? undefined
+      : `${describeAdapter(adapterReport)}: a CPU rasteriser, so these figures are for correctness, not speed`
 }
