@@ -1,4 +1,4 @@
-import type { ConvGeometry, BnParams, ExportGraph, ModelMeta, Step } from '../graph'
+import type { ConvGeometry, BnParams, ExportGraph, ModelMeta, Step } from '../steps'
 import { packConvWeight } from './bits'
 
 /**

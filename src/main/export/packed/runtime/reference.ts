@@ -1,4 +1,4 @@
-import type { BnParams } from '../../graph'
+import type { BnParams } from '../../steps'
 import { popcount32, wordsFor } from '../bits'
 import type { PackedBinConv, PackedStep } from '../format'
 import type { PackedBackend, PackedRuntimePath, StepDims } from './types'

@@ -1,4 +1,4 @@
-import { inferShapes, stepInputs, type ExportGraph } from '../../graph'
+import { inferShapes, stepInputs, type ExportGraph } from '../../steps'
 import type { PackedModel } from '../format'
 import { referencePath } from './reference'
 import type { PackedBackend, PackedRuntimePath, Shape3 } from './types'

@@ -365,13 +365,13 @@ export const webgpuPath: PackedRuntimePath = {
     if (status.kind === 'software') {
       return {
         ok: true,
-        onRequestOnly: `${status.description}: correct but slower than the CPU paths, so used only when named (--path webgpu)`
+        onRequestOnly: `${status.description}: correct but slower than the CPU paths, so used only when named (path 'webgpu'; --path webgpu on the command line)`
       }
     }
     if (status.kind === 'unknown') {
       return {
         ok: true,
-        onRequestOnly: `${status.description}: not known to be a hardware GPU, so used only when named (--path webgpu)`
+        onRequestOnly: `${status.description}: not known to be a hardware GPU, so used only when named (path 'webgpu'; --path webgpu on the command line)`
       }
     }
     return { ok: true }
