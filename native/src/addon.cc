@@ -340,9 +340,46 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   float* dx = dataOf<float>(info[7], length, "dx");
   float* dgamma = optionalFloats(info[8], c, "dgamma");
   float* dbeta = optionalFloats(info[9], c, "dbeta");
+  const bool masked = info.Length() > 10 && !info[10].IsNull() && !info[10].IsUndefined();
+  const uint8_t* mask = masked ? dataOf<uint8_t>(info[10], length, "mask") : nullptr;
   return guarded(info, "batchNormBackward", [&] {
+    if (mask) {
+      // The STE's mask applied first, into dx (the backward reads each dy element before writing that dx element).
+      bnas::maskGradient(bnas::kMaskBytes, dy, mask, dx, static_cast<int64_t>(length));
+      dy = dx;
+    }
     bnas::batchNormBackward(dy, x, length / c, c, mean, variance, gamma, eps, dx, dgamma, dbeta);
   });
+}
+
+// batchNormSign(x, channels, mean, variance, gamma|null, beta|null, eps, signs, pass)
+Napi::Value BatchNormSign(const Napi::CallbackInfo& info) {
+  const int64_t c = info[1].As<Napi::Number>().Int64Value();
+  const size_t length = info[0].As<Napi::TypedArray>().ElementLength();
+  if (c < 1 || length % c != 0 || length == 0) throw Napi::RangeError::New(info.Env(), "batchNormSign: bad channels");
+  const float* x = dataOf<float>(info[0], length, "x");
+  const float* mean = dataOf<float>(info[2], c, "mean");
+  const float* variance = dataOf<float>(info[3], c, "variance");
+  const float* gamma = optionalFloats(info[4], c, "gamma");
+  const float* beta = optionalFloats(info[5], c, "beta");
+  const float eps = info[6].As<Napi::Number>().FloatValue();
+  float* signs = dataOf<float>(info[7], length, "signs");
+  uint8_t* pass = dataOf<uint8_t>(info[8], length, "pass");
+  return guarded(info, "batchNormSign",
+                 [&] { bnas::batchNormSign(x, length / c, c, mean, variance, gamma, beta, eps, signs, pass); });
+}
+
+// maskGradient(op, dy, ref, out): op 0 ref is a Uint8Array of 0/1, 1 keep where ref > 0, 2 keep where |ref| < 1.
+Napi::Value MaskGradient(const Napi::CallbackInfo& info) {
+  const int op = info[0].As<Napi::Number>().Int32Value();
+  if (op < 0 || op > 2) throw Napi::RangeError::New(info.Env(), "maskGradient: unknown op");
+  const size_t length = info[1].As<Napi::TypedArray>().ElementLength();
+  const float* dy = dataOf<float>(info[1], length, "dy");
+  const void* ref = op == bnas::kMaskBytes ? static_cast<const void*>(dataOf<uint8_t>(info[2], length, "ref"))
+                                            : static_cast<const void*>(dataOf<float>(info[2], length, "ref"));
+  float* out = dataOf<float>(info[3], length, "out");
+  return guarded(info, "maskGradient",
+                 [&] { bnas::maskGradient(op, dy, ref, out, static_cast<int64_t>(length)); });
 }
 
 // Float32Array pointers of a JS array of `count` arrays of at least n elements each.
@@ -439,6 +476,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNormStats", Napi::Function::New(env, BatchNormStats));
   exports.Set("batchNormForward", Napi::Function::New(env, BatchNormForward));
   exports.Set("batchNormBackward", Napi::Function::New(env, BatchNormBackward));
+  exports.Set("batchNormSign", Napi::Function::New(env, BatchNormSign));
+  exports.Set("maskGradient", Napi::Function::New(env, MaskGradient));
   exports.Set("weightedSum", Napi::Function::New(env, WeightedSum));
   exports.Set("weightedSumGrad", Napi::Function::New(env, WeightedSumGrad));
   exports.Set("select", Napi::Function::New(env, Select));

@@ -69,6 +69,15 @@ void batchNormForward(const float* x, int64_t m, int64_t c, const float* mean, c
 void batchNormBackward(const float* dy, const float* x, int64_t m, int64_t c, const float* mean,
                        const float* variance, const float* gamma, float eps, float* dx, float* dgamma, float* dbeta);
 
+// The elementwise halves of a binary op (binary_block.cc). batchNormSign: signs = sign(y) (sign(0) = 0) and pass =
+// (−1 < y < 1) as bytes, for y = batchNormForward(x) without writing y. maskGradient: out = dy·keep + 0 where keep is
+// ref's byte (kMaskBytes), ref > 0 (kMaskPositive: ReLU's gradient from its output) or −1 < ref < 1 (kMaskInsideUnit:
+// the clipped STE from its input).
+constexpr int kMaskBytes = 0, kMaskPositive = 1, kMaskInsideUnit = 2;
+void batchNormSign(const float* x, int64_t m, int64_t c, const float* mean, const float* variance, const float* gamma,
+                   const float* beta, float eps, float* signs, uint8_t* pass);
+void maskGradient(int op, const float* dy, const void* ref, float* out, int64_t n);
+
 // The α-weighted mixture of a search edge (elementwise.cc): y = Σ w[k]·terms[k] and its gradient.
 void weightedSum(const float* const* terms, int count, const float* w, int64_t n, float* y);
 void weightedSumGrad(const float* dy, const float* const* terms, int count, const float* w, int64_t n,

@@ -83,8 +83,30 @@ export interface NativeAddon {
     eps: number,
     dx: Float32Array,
     dgamma: Float32Array | null,
-    dbeta: Float32Array | null
+    dbeta: Float32Array | null,
+    /** Optional 0/1 bytes: dy·mask is differentiated instead of dy (the STE of BN → sign, in the same call). */
+    mask?: Uint8Array | null
   ): void
+  /**
+   * signs = sign(y) (sign(0) = 0) and pass = 1 where −1 < y < 1, for y the batchNormForward of the same arguments
+   * (the same floats), without writing y.
+   */
+  batchNormSign(
+    x: Float32Array,
+    channels: number,
+    mean: Float32Array,
+    variance: Float32Array,
+    gamma: Float32Array | null,
+    beta: Float32Array | null,
+    eps: number,
+    signs: Float32Array,
+    pass: Uint8Array
+  ): void
+  /**
+   * out = dy·keep + 0 (a blocked −dy gives +0), keep from ref: op 0 ref's 0/1 bytes, 1 ref > 0 (ReLU from its
+   * output), 2 −1 < ref < 1 (the clipped STE from its input).
+   */
+  maskGradient(op: 0 | 1 | 2, dy: Float32Array, ref: Float32Array | Uint8Array, out: Float32Array): void
   /** The oneDNN implementations serving a conv geometry, e.g. "fwd=brgconv:avx512_core bwd_data=jit:avx512_core …". */
   convImplementations(geometry: Int32Array): string
   /** 'scalar' forces the portable popcount path (for tests on AVX-512 machines); returns the path now in use. */

@@ -81,6 +81,13 @@ function floats(backend: MathBackendCPU, t: tf.TensorInfo | undefined, name: str
   return values
 }
 
+/** A bool tensor's 0/1 bytes (the optional STE mask of the backward kernel: dy·mask is differentiated). */
+function bytes(backend: MathBackendCPU, t: tf.TensorInfo): Uint8Array {
+  const values = backend.data.get(t.dataId).values
+  if (t.dtype !== 'bool' || !(values instanceof Uint8Array)) throw new Error('batch norm: mask must be bool')
+  return values
+}
+
 /** The three kernels behind {@link batchNormTraining}, and the zero gradient of the statistics kernel. */
 export function batchNormKernels(addon: NativeAddon): Map<string, tf.KernelFunc> {
   const channelsOf = (x: tf.TensorInfo): number => x.shape[x.shape.length - 1]
@@ -121,7 +128,7 @@ export function batchNormKernels(addon: NativeAddon): Map<string, tf.KernelFunc>
       BATCH_NORM_BACKWARD,
       (args) => {
         const backend = args.backend as MathBackendCPU
-        const { dy, x, mean, variance, gamma } = args.inputs as Record<string, tf.TensorInfo | undefined>
+        const { dy, x, mean, variance, gamma, mask } = args.inputs as Record<string, tf.TensorInfo | undefined>
         const xs = floats(backend, x, 'x')!
         const c = channelsOf(x!)
         const dx = outputFloats(backend, xs.length)
@@ -137,7 +144,8 @@ export function batchNormKernels(addon: NativeAddon): Map<string, tf.KernelFunc>
           (args.attrs as { eps: number }).eps,
           dx,
           dgamma,
-          dbeta
+          dbeta,
+          mask ? bytes(backend, mask) : null
         )
         return [
           backend.makeTensorInfo(x!.shape, 'float32', dx),

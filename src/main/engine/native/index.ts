@@ -5,6 +5,7 @@ import { NATIVE_BACKEND_NAME, NativeBackend, nativeKernels } from './backend'
 import { BINARY_CONV2D, binaryConvKernel } from './binary-conv'
 import { elementwiseKernels } from './elementwise'
 import { installEagerBackprop } from './eager-backprop'
+import { BATCH_NORM_SIGN, MASK_GRADIENT, binaryBlockKernels } from './binary-block'
 import { WEIGHTED_SUM, WEIGHTED_SUM_GRAD, weightedSumKernels } from './mixture'
 import {
   BATCH_NORM_BACKWARD as BATCH_NORM_BACKWARD_KERNEL,
@@ -25,6 +26,7 @@ export {
   BATCH_NORM_BACKWARD
 } from './batchnorm'
 export { weightedSum, WEIGHTED_SUM, WEIGHTED_SUM_GRAD } from './mixture'
+export { BATCH_NORM_SIGN, MASK_GRADIENT, type MaskKind } from './binary-block'
 export { BINARY_CONV2D, binaryConv2d, binaryConv2dReference, packSigns, type BinaryConvOptions } from './binary-conv'
 
 /** Kernels the native backend runs natively (the rest are the cpu backend's). */
@@ -42,6 +44,8 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   BATCH_NORM_BACKWARD_KERNEL,
   WEIGHTED_SUM,
   WEIGHTED_SUM_GRAD,
+  BATCH_NORM_SIGN,
+  MASK_GRADIENT,
   tf.Slice,
   tf.SplitV,
   tf.PadV2,
@@ -92,6 +96,7 @@ export async function registerNativeBackend(): Promise<void> {
   for (const [name, kernel] of elementwiseKernels(addon)) overrides.set(name, kernel)
   for (const [name, kernel] of batchNormKernels(addon)) overrides.set(name, kernel)
   for (const [name, kernel] of weightedSumKernels(addon)) overrides.set(name, kernel)
+  for (const [name, kernel] of binaryBlockKernels(addon)) overrides.set(name, kernel)
   registerBatchNormGradient()
   // BNAS_NATIVE_DISABLE=Conv2D,Mean,... keeps those kernels on their cpu versions (to bisect a numeric difference).
   for (const name of (process.env.BNAS_NATIVE_DISABLE ?? '').split(',')) overrides.delete(name.trim())

@@ -3,9 +3,9 @@ import './register-gradients'
 import {
   BATCH_NORM_BACKWARD,
   BATCH_NORM_FORWARD,
+  BATCH_NORM_SIGN,
   BATCH_NORM_STATS,
-  hostOutput,
-  hostValues,
+  maskGradient,
   useFusedKernels
 } from './fused'
 import { signSte } from './sign'
@@ -143,16 +143,18 @@ function fusedNormalize(
   return { y, mean, variance }
 }
 
-/** The fused backward half: [dx, dγ, dβ] when affine, [dx] otherwise. */
+/** The fused backward half: [dx, dγ, dβ] when affine, [dx] otherwise. With a mask, of dy·mask (the STE). */
 function fusedBackward(
   dy: tf.Tensor,
   x: tf.Tensor,
   mean: tf.Tensor,
   variance: tf.Tensor,
-  gamma: tf.Tensor | undefined
+  gamma: tf.Tensor | undefined,
+  mask?: tf.Tensor
 ): tf.Tensor[] {
   const gradInputs: tf.NamedTensorMap = { dy, x, mean, variance }
   if (gamma) gradInputs.gamma = gamma
+  if (mask) gradInputs.mask = mask
   const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_BACKWARD, gradInputs, { eps: BN_EPS }) as tf.Tensor[]
   if (gamma) return [dx, dgamma, dbeta]
   tf.dispose([dgamma, dbeta])
@@ -185,11 +187,11 @@ function batchNormFused(x: tf.Tensor4D, state: BatchNormState, count: number): t
 
 /**
  * sign(batchNorm(x)) with the clipped STE (the first half of a binary op, spec 2.1), in training mode on the native
- * backend as one custom op: the fused statistics and normalisation kernels, then sign(y) and the STE's pass mask
- * (|y| < 1, one byte per element) in one host pass; y itself is dropped at once. The backward pass masks dy on the
- * host and runs the fused batch norm backward. Kept for the backward pass: x (the edge input, shared by every op of
- * the edge), the statistics and the mask, instead of y (4 bytes per element). Elsewhere (and in eval mode) it is
- * signSte(batchNorm(x)) op by op. Same numbers either way.
+ * backend as one custom op: the fused statistics kernel, then BATCH_NORM_SIGN writes sign(y) and the STE's pass mask
+ * (|y| < 1, one byte per element) in one pass without ever writing y. The backward pass is the fused batch norm
+ * backward of dy·mask (the mask applied inside the same kernel). Kept for the backward pass: x (the edge input,
+ * shared by every op of the edge), the statistics and the mask, instead of y (4 bytes per element). Elsewhere (and in
+ * eval mode) it is signSte(batchNorm(x)) op by op. Same numbers either way.
  */
 export function batchNormSignSte(x: tf.Tensor4D, state: BatchNormState, training: boolean): tf.Tensor4D {
   if (!training || !useFusedKernels()) return tf.tidy(() => signSte(batchNorm(x, state, training)))
@@ -200,32 +202,20 @@ export function batchNormSignSte(x: tf.Tensor4D, state: BatchNormState, training
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc
     const [input, scale, shift] = args as tf.Tensor[]
-    const { y, mean, variance } = fusedNormalize(input, scale, shift, state, count)
-    const ys = hostValues(y) as Float32Array
-    const signs = hostOutput(ys.length)
-    const pass = new Uint8Array(ys.length)
-    // torch.sign: sign(0) = 0; the STE passes where −1 < y < 1 (ge(1) and le(−1) are blocked). Branch-free (the
-    // signs of normalised activations are unpredictable: the branchy loop was 3× slower).
-    for (let i = 0; i < ys.length; i++) {
-      const v = ys[i]
-      signs[i] = +(v > 0) - +(v < 0)
-      pass[i] = +(v < 1) & +(v > -1)
+    const [mean, variance] = tf.engine().runKernel(BATCH_NORM_STATS, { x: input }, {}) as tf.Tensor[]
+    updateRunningStats(state, mean, variance, count)
+    const inputs: tf.NamedTensorMap = { x: input, mean, variance }
+    if (scale) {
+      inputs.gamma = scale
+      inputs.beta = shift
     }
-    y.dispose()
-    const mask = tf.tensor(pass, input.shape, 'bool')
+    const [signs, mask] = tf.engine().runKernel(BATCH_NORM_SIGN, inputs, { eps: BN_EPS }) as tf.Tensor[]
     save(scale ? [input, mean, variance, mask, scale] : [input, mean, variance, mask])
     return {
-      value: tf.tensor(signs, input.shape, 'float32'),
+      value: signs,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sm, sv, smask, sg] = saved
-        const g = hostValues(dy as tf.Tensor) as Float32Array
-        const keepMask = hostValues(smask) as Uint8Array
-        const masked = hostOutput(g.length)
-        for (let i = 0; i < g.length; i++) masked[i] = g[i] * keepMask[i] + 0 // + 0: a blocked −g gives +0, not −0
-        const maskedDy = tf.tensor(masked, sx.shape, 'float32')
-        const grads = fusedBackward(maskedDy, sx, sm, sv, sg)
-        maskedDy.dispose()
-        return grads
+        return fusedBackward(dy as tf.Tensor, sx, sm, sv, sg, smask)
       }
     }
   })
@@ -247,13 +237,7 @@ const reluOutputGrad = tf.customGrad((x, save) => {
   ;(save as tf.GradSaveFunc)([y])
   return {
     value: y,
-    gradFunc: (dy, [kept]) => {
-      const ys = hostValues(kept) as Float32Array
-      const g = hostValues(dy as tf.Tensor) as Float32Array
-      const out = hostOutput(g.length)
-      // Branch-free: half the outputs are 0 in no predictable pattern (the branchy loop was 5× slower).
-      for (let i = 0; i < g.length; i++) out[i] = g[i] * +(ys[i] > 0) + 0 // + 0: a blocked −g gives +0, not −0
-      return [tf.tensor(out, kept.shape, 'float32')]
-    }
+    // dy where y > 0, +0 elsewhere (MASK_GRADIENT 'positive'), as tf.relu's gradient dy·step(x).
+    gradFunc: (dy, [kept]) => [maskGradient(dy as tf.Tensor, kept, 'positive')]
   }
 })

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS } from '../native/batchnorm'
 import { WEIGHTED_SUM } from '../native/mixture'
+import { BATCH_NORM_SIGN, MASK_GRADIENT } from '../native/binary-block'
 
 /**
  * The one place that decides whether the engine takes the native backend's fused kernels (training batch norm, the
@@ -16,7 +17,9 @@ export function useFusedKernels(): boolean {
     tf.getKernel(BATCH_NORM_FORWARD, 'native') !== undefined &&
     tf.getKernel(BATCH_NORM_STATS, 'native') !== undefined &&
     tf.getKernel(BATCH_NORM_BACKWARD, 'native') !== undefined &&
-    tf.getKernel(WEIGHTED_SUM, 'native') !== undefined
+    tf.getKernel(WEIGHTED_SUM, 'native') !== undefined &&
+    tf.getKernel(BATCH_NORM_SIGN, 'native') !== undefined &&
+    tf.getKernel(MASK_GRADIENT, 'native') !== undefined
   )
 }
 
@@ -36,6 +39,11 @@ export function hostValues(t: tf.Tensor): Float32Array | Uint8Array {
   return t.dataSync() as Float32Array | Uint8Array
 }
 
+/** dy·keep + 0 on the native backend (MASK_GRADIENT): keep from a bool mask, ref > 0 or −1 < ref < 1. */
+export function maskGradient(dy: tf.Tensor, ref: tf.Tensor, keep: 'bytes' | 'positive' | 'insideUnit'): tf.Tensor {
+  return tf.engine().runKernel(MASK_GRADIENT, { dy, ref }, { keep }) as tf.Tensor
+}
+
 /**
  * A zeroed float array for a host op's output: recycled from disposed tensors on the native backend (its
  * takeFloats), fresh elsewhere. Hand it to tf.tensor, which stores it without a copy.
@@ -48,4 +56,4 @@ export function hostOutput(length: number): Float32Array {
 /** BNAS_NATIVE_FUSED=0 keeps the op-by-op path on 'native' too (to bisect a numeric difference). */
 const fusedDisabled = typeof process !== 'undefined' && process.env?.BNAS_NATIVE_FUSED === '0'
 
-export { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS, WEIGHTED_SUM }
+export { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_SIGN, BATCH_NORM_STATS, MASK_GRADIENT, WEIGHTED_SUM }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
-import { hostOutput, hostValues, useFusedKernels } from './fused'
+import { maskGradient, useFusedKernels } from './fused'
 
 /**
  * Binary activation of the authors' `BinActive`: forward sign(x) with sign(0) = 0 (torch.sign), backward the clipped
@@ -12,8 +12,8 @@ export function signSte<T extends tf.Tensor>(x: T): T {
 }
 
 /**
- * The same STE on the native backend (typed-array storage): the clipped gradient as one host loop writing one new
- * tensor, instead of abs, less, zerosLike and select (four full-size kernels and allocations).
+ * The same STE on the native backend: the clipped gradient as one MASK_GRADIENT kernel writing one new tensor,
+ * instead of abs, less, zerosLike and select (four full-size kernels and allocations).
  */
 const signSteHost = tf.customGrad((x, save) => {
   const input = x as tf.Tensor
@@ -21,14 +21,8 @@ const signSteHost = tf.customGrad((x, save) => {
   keep([input])
   return {
     value: tf.sign(input),
-    gradFunc: (dy, saved) => {
-      const [kept] = saved
-      const xs = hostValues(kept) as Float32Array
-      const g = hostValues(dy as tf.Tensor) as Float32Array
-      const out = hostOutput(xs.length)
-      for (let i = 0; i < xs.length; i++) out[i] = g[i] * +(xs[i] < 1 && xs[i] > -1) + 0 // + 0: a blocked −g gives +0, not −0
-      return [tf.tensor(out, kept.shape, 'float32')]
-    }
+    // dy where −1 < x < 1, +0 elsewhere (a blocked −dy gives +0, as the op-by-op where(…, dy, 0)).
+    gradFunc: (dy, [kept]) => [maskGradient(dy as tf.Tensor, kept, 'insideUnit')]
   }
 })
 
