@@ -8,6 +8,7 @@ import { registerWebgpuBinaryKernels } from '../../src/main/engine/webgpu/binary
 import {
   checkBinaryConvGeometry,
   GpuBinaryConv,
+  gridLimit,
   type BinaryConvGeometry
 } from '../../src/main/engine/webgpu/wgsl/binary-conv'
 import type { BnParams } from '../../src/main/export/graph'
@@ -466,6 +467,22 @@ describe.skipIf(!suite.available)(`WGSL binary conv${suite.skipReason}`, () => {
     expect(Array.from(last)).toEqual(Array.from(all.subarray(2 * outFloats)))
     conv.dispose()
     for (const b of [...xs, ...ys]) b.destroy()
+  })
+
+  it('covers every output when the dispatch grid spills into y (x limited to 3 workgroups here)', async () => {
+    const c = CASES[5]
+    const d = makeData(c, 4000)
+    const packed = packConvWeight(d.w, c.kernel, c.cin, c.cout)
+    const conv = new GpuBinaryConv(device, d.g, { ...packed, alpha: d.alpha })
+    const saved = gridLimit.x
+    // pack: 126 pixels × 2 words = 4 workgroups as 3 × 2; conv: 40 output pixels × 8 channel tiles = 5 as 3 × 2
+    gridLimit.x = 3
+    try {
+      expectConvClose(await runGpu(device, d.g, d.x, c.batch, conv), d)
+    } finally {
+      gridLimit.x = saved
+      conv.dispose()
+    }
   })
 
   it('refuses geometries and weights it cannot compute, naming them', () => {

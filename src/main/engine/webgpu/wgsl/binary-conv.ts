@@ -1,4 +1,4 @@
-import { CONV_WGSL, PACK_WGSL, WEIGHT_PACK_WGSL, WORKGROUP } from './shaders'
+import { CONV_WGSL, CO_TILE, PACK_WGSL, WEIGHT_PACK_WGSL, WORKGROUP } from './shaders'
 
 /**
  * The binary convolution in plain WebGPU (no TF.js), shared by the engine's 'webgpu' TF.js kernel
@@ -136,10 +136,17 @@ export function createStorageBuffer(device: GPUDevice, bytes: number, label: str
   })
 }
 
-/** Workgroup counts for `count` invocations: x within the 65535 every device allows, the rest in y. */
+/**
+ * Workgroups per dispatch along x: 65535, the minimum of maxComputeWorkgroupsPerDimension every device allows; the
+ * rest go along y (the shaders recombine x and y with num_workgroups). Tests lower it to cover the 2-D grid, which
+ * real layers reach only past 4 M invocations.
+ */
+export const gridLimit = { x: 65535 }
+
+/** Workgroup counts (x, y) for `count` invocations. */
 function grid(count: number): [number, number] {
   const groups = Math.ceil(count / WORKGROUP)
-  const x = Math.min(groups, 65535)
+  const x = Math.min(groups, gridLimit.x)
   return [x, Math.ceil(groups / x)]
 }
 
@@ -210,11 +217,15 @@ export function recordWeightPack(
   )
 }
 
+function convInvocations(g: BinaryConvGeometry, batch: number): number {
+  return batch * g.outH * g.outW * Math.ceil(g.outC / CO_TILE)
+}
+
 export function convParams(device: GPUDevice, g: BinaryConvGeometry, batch: number, relu: boolean): GPUBuffer {
   return params(
     device,
     [
-      batch * g.outH * g.outW * g.outC,
+      convInvocations(g, batch),
       g.inH,
       g.inW,
       wordsPerPixel(g.inC),
@@ -243,7 +254,7 @@ export function recordConv(
   g: BinaryConvGeometry,
   batch: number
 ): void {
-  dispatch(pass, device, pipelines(device).conv, [uniforms, act, weights, alpha, y], batch * g.outH * g.outW * g.outC)
+  dispatch(pass, device, pipelines(device).conv, [uniforms, act, weights, alpha, y], convInvocations(g, batch))
 }
 
 /** Interleaves the sign and nonzero planes into (sign, nonzero) pairs; no mask means every bit below C_in is set. */
