@@ -90,6 +90,10 @@ function passesOf(step: PackedStep, dims: StepDims): Array<{ kernel: KernelName;
     }
     case 'conv': {
       const { kernel: k, stride, padding, dilation } = step
+      // 4 output channels a thread where C_out allows (every conv of the method's networks at C a multiple of 4).
+      if (co % 4 === 0) {
+        return [{ kernel: 'conv4', params: [outputTotal / 4, h, w, c, ho, wo, co / 4, k, stride, padding, dilation] }]
+      }
       return [{ kernel: 'conv', params: [outputTotal, h, w, c, ho, wo, co, k, stride, padding, dilation] }]
     }
     case 'maxpool':
