@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import type { EngineStatus, EventPayloadOf, EventType } from '../../shared/contract'
 import type { FromWorker, ToWorker } from './messages'
+import { addPrivateLavapipe } from '../engine/webgpu/gpu'
 
 export interface EngineHostOptions {
   /** Absolute path of the built worker script (out/main/engine-worker.js). */
@@ -44,6 +45,9 @@ export class EngineHost {
 
   start(): void {
     if (this.worker !== null) return
+    // The worker's own process.env is a copy the Vulkan loader does not read: the private lavapipe (for the webgpu
+    // backend where no GPU exists) must be in the real environment before the worker starts.
+    addPrivateLavapipe()
     const worker = new Worker(this.options.workerPath)
     this.worker = worker
     worker.on('message', (message: FromWorker) => this.receive(message))

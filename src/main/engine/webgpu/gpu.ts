@@ -89,8 +89,12 @@ export function privateLavapipeIcd(): string {
  * Adds the private lavapipe of scripts/setup-lavapipe.sh to the Vulkan drivers the loader finds (VK_ADD_DRIVER_FILES
  * adds; VK_ICD_FILENAMES would replace the system's drivers, hiding a real GPU). Dawn ranks hardware adapters before
  * CPU ones, so a real GPU still wins. Nothing happens when the user set either variable.
+ *
+ * Only the main thread can do this for a process: a worker thread's process.env is its own copy, which the Vulkan
+ * loader never sees. So whoever starts the engine worker calls this first (EngineHost.start); the worker's
+ * environment then inherits it.
  */
-function addPrivateLavapipe(): void {
+export function addPrivateLavapipe(): void {
   if (process.platform !== 'linux' || process.env.VK_ICD_FILENAMES || process.env.VK_ADD_DRIVER_FILES) return
   const icd = privateLavapipeIcd()
   if (existsSync(icd)) process.env.VK_ADD_DRIVER_FILES = icd

@@ -1,0 +1,69 @@
+import * as tf from '@tensorflow/tfjs-core'
+import { afterAll, describe, expect, it } from 'vitest'
+import type { AppCore } from '../../src/main/app/app-core'
+import { describeBackends, initBackend } from '../../src/main/engine/backend'
+import { isHardwareAdapter } from '../../src/main/engine/webgpu/backend'
+import { describeAdapter, privateLavapipeIcd } from '../../src/main/engine/webgpu/gpu'
+import { createTestAppCore, waitFor } from '../helpers/app-core'
+import { webgpuSuite } from './adapter'
+
+// The webgpu backend's place in the backend choice: a hardware adapter comes right after CUDA in 'auto', a software
+// one (lavapipe on the build machines) only when named, and every report names the adapter.
+const gpu = await webgpuSuite('backend choice')
+
+describe.skipIf(!gpu.available)(`webgpu backend${gpu.skipReason}`, () => {
+  const report = gpu.available ? gpu.gpu.report : undefined
+  const adapterLine = report ? describeAdapter(report) : ''
+  const software = report !== undefined && !isHardwareAdapter(report)
+  let core: AppCore | undefined
+
+  afterAll(async () => {
+    await core?.stop()
+    await tf.setBackend('cpu')
+  })
+
+  it('runs when named, and its report names the adapter (with the speed caveat on a software one)', async () => {
+    const started = await initBackend('webgpu')
+    expect(started.name).toBe('webgpu')
+    expect(tf.getBackend()).toBe('webgpu')
+    expect(started.detail).toContain(adapterLine)
+    if (software) expect(started.caveat).toMatch(/software adapter: .*correctness, not speed/)
+    else expect(started.caveat).toBeUndefined()
+  })
+
+  it(`auto ${software ? 'passes a software adapter over, saying so' : 'takes a hardware adapter right after CUDA'}`, async () => {
+    const chosen = await initBackend('auto')
+    const attempt = chosen.tried.find((t) => t.backend === 'webgpu')
+    expect(chosen.tried.map((t) => t.backend).slice(0, 2)).toEqual(['tensorflow-gpu', 'webgpu'])
+    if (software) {
+      expect(attempt).toMatchObject({ available: false })
+      expect(attempt?.reason).toMatch(/^software adapter \(.+\): only on request \(--backend webgpu\)/)
+      expect(chosen.name).not.toBe('webgpu')
+      expect(chosen.detail).toContain('webgpu: software adapter')
+    } else if (chosen.tried[0]?.available !== true) {
+      expect(chosen.name).toBe('webgpu')
+    }
+  })
+
+  it('bnas backends lists it as available with the adapter found and, if software, why auto skips it', async () => {
+    const entry = (await describeBackends()).find((b) => b.name === 'webgpu')
+    expect(entry).toMatchObject({ available: true, found: adapterLine })
+    if (software) expect(entry?.notAuto).toMatch(/only on request/)
+    else expect(entry?.notAuto).toBeUndefined()
+  })
+
+  it("the engine worker's status (the app's status bar) carries the adapter line", async () => {
+    // Acquiring the GPU above put the private lavapipe into this process's environment. A fresh app has not: undo it,
+    // so the check covers the engine host adding it before the worker starts (a worker thread cannot).
+    if (process.env.VK_ADD_DRIVER_FILES === privateLavapipeIcd()) delete process.env.VK_ADD_DRIVER_FILES
+    core = createTestAppCore('browser', 'webgpu')
+    const app = core
+    const status = await waitFor(
+      () => (app.engine.status.state === 'starting' ? undefined : app.engine.status),
+      60_000,
+      'the engine worker to start on webgpu'
+    )
+    expect(status).toMatchObject({ state: 'ready', backend: 'webgpu' })
+    if (status.state === 'ready') expect(status.detail).toContain(adapterLine)
+  })
+})
