@@ -309,7 +309,7 @@ export function registerBenchInfer(program: Command): void {
       const fmt = (v: number | null) => (v === null || Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)} ms`)
       process.stdout.write(
         [
-          `batch ${r.batch}, onnxruntime threads ${r.threads}, packed runtime 1 thread; medians of ${r.repeats}`,
+          `batch ${r.batch}, onnxruntime threads ${r.threads}, packed CPU paths 1 thread; medians of ${r.repeats}`,
           `  packed (best: ${r.packedPath})  ${fmt(r.packedMs)}`,
           `  packed wasm-simd         ${fmt(r.packedWasmMs)}`,
           r.webgpu.available
