@@ -447,6 +447,97 @@ describe.skipIf(!suite.available)(`WGSL binary conv${suite.skipReason}`, () => {
     }
   )
 
+  it('BN signs follow float32 rounding of every op: β = −fl(fl(fl(x − μ)·inv)·γ) gives sign 0, not the FMA residue', async () => {
+    // For such β the reference's fl(p + β) is exactly 0, while a fused multiply-add (p computed exactly, one
+    // rounding) would leave the rounding error of p, with a sign. Half the channels are set up that way.
+    const random = rng(5000)
+    const [cin, cout, h, w] = [40, 8, 3, 3]
+    const g: BinaryConvGeometry = {
+      inH: h,
+      inW: w,
+      inC: cin,
+      outH: h,
+      outW: w,
+      outC: cout,
+      kernel: 1,
+      stride: 1,
+      dilation: 1,
+      pad: 0
+    }
+    const mean = Float32Array.from({ length: cin }, () => random() - 0.5)
+    const variance = Float32Array.from({ length: cin }, () => 0.1 + random())
+    const gamma = Float32Array.from({ length: cin }, () => 0.3 + random())
+    const beta = new Float32Array(cin)
+    const bn: BnParams = { mean, variance, gamma, beta }
+    const inv = bnInverse(bn)
+    const x = randomValues(h * w * cin, random, 0)
+    const f = Math.fround
+    let inexact = 0
+    for (let c = 0; c < cin; c += 2) {
+      const value = x[c] // every pixel of channel c gets this value
+      for (let p = 0; p < h * w; p++) x[p * cin + c] = value
+      const y = f(f(value - mean[c]) * inv[c])
+      const product = f(y * gamma[c])
+      beta[c] = -product
+      if (y * gamma[c] !== product) inexact++ // the double product is exact for two float32s
+    }
+    expect(inexact).toBeGreaterThan(10)
+    const weights = randomValues(cin * cout, random, 0)
+    const alpha = new Float32Array(cout).fill(1)
+    const { sign } = packConvWeight(weights, 1, cin, cout)
+    const step: PackedBinConv = {
+      op: 'binconv',
+      name: 'fma',
+      input: 'x',
+      output: 'y',
+      bn,
+      alpha,
+      sign,
+      kernel: 1,
+      cin,
+      cout,
+      stride: 1,
+      padding: 0,
+      dilation: 1
+    }
+    const expected = new Float32Array(h * w * cout)
+    executeReference(step, prepareReference(step), [x], expected, {
+      batch: 1,
+      inputs: [[h, w, cin]],
+      output: [h, w, cout]
+    })
+    const conv = new GpuBinaryConv(device, g, { sign, alpha }, { bn: { mean, inv, gamma, beta }, relu: true })
+    const actual = await runGpu(device, g, x, 1, conv)
+    conv.dispose()
+    expect(Array.from(actual)).toEqual(Array.from(expected))
+  })
+
+  it('runs in order with the TF.js programs around it and leaks no tensor', async () => {
+    const c = CASES[3]
+    const d = makeData(c, 6000)
+    const before = tf.memory().numTensors
+    const dataIds = (tf.backend() as WebGPUBackend).numDataIds()
+    const x = tf.tensor4d(d.x, [c.batch, c.h, c.w, c.cin])
+    const w = tf.tensor4d(d.w, [c.kernel, c.kernel, c.cin, c.cout])
+    const alpha = tf.tensor1d(d.alpha)
+    // Inputs made by programs still pending in tfjs's command encoder, the result consumed by another program: the
+    // kernel must see the first ones done and finish before the last.
+    const y = tf.tidy(() => {
+      const x2 = tf.mul(tf.neg(x), -1) as tf.Tensor4D
+      const w2 = tf.mul(tf.neg(w), -1) as tf.Tensor4D
+      const out = binaryConv2d(x2, w2, alpha, { stride: 2, padding: 1 })
+      return tf.mul(out, 2)
+    })
+    const doubled = (await y.data()) as Float32Array
+    expectConvClose(
+      doubled.map((v) => v / 2),
+      d
+    )
+    tf.dispose([x, w, alpha, y])
+    expect(tf.memory().numTensors).toBe(before)
+    expect((tf.backend() as WebGPUBackend).numDataIds()).toBe(dataIds)
+  })
+
   it('reuses its scratch per batch size: batch 1, 3 and 1 again in one command buffer', async () => {
     const c = CASES[2]
     const d = makeData({ ...c, batch: 3 }, 3000)

@@ -29,7 +29,9 @@ fn linear_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
  * contract a·b + c into a fused multiply-add (one rounding instead of two), which could flip the sign of a value
  * within half an ulp of 0. So the final "+ β" is never computed: sign(fl(q + β)) equals the sign of the exact q + β
  * (IEEE addition is exact when its result is 0 and never changes sign by rounding), which is the exact comparison of
- * q with −β. The two multiplies and the subtraction cannot be contracted (no a·b + c shape is left). Without
+ * q with −β. The two multiplies and the subtraction cannot be contracted (no a·b + c shape is left). (lavapipe does
+ * not contract, and even rounds WGSL's own fma() twice, so the test of this case in test/webgpu/binary-conv.test.ts
+ * guards other GPUs: it fails when a zero sum reads as nonzero.) Without
  * batch norm (bn = 0) the sign is taken of x itself. What can still differ from the reference: subnormals (WGSL allows
  * a GPU to flush them to zero, so |x − μ| or a product below 2⁻¹²⁶ may read as 0 there) and NaN (sign(NaN) = 0 in the
  * reference; WGSL does not promise how comparisons with NaN are compiled).
