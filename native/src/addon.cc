@@ -78,7 +78,9 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   const float* x = dataOf<float>(info[0], inSize(g), "x");
   const float* w = dataOf<float>(info[1], filterSize(g), "filter");
   float* y = dataOf<float>(info[2], outSize(g), "y");
-  return guarded(info, "conv2dForward", [&] { bnas::conv2dForward(g, x, w, y); });
+  // Optional 5th argument: true fuses ReLU into the conv (oneDNN post-op), y = max(conv, 0).
+  const bool relu = info.Length() > 4 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
+  return guarded(info, "conv2dForward", [&] { bnas::conv2dForward(g, x, w, y, relu); });
 }
 
 // conv2dBackpropInput(dy, filter, dx, geometry)

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <utility>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -54,10 +55,16 @@ Descs descsOf(const ConvGeometry& g) {
   return d;
 }
 
-dnnl::convolution_forward::primitive_desc forwardPd(const Descs& d) {
+dnnl::convolution_forward::primitive_desc forwardPd(const Descs& d, bool relu = false) {
   dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, d.src,
                                        d.weightsAny, d.dst, d.strides, d.dilates, d.padL, d.padR);
-  return dnnl::convolution_forward::primitive_desc(desc, cpuEngine());
+  if (!relu) return dnnl::convolution_forward::primitive_desc(desc, cpuEngine());
+  // ReLU as a post-op: applied to each output while it is still in registers (no second pass over y).
+  dnnl::post_ops ops;
+  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  return dnnl::convolution_forward::primitive_desc(desc, attr, cpuEngine());
 }
 
 // A reorder between the user's hwio filter and the layout a primitive wants, or none when they are the same.
@@ -100,15 +107,16 @@ struct BackwardFilterPlan {
 };
 
 std::mutex cacheMutex;
-auto& forwardPlans = *new std::map<Key, std::unique_ptr<ForwardPlan>>();
+// Forward plans with and without the fused ReLU.
+auto& forwardPlans = *new std::map<std::pair<Key, bool>, std::unique_ptr<ForwardPlan>>();
 auto& backwardDataPlans = *new std::map<Key, std::unique_ptr<BackwardDataPlan>>();
 auto& backwardFilterPlans = *new std::map<Key, std::unique_ptr<BackwardFilterPlan>>();
 
-ForwardPlan& forwardPlan(const ConvGeometry& g) {
-  auto& slot = forwardPlans[keyOf(g)];
+ForwardPlan& forwardPlan(const ConvGeometry& g, bool relu = false) {
+  auto& slot = forwardPlans[{keyOf(g), relu}];
   if (!slot) {
     Descs d = descsOf(g);
-    auto pd = forwardPd(d);
+    auto pd = forwardPd(d, relu);
     auto plan = std::make_unique<ForwardPlan>();
     plan->prim = dnnl::convolution_forward(pd);
     plan->src = pd.src_desc();
@@ -165,9 +173,9 @@ void requirePlain(const memory::desc& got, const memory::desc& want, const char*
 
 }  // namespace
 
-void conv2dForward(const ConvGeometry& g, const float* x, const float* w, float* y) {
+void conv2dForward(const ConvGeometry& g, const float* x, const float* w, float* y, bool relu) {
   std::lock_guard<std::mutex> lock(cacheMutex);
-  ForwardPlan& plan = forwardPlan(g);
+  ForwardPlan& plan = forwardPlan(g, relu);
   Descs d = descsOf(g);
   requirePlain(plan.src, d.src, "the input");
   auto& engine = cpuEngine();

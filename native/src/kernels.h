@@ -25,7 +25,7 @@ struct PoolGeometry {
 };
 
 // oneDNN convolutions (conv_dnnl.cc).
-void conv2dForward(const ConvGeometry& g, const float* x, const float* w, float* y);
+void conv2dForward(const ConvGeometry& g, const float* x, const float* w, float* y, bool relu = false);  // relu: y = max(conv, 0)
 void conv2dBackpropInput(const ConvGeometry& g, const float* dy, const float* w, float* dx);
 void conv2dBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw);
 std::string dnnlInfo(const ConvGeometry& g);  // implementation names oneDNN picked, for the benchmark/README

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url'
  * and {@link poolGeometry} (backend.ts).
  */
 export interface NativeAddon {
-  conv2dForward(x: Float32Array, filter: Float32Array, y: Float32Array, geometry: Int32Array): void
+  /** relu: y = max(conv, 0) in the same pass (oneDNN post-op). */
+  conv2dForward(x: Float32Array, filter: Float32Array, y: Float32Array, geometry: Int32Array, relu?: boolean): void
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array): void
   binaryConv2d(x: Float32Array, filter: Float32Array, alpha: Float32Array, y: Float32Array, geometry: Int32Array): void

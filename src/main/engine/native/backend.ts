@@ -216,7 +216,11 @@ function cpuKernel(name: string): tf.KernelFunc {
   return config.kernelFunc
 }
 
-function conv2D(addon: NativeAddon, fallback: tf.KernelFunc) {
+/**
+ * Conv2D; with `relu`, max(conv, 0) from the same oneDNN call (CONV2D_RELU in conv-relu.ts). The `dilations`
+ * attribute may come with a stride above 1 (runKernel only: tf.conv2d refuses that pair).
+ */
+export function conv2D(addon: NativeAddon, fallback: tf.KernelFunc, relu = false) {
   return (args: KernelArgs): tf.TensorInfo => {
     const backend = args.backend as MathBackendCPU
     const { x, filter } = args.inputs as unknown as Inputs<'x' | 'filter'>
@@ -234,9 +238,12 @@ function conv2D(addon: NativeAddon, fallback: tf.KernelFunc) {
       tf.backend_util.convertConv2DDataFormat(dataFormat)
     )
     const geometry = convGeometry(info)
-    if (!xs || !ws || !geometry) return fallback(args) as tf.TensorInfo
+    if (!xs || !ws || !geometry) {
+      if (relu) throw new Error('fused conv + ReLU: needs float32 NHWC tensors and a geometry oneDNN can express')
+      return fallback(args) as tf.TensorInfo
+    }
     const y = outputFloats(backend, tf.util.sizeFromShape(info.outShape))
-    addon.conv2dForward(xs, ws, y, geometry)
+    addon.conv2dForward(xs, ws, y, geometry, relu)
     return backend.makeTensorInfo(info.outShape, 'float32', y)
   }
 }

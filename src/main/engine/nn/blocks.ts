@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core'
-import { reluKeepingOutput } from '../ops'
 import type { WeightGradientMode } from '../ops'
 import { BatchNorm2d, Conv2d, ReLU } from './layers'
 import { Module, Sequential, type ForwardContext } from './module'
@@ -42,7 +41,7 @@ export class BinaryConvBlock extends Module {
   }
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    return tf.tidy(() => reluKeepingOutput(this.conv.forward(this.bn.forwardSign(x, ctx), ctx)))
+    return tf.tidy(() => this.conv.forwardRelu(this.bn.forwardSign(x, ctx), ctx))
   }
 }
 
@@ -67,7 +66,7 @@ export class FloatConvBlock extends Module {
   }
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
-    return tf.tidy(() => reluKeepingOutput(this.conv.forward(this.bn.forward(x, ctx), ctx)))
+    return tf.tidy(() => this.conv.forwardRelu(this.bn.forward(x, ctx), ctx))
   }
 }
 

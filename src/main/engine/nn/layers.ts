@@ -6,8 +6,10 @@ import {
   binarizeWeight,
   conv2dTorch,
   maxPool3x3Torch,
+  reluKeepingOutput,
   zeroise
 } from '../ops'
+import { conv2dReluFused, useFusedKernels } from '../ops/fused'
 import type { WeightGradientMode } from '../ops'
 import { Module, type ForwardContext } from './module'
 import type { Rng } from './rng'
@@ -103,11 +105,34 @@ export class Conv2d extends Module {
 
   forward(x: tf.Tensor4D, _ctx: ForwardContext): tf.Tensor4D {
     return tf.tidy(() => {
-      const latent = this.weight as unknown as tf.Tensor4D
-      const w = this.binary ? binarizeWeight(latent, { gradient: this.weightGradient }) : latent
-      const y = conv2dTorch(x, w, { stride: this.stride, padding: this.padding, dilation: this.dilation })
+      const y = conv2dTorch(x, this.effectiveWeight(), {
+        stride: this.stride,
+        padding: this.padding,
+        dilation: this.dilation
+      })
       return this.bias ? tf.add(y, this.bias) : y
     })
+  }
+
+  /**
+   * relu(forward(x)): the conv blocks' conv → ReLU. On the native backend one fused kernel (the ReLU inside the conv,
+   * no pre-activation tensor); elsewhere the conv, then a ReLU whose gradient keeps its output.
+   */
+  forwardRelu(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    if (this.bias || !useFusedKernels()) return tf.tidy(() => reluKeepingOutput(this.forward(x, ctx)))
+    return tf.tidy(() =>
+      conv2dReluFused(x, this.effectiveWeight(), {
+        stride: this.stride,
+        padding: this.padding,
+        dilation: this.dilation
+      })
+    )
+  }
+
+  /** The weight the conv applies: sign(W)·α of the latent weight when binary, W itself otherwise. */
+  private effectiveWeight(): tf.Tensor4D {
+    const latent = this.weight as unknown as tf.Tensor4D
+    return this.binary ? binarizeWeight(latent, { gradient: this.weightGradient }) : latent
   }
 }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS } from '../native/batchnorm'
 import { WEIGHTED_SUM } from '../native/mixture'
 import { BATCH_NORM_SIGN, MASK_GRADIENT } from '../native/binary-block'
+import { CONV2D_RELU } from '../native/conv-relu'
 
 /**
  * The one place that decides whether the engine takes the native backend's fused kernels (training batch norm, the
@@ -19,7 +20,8 @@ export function useFusedKernels(): boolean {
     tf.getKernel(BATCH_NORM_BACKWARD, 'native') !== undefined &&
     tf.getKernel(WEIGHTED_SUM, 'native') !== undefined &&
     tf.getKernel(BATCH_NORM_SIGN, 'native') !== undefined &&
-    tf.getKernel(MASK_GRADIENT, 'native') !== undefined
+    tf.getKernel(MASK_GRADIENT, 'native') !== undefined &&
+    tf.getKernel(CONV2D_RELU, 'native') !== undefined
   )
 }
 
@@ -42,6 +44,26 @@ export function hostValues(t: tf.Tensor): Float32Array | Uint8Array {
 /** dy·keep + 0 on the native backend (MASK_GRADIENT): keep from a bool mask, ref > 0 or −1 < ref < 1. */
 export function maskGradient(dy: tf.Tensor, ref: tf.Tensor, keep: 'bytes' | 'positive' | 'insideUnit'): tf.Tensor {
   return tf.engine().runKernel(MASK_GRADIENT, { dy, ref }, { keep }) as tf.Tensor
+}
+
+/**
+ * relu(conv(x, w)) with PyTorch's geometry (symmetric zero padding, any stride 1|2 with any dilation 1|2) as the
+ * native CONV2D_RELU kernel: the ReLU inside the conv, and gradients of dy·(y > 0) lazily per input. Only on 'native'
+ * (check useFusedKernels first).
+ */
+export function conv2dReluFused(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  { stride, padding, dilation }: { stride: number; padding: number; dilation: number }
+): tf.Tensor4D {
+  const pad = [
+    [0, 0],
+    [padding, padding],
+    [padding, padding],
+    [0, 0]
+  ]
+  const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', dilations: [dilation, dilation] }
+  return tf.engine().runKernel(CONV2D_RELU, { x, filter: w }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D
 }
 
 /**
