@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { expect } from 'vitest'
 import { createRng } from '../../src/main/engine/nn'
+import type { Module } from '../../src/main/engine/nn'
 import type { Supernet } from '../../src/main/engine/network'
 
 /**
@@ -26,7 +27,7 @@ export function batch(): { x: tf.Tensor4D; labels: tf.Tensor2D } {
  * one 3×3 block). With every latent weight ±0.5, α = 0.5 and all partial sums are exact in float32 in any order, so
  * both backends see the same ties and the comparison tests the kernels, not the rounding.
  */
-export function exactBinaryWeights(net: Supernet): void {
+export function exactBinaryWeights(net: Module): void {
   const rng = createRng(123)
   for (const w of net.binaryWeights()) {
     const values = Float32Array.from({ length: w.size }, () => (rng.next() < 0.5 ? -0.5 : 0.5))
@@ -47,13 +48,25 @@ export interface LossAndGradients {
  * runs on every backend (webgpu in Node has no synchronous read).
  */
 export async function lossAndGradients(net: Supernet): Promise<LossAndGradients> {
+  return networkLossAndGradients(net, [
+    ...net.namedParameters(),
+    ['alphas_normal', net.alphaNormal as tf.Variable],
+    ['alphas_reduce', net.alphaReduce as tf.Variable]
+  ])
+}
+
+/** The same for any network and named variables (a final network's weights, say). */
+export async function networkLossAndGradients(
+  net: { logits(x: tf.Tensor4D, ctx: { training: boolean }): tf.Tensor2D },
+  named: Array<[string, tf.Variable]>
+): Promise<LossAndGradients> {
   const { x, labels } = batch()
-  const variables = [...net.weightParameters(), ...net.archParameters()]
+  const variables = named.map(([, variable]) => variable)
   const { value, grads } = tf.variableGrads(
     () => tf.losses.softmaxCrossEntropy(labels, net.logits(x, { training: true })) as tf.Scalar,
     variables
   )
-  const names = [...net.namedParameters().map(([name]) => name), 'alphas_normal', 'alphas_reduce']
+  const names = named.map(([name]) => name)
   const out = {
     loss: (await value.data())[0]!,
     grads: await Promise.all(variables.map(async (v) => (await grads[v.name]!.data()) as Float32Array)),
