@@ -18,12 +18,8 @@ import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu'
 import { binaryConv2d, binaryConv2dReference } from '../src/main/engine/native/binary-conv'
 import { registerWebgpuBinaryKernels } from '../src/main/engine/webgpu/binary-conv-kernel'
 import { acquireNodeGpu, describeAdapter, installNavigatorGpu } from '../src/main/engine/webgpu/gpu'
-import {
-  createFilledBuffer,
-  GpuBinaryConv,
-  wordsPerPixel,
-  type BinaryConvGeometry
-} from '../src/main/engine/webgpu/wgsl/binary-conv'
+import { GpuBinaryConv, wordsPerPixel, type BinaryConvGeometry } from '../src/main/engine/webgpu/wgsl/binary-conv'
+import { createFilledBuffer } from '../src/main/engine/webgpu/wgsl/passes'
 import { packConvWeight } from '../src/main/export/packed/bits'
 
 function option(name: string, fallback: number): number {

@@ -8,9 +8,9 @@ import { registerWebgpuBinaryKernels } from '../../src/main/engine/webgpu/binary
 import {
   checkBinaryConvGeometry,
   GpuBinaryConv,
-  gridLimit,
   type BinaryConvGeometry
 } from '../../src/main/engine/webgpu/wgsl/binary-conv'
+import { gridLimit } from '../../src/main/engine/webgpu/wgsl/passes'
 import type { BnParams } from '../../src/main/export/graph'
 import { packConvWeight } from '../../src/main/export/packed/bits'
 import type { PackedBinConv } from '../../src/main/export/packed/format'

@@ -1,18 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu'
 import { BINARY_CONV2D } from '../native/binary-conv'
+import { checkBinaryConvGeometry, wordsPerPixel, type BinaryConvGeometry } from './wgsl/geometry'
 import {
-  checkBinaryConvGeometry,
   convParams,
   createStorageBuffer,
   packParams,
   recordConv,
   recordPack,
   recordWeightPack,
-  weightPackParams,
-  wordsPerPixel,
-  type BinaryConvGeometry
-} from './wgsl/binary-conv'
+  weightPackParams
+} from './wgsl/passes'
 
 /** The attributes binaryConv2d (../native/binary-conv.ts) passes, the same for every backend. */
 interface BinaryConvAttrs {

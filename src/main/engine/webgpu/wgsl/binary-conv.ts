@@ -1,4 +1,16 @@
-import { CONV_WGSL, CO_TILE, PACK_WGSL, WEIGHT_PACK_WGSL, WORKGROUP } from './shaders'
+import { checkBinaryConvGeometry, describeGeometry, wordsPerPixel, type BinaryConvGeometry } from './geometry'
+import {
+  convParams,
+  createFilledBuffer,
+  createStorageBuffer,
+  packParams,
+  recordConv,
+  recordPack,
+  pipelines,
+  STORAGE
+} from './passes'
+
+export { checkBinaryConvGeometry, wordsPerPixel, type BinaryConvGeometry } from './geometry'
 
 /**
  * The binary convolution in plain WebGPU (no TF.js), shared by the engine's 'webgpu' TF.js kernel
@@ -6,28 +18,11 @@ import { CONV_WGSL, CO_TILE, PACK_WGSL, WEIGHT_PACK_WGSL, WORKGROUP } from './sh
  * bit-packed planes → ×α per output channel → ReLU (optional), in two dispatches of one compute pass.
  *
  * Two passes rather than one fused pass (each conv invocation taking the signs of its taps' floats itself): the fused
- * kernel redoes the BN and sign of every input value once per output channel and tap (C_out·k² times instead of once)
- * and reads 32× more bytes per tap; measured on lavapipe by scripts/bench-wgsl-binary-conv.ts (figures in its header).
+ * kernel redoes the BN and sign of every input value for every tap and output channel tile (k²·C_out/8 times instead
+ * of once: 72× for 3×3, 64 → 64) and reads 32× more bytes per tap. scripts/bench-wgsl-binary-conv.ts, batch 32,
+ * 16×16×64 → 64, 3×3 on lavapipe (2 shared cores, load ~6; process CPU time): two passes 33 ms with BN, 23 ms
+ * without; the fused pass 1600 ms (its 1-channel-per-invocation form; tiling cannot recover a 72× redo).
  */
-
-// GPUBufferUsage's values (fixed by the WebGPU spec), so this module does not depend on the browser's globals.
-const STORAGE = 0x80
-const UNIFORM = 0x40
-const COPY_DST = 0x08
-const COPY_SRC = 0x04
-
-export interface BinaryConvGeometry {
-  inH: number
-  inW: number
-  inC: number
-  outH: number
-  outW: number
-  outC: number
-  kernel: number
-  stride: number
-  dilation: number
-  pad: number
-}
 
 /** Packed weights in the layout of src/main/export/packed/bits.ts: [C_out][kh][kw][⌈C_in/32⌉] words, bit 1 = −1. */
 export interface BinaryConvWeights {
@@ -44,217 +39,6 @@ export interface BinaryConvPreBn {
   inv: Float32Array
   gamma?: Float32Array
   beta?: Float32Array
-}
-
-export function wordsPerPixel(channels: number): number {
-  return Math.ceil(channels / 32)
-}
-
-function describe(g: BinaryConvGeometry): string {
-  return (
-    `${g.inH}×${g.inW}×${g.inC} → ${g.outH}×${g.outW}×${g.outC}, kernel ${g.kernel}, stride ${g.stride}, ` +
-    `dilation ${g.dilation}, pad ${g.pad}`
-  )
-}
-
-/**
- * Throws unless the geometry is one the kernels compute: positive integer sizes, PyTorch's output size
- * ⌊(in + 2·pad − dilation·(k − 1) − 1) / stride⌋ + 1 on both axes. Any kernel size, stride and dilation work (they
- * are uniforms); the tests cover those of the method (kernel 1, 2, 3, 5, stride 1|2, dilation 1|2) and 7 and 9.
- */
-export function checkBinaryConvGeometry(g: BinaryConvGeometry): void {
-  const positive = ['inH', 'inW', 'inC', 'outH', 'outW', 'outC', 'kernel', 'stride', 'dilation'] as const
-  const bad = positive.filter((key) => !Number.isInteger(g[key]) || g[key] < 1)
-  if (!Number.isInteger(g.pad) || g.pad < 0) bad.push('pad' as never)
-  if (bad.length > 0) {
-    throw new Error(`binary conv geometry not supported (${describe(g)}): ${bad.join(', ')} must be whole numbers`)
-  }
-  const out = (size: number): number => Math.floor((size + 2 * g.pad - g.dilation * (g.kernel - 1) - 1) / g.stride) + 1
-  if (out(g.inH) !== g.outH || out(g.inW) !== g.outW) {
-    throw new Error(
-      `binary conv geometry not supported (${describe(g)}): symmetric padding gives ${out(g.inH)}×${out(g.inW)} outputs`
-    )
-  }
-}
-
-interface Pipelines {
-  pack: GPUComputePipeline
-  weightPack: GPUComputePipeline
-  conv: GPUComputePipeline
-  /** Bound in place of the BN parameters when there is no BN (a binding cannot be left empty). */
-  noBn: GPUBuffer
-}
-
-const pipelineCache = new WeakMap<GPUDevice, Pipelines>()
-
-/** The three pipelines, compiled once per device (uniform geometry: no per-layer compile). */
-function pipelines(device: GPUDevice): Pipelines {
-  let cached = pipelineCache.get(device)
-  if (!cached) {
-    const make = (code: string, label: string): GPUComputePipeline =>
-      device.createComputePipeline({
-        label,
-        layout: 'auto',
-        compute: { module: device.createShaderModule({ code, label }), entryPoint: 'main' }
-      })
-    cached = {
-      pack: make(PACK_WGSL, 'bnas binary pack'),
-      weightPack: make(WEIGHT_PACK_WGSL, 'bnas binary weight pack'),
-      conv: make(CONV_WGSL, 'bnas binary conv'),
-      noBn: device.createBuffer({ size: 16, usage: STORAGE, label: 'bnas binary no-bn' })
-    }
-    pipelineCache.set(device, cached)
-  }
-  return cached
-}
-
-/** A buffer filled at creation (no queue write, so its contents are fixed whatever is recorded later). */
-export function createFilledBuffer(
-  device: GPUDevice,
-  data: Uint32Array | Float32Array,
-  usage: number,
-  label: string
-): GPUBuffer {
-  const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16)
-  const buffer = device.createBuffer({ size, usage, mappedAtCreation: true, label })
-  const view =
-    data instanceof Float32Array ? new Float32Array(buffer.getMappedRange()) : new Uint32Array(buffer.getMappedRange())
-  view.set(data)
-  buffer.unmap()
-  return buffer
-}
-
-function params(device: GPUDevice, values: number[], label: string): GPUBuffer {
-  return createFilledBuffer(device, Uint32Array.from(values), UNIFORM, label)
-}
-
-export function createStorageBuffer(device: GPUDevice, bytes: number, label: string): GPUBuffer {
-  return device.createBuffer({
-    size: Math.max(16, Math.ceil(bytes / 16) * 16),
-    usage: STORAGE | COPY_SRC | COPY_DST,
-    label
-  })
-}
-
-/**
- * Workgroups per dispatch along x: 65535, the minimum of maxComputeWorkgroupsPerDimension every device allows; the
- * rest go along y (the shaders recombine x and y with num_workgroups). Tests lower it to cover the 2-D grid, which
- * real layers reach only past 4 M invocations.
- */
-export const gridLimit = { x: 65535 }
-
-/** Workgroup counts (x, y) for `count` invocations. */
-function grid(count: number): [number, number] {
-  const groups = Math.ceil(count / WORKGROUP)
-  const x = Math.min(groups, gridLimit.x)
-  return [x, Math.ceil(groups / x)]
-}
-
-function dispatch(
-  pass: GPUComputePassEncoder,
-  device: GPUDevice,
-  pipeline: GPUComputePipeline,
-  buffers: GPUBuffer[],
-  count: number
-): void {
-  const bindGroup = device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } }))
-  })
-  pass.setPipeline(pipeline)
-  pass.setBindGroup(0, bindGroup)
-  const [x, y] = grid(count)
-  pass.dispatchWorkgroups(x, y)
-}
-
-/** Uniforms of the activation pack for `pixels` pixels of `channels` channels. */
-export function packParams(device: GPUDevice, pixels: number, channels: number, bn: boolean): GPUBuffer {
-  return params(
-    device,
-    [pixels * wordsPerPixel(channels), channels, wordsPerPixel(channels), bn ? 1 : 0],
-    'pack params'
-  )
-}
-
-/** Records the activation pack: x [pixels][C] f32 → packed [pixels][words] (sign, nonzero). */
-export function recordPack(
-  pass: GPUComputePassEncoder,
-  device: GPUDevice,
-  uniforms: GPUBuffer,
-  x: GPUBuffer,
-  bn: GPUBuffer | null,
-  packed: GPUBuffer,
-  pixels: number,
-  channels: number
-): void {
-  const p = pipelines(device)
-  dispatch(pass, device, p.pack, [uniforms, x, bn ?? p.noBn, packed], pixels * wordsPerPixel(channels))
-}
-
-export function weightPackParams(device: GPUDevice, kernel: number, cin: number, cout: number): GPUBuffer {
-  const words = wordsPerPixel(cin)
-  const taps = kernel * kernel
-  return params(device, [cout * taps * words, cin, cout, words, taps, 0, 0, 0], 'weight pack params')
-}
-
-/** Records the weight pack: w [kh][kw][C_in][C_out] f32 → packed [C_out][kh][kw][words] (sign, nonzero). */
-export function recordWeightPack(
-  pass: GPUComputePassEncoder,
-  device: GPUDevice,
-  uniforms: GPUBuffer,
-  w: GPUBuffer,
-  packed: GPUBuffer,
-  kernel: number,
-  cin: number,
-  cout: number
-): void {
-  dispatch(
-    pass,
-    device,
-    pipelines(device).weightPack,
-    [uniforms, w, packed],
-    cout * kernel * kernel * wordsPerPixel(cin)
-  )
-}
-
-function convInvocations(g: BinaryConvGeometry, batch: number): number {
-  return batch * g.outH * g.outW * Math.ceil(g.outC / CO_TILE)
-}
-
-export function convParams(device: GPUDevice, g: BinaryConvGeometry, batch: number, relu: boolean): GPUBuffer {
-  return params(
-    device,
-    [
-      convInvocations(g, batch),
-      g.inH,
-      g.inW,
-      wordsPerPixel(g.inC),
-      g.outH,
-      g.outW,
-      g.outC,
-      g.kernel,
-      g.stride,
-      g.dilation,
-      g.pad,
-      relu ? 1 : 0
-    ],
-    'conv params'
-  )
-}
-
-/** Records the packed conv: act [N][H][W][words], weights [C_out][k][k][words] → y [N][outH][outW][C_out] f32. */
-export function recordConv(
-  pass: GPUComputePassEncoder,
-  device: GPUDevice,
-  uniforms: GPUBuffer,
-  act: GPUBuffer,
-  weights: GPUBuffer,
-  alpha: GPUBuffer,
-  y: GPUBuffer,
-  g: BinaryConvGeometry,
-  batch: number
-): void {
-  dispatch(pass, device, pipelines(device).conv, [uniforms, act, weights, alpha, y], convInvocations(g, batch))
 }
 
 /** Interleaves the sign and nonzero planes into (sign, nonzero) pairs; no mask means every bit below C_in is set. */
@@ -313,7 +97,7 @@ export class GpuBinaryConv {
     }
     for (const [name, length, want] of lengths) {
       if (length !== want) {
-        throw new Error(`GpuBinaryConv (${describe(geometry)}): ${name} has ${length} values, expected ${want}`)
+        throw new Error(`GpuBinaryConv (${describeGeometry(geometry)}): ${name} has ${length} values, expected ${want}`)
       }
     }
     this.weights = createFilledBuffer(device, interleaveWeights(weights, words, inC), STORAGE, 'binary conv weights')
@@ -336,7 +120,7 @@ export class GpuBinaryConv {
     const need = (buffer: GPUBuffer, name: string, floats: number): void => {
       if (buffer.size < floats * 4) {
         throw new Error(
-          `GpuBinaryConv (${describe(g)}): ${name} holds ${buffer.size} bytes, batch ${batch} needs ${floats * 4}`
+          `GpuBinaryConv (${describeGeometry(g)}): ${name} holds ${buffer.size} bytes, batch ${batch} needs ${floats * 4}`
         )
       }
     }
