@@ -4,7 +4,8 @@ import type { PackedBackend, PackedRuntimePath, PathAvailability, StepDims } fro
 import { createGpuBinConv, type GpuBinConvStep } from './webgpu-binconv'
 import { acquirePackedGpu, packedGpuDevice, type GpuKind } from './webgpu-device'
 import { GpuBufferPool } from './webgpu-pool'
-import { KERNELS, PARAM_WORDS, workgroups, type KernelName } from './wgsl'
+import { pipelinesFor, passesOf } from './webgpu-kernels'
+import { PARAM_WORDS, workgroups, type KernelName } from './wgsl'
 
 /**
  * The packed runtime on WebGPU (issue 9): tensors stay in GPU buffers from the input's upload to the logits' read-back;
@@ -28,85 +29,12 @@ interface Prepared {
   usedBy: number
   /** Weight buffers bound after the input(s): conv/linear weight and bias, BN's [mean | inv | γ | β]. */
   weights: GPUBuffer[]
+  /**
+   * Each pass's last bind group and the buffers it binds: the pool hands a run the same buffers as the run before, so
+   * a run mostly makes no bind groups (making them was a third of the encoding time).
+   */
+  groups: Array<{ buffers: GPUBuffer[]; group: GPUBindGroup } | undefined>
   binconv?: GpuBinConvStep
-}
-
-const PIPELINES = new WeakMap<GPUDevice, Map<KernelName, Promise<GPUComputePipeline>>>()
-
-async function compile(device: GPUDevice, name: KernelName): Promise<GPUComputePipeline> {
-  const module = device.createShaderModule({ label: `packed ${name}`, code: KERNELS[name] })
-  const errors = (await module.getCompilationInfo()).messages.filter((m) => m.type === 'error')
-  if (errors.length > 0) {
-    const lines = errors.map((m) => `line ${m.lineNum}:${m.linePos}: ${m.message}`).join('; ')
-    throw new Error(`packed runtime (webgpu): the WGSL of '${name}' does not compile here: ${lines}`)
-  }
-  return device.createComputePipelineAsync({
-    label: `packed ${name}`,
-    layout: 'auto',
-    compute: { module, entryPoint: 'main' }
-  })
-}
-
-/** The kernels' pipelines, compiled once per device; a WGSL error rejects with the compiler's message. */
-function pipelinesFor(device: GPUDevice): Promise<Map<KernelName, GPUComputePipeline>> {
-  let cache = PIPELINES.get(device)
-  if (!cache) {
-    cache = new Map()
-    PIPELINES.set(device, cache)
-  }
-  const entries = (Object.keys(KERNELS) as KernelName[]).map(async (name) => {
-    let pipeline = cache.get(name)
-    if (!pipeline) {
-      pipeline = compile(device, name)
-      cache.set(name, pipeline)
-      pipeline.catch(() => cache.delete(name))
-    }
-    return [name, await pipeline] as const
-  })
-  return Promise.all(entries).then((list) => new Map(list))
-}
-
-/** Which kernel each pass of a step runs, and its parameters (the first word is always the thread count). */
-function passesOf(step: PackedStep, dims: StepDims): Array<{ kernel: KernelName; params: number[] }> {
-  const n = dims.batch
-  const [h, w, c] = dims.inputs[0]
-  const [ho, wo, co] = dims.output
-  const inputTotal = n * h * w * c
-  const outputTotal = n * ho * wo * co
-  switch (step.op) {
-    case 'relu':
-      return [{ kernel: 'relu', params: [inputTotal] }]
-    case 'add':
-      return [{ kernel: 'add', params: [inputTotal] }]
-    case 'bn':
-      return [{ kernel: 'bn', params: [inputTotal, c] }]
-    case 'concat': {
-      let offset = 0
-      return dims.inputs.map(([ph, pw, pc]) => {
-        const pass = { kernel: 'concat' as const, params: [n * ph * pw * pc, pc, co, offset] }
-        offset += pc
-        return pass
-      })
-    }
-    case 'conv': {
-      const { kernel: k, stride, padding, dilation } = step
-      // 4 output channels a thread where C_out allows (every conv of the method's networks at C a multiple of 4).
-      if (co % 4 === 0) {
-        return [{ kernel: 'conv4', params: [outputTotal / 4, h, w, c, ho, wo, co / 4, k, stride, padding, dilation] }]
-      }
-      return [{ kernel: 'conv', params: [outputTotal, h, w, c, ho, wo, co, k, stride, padding, dilation] }]
-    }
-    case 'maxpool':
-    case 'avgpool':
-      return [{ kernel: 'pool', params: [outputTotal, h, w, c, ho, wo, step.stride, step.op === 'maxpool' ? 1 : 0] }]
-    case 'gap':
-      return [{ kernel: 'gap', params: [n * c, h * w, c] }]
-    case 'linear':
-      return [{ kernel: 'linear', params: [n * step.outFeatures, step.inFeatures, step.outFeatures] }]
-    case 'zero':
-    case 'binconv':
-      return []
-  }
 }
 
 export class WebGpuBackend implements PackedBackend<GpuTensor, Prepared> {
@@ -117,6 +45,9 @@ export class WebGpuBackend implements PackedBackend<GpuTensor, Prepared> {
   private readonly persistent: GPUBuffer[] = []
   private readonly binconvs: GpuBinConvStep[] = []
   private encoder: GPUCommandEncoder | undefined
+  /** The compute pass open in `encoder`: consecutive kernel steps share one (a dispatch sees the previous ones' writes). */
+  private pass: GPUComputePassEncoder | undefined
+  private readonly layouts = new Map<KernelName, GPUBindGroupLayout>()
   private serial = 0
   /** Validation / out-of-memory errors of submitted work not yet reported (a read reports them). */
   private errors: Array<Promise<GPUError | null>> = []
@@ -133,6 +64,7 @@ export class WebGpuBackend implements PackedBackend<GpuTensor, Prepared> {
       'packed tensor'
     )
     this.staging = new GpuBufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'packed read-back')
+    for (const [name, pipeline] of pipelines) this.layouts.set(name, pipeline.getBindGroupLayout(0))
     void device.lost.then((info) => (this.lost = `${info.reason}: ${info.message}`))
   }
 
@@ -177,7 +109,7 @@ export class WebGpuBackend implements PackedBackend<GpuTensor, Prepared> {
       this.persistent.push(buffer)
       return buffer
     })
-    const prepared: Prepared = { uniforms, written: [], usedBy: -1, weights: [] }
+    const prepared: Prepared = { uniforms, written: [], usedBy: -1, weights: [], groups: [] }
     switch (step.op) {
       case 'bn': {
         const c = step.bn.mean.length
@@ -247,7 +179,7 @@ export class WebGpuBackend implements PackedBackend<GpuTensor, Prepared> {
     const bytes = length * 4
     const staging = this.staging.take(Math.max(4, bytes))
     try {
-      this.pending().copyBufferToBuffer(tensor.buffer, 0, staging, 0, bytes)
+      this.commands().copyBufferToBuffer(tensor.buffer, 0, staging, 0, bytes)
       this.flush()
       const errors = await Promise.all(this.errors.splice(0))
       const error = errors.find((e) => e !== null)
@@ -275,9 +207,21 @@ export class WebGpuBackend implements PackedBackend<GpuTensor, Prepared> {
     return this.encoder
   }
 
+  /** The encoder outside any compute pass (for clears, copies and the binary conv's own pass). */
+  private commands(): GPUCommandEncoder {
+    this.pass?.end()
+    this.pass = undefined
+    return this.pending()
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    this.pass ??= this.pending().beginComputePass({ label: 'packed steps' })
+    return this.pass
+  }
+
   private flush(): void {
     if (!this.encoder) return
-    const encoder = this.encoder
+    const encoder = this.commands()
     this.encoder = undefined
     this.device.queue.submit([encoder.finish()])
     this.errors.push(this.device.popErrorScope(), this.device.popErrorScope())
@@ -302,11 +246,11 @@ export class WebGpuBackend implements PackedBackend<GpuTensor, Prepared> {
     this.check()
     if (step.op === 'zero') {
       const [ho, wo, co] = dims.output
-      this.pending().clearBuffer(output.buffer, 0, dims.batch * ho * wo * co * 4)
+      this.commands().clearBuffer(output.buffer, 0, dims.batch * ho * wo * co * 4)
       return
     }
     if (step.op === 'binconv') {
-      prepared.binconv!.encode(this.pending(), inputs[0].buffer, output.buffer, dims.batch)
+      prepared.binconv!.encode(this.commands(), inputs[0].buffer, output.buffer, dims.batch)
       return
     }
     const passes = passesOf(step, dims)
@@ -314,30 +258,31 @@ export class WebGpuBackend implements PackedBackend<GpuTensor, Prepared> {
       prepared,
       passes.map((pass) => pass.params)
     )
-    const encoder = this.pending()
+    const pass = this.computePass()
     prepared.usedBy = this.serial
-    const pass = encoder.beginComputePass({ label: step.name })
     passes.forEach(({ kernel, params }, i) => {
-      const pipeline = this.pipelines.get(kernel)!
       // Binding order = the kernels' @binding numbers: params, the input(s), the weights, the output.
       const sources = step.op === 'concat' ? [inputs[i]] : inputs
       const buffers = [prepared.uniforms[i], ...sources.map((t) => t.buffer), ...prepared.weights, output.buffer]
-      pass.setPipeline(pipeline)
-      pass.setBindGroup(
-        0,
-        this.device.createBindGroup({
-          layout: pipeline.getBindGroupLayout(0),
+      const cached = prepared.groups[i]
+      let group = cached?.group
+      if (!cached || cached.buffers.some((buffer, j) => buffer !== buffers[j])) {
+        group = this.device.createBindGroup({
+          layout: this.layouts.get(kernel)!,
           entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } }))
         })
-      )
+        prepared.groups[i] = { buffers, group }
+      }
+      pass.setPipeline(this.pipelines.get(kernel)!)
+      pass.setBindGroup(0, group!)
       pass.dispatchWorkgroups(...workgroups(params[0]))
     })
-    pass.end()
   }
 
   dispose(): void {
     if (this.disposed) return
     this.disposed = true
+    this.pass = undefined
     this.encoder = undefined
     for (const binconv of this.binconvs.splice(0)) binconv.dispose()
     for (const buffer of this.persistent.splice(0)) buffer.destroy()
