@@ -59,8 +59,9 @@ interface Case {
 /**
  * Every geometry the method's binary convs use (spec section 2: the 7 ops at stride 1 and 2; section 3: the binary
  * preprocess convs of the final networks, 1×1 and 3×3 stride 2; the reduction cell's 2×2 stride-2 residual conv,
- * counted binary in the export's second accounting), plus 7×7 and 9×9, with channel counts off multiples of 32,
- * odd spatial sizes and batches of 1 to 3.
+ * counted binary in the export's second accounting), plus 7×7 and 9×9; channel counts off multiples of 32 (3, 8,
+ * 33, 40, 72, 130) and on them (32, 64, 96, 256: 1 to 8 words), an output channel count not a multiple of the
+ * kernel's 8-channel tile, odd spatial sizes, batches of 1 to 3.
  */
 const CASES: Case[] = [
   {
@@ -218,6 +219,32 @@ const CASES: Case[] = [
     w: 11,
     batch: 1,
     weightZeros: true
+  },
+  {
+    name: 'bin_conv_3x3 s1, 130 → 72 channels',
+    kernel: 3,
+    stride: 1,
+    dilation: 1,
+    pad: 1,
+    cin: 130,
+    cout: 72,
+    h: 15,
+    w: 13,
+    batch: 2,
+    weightZeros: true
+  },
+  {
+    name: 'bin_dil_conv_5x5 s2, 256 → 40 channels',
+    kernel: 5,
+    stride: 2,
+    dilation: 2,
+    pad: 4,
+    cin: 256,
+    cout: 40,
+    h: 12,
+    w: 11,
+    batch: 2,
+    weightZeros: false
   },
   {
     name: '9×9 s1',
@@ -444,6 +471,17 @@ describe.skipIf(!suite.available)(`WGSL binary conv${suite.skipReason}`, () => {
       conv.dispose()
       expect(expected.some((v) => v > 0)).toBe(true)
       expect(Array.from(actual)).toEqual(Array.from(expected))
+      // Without the fused ReLU: the same values where positive, and negative ones too (ReLU is really applied).
+      const noRelu = new GpuBinaryConv(
+        device,
+        g,
+        { sign, mask, alpha },
+        { bn: { mean, inv: bnInverse(bn), gamma: bn.gamma, beta: bn.beta } }
+      )
+      const raw = await runGpu(device, g, x, c.batch, noRelu)
+      noRelu.dispose()
+      expect(raw.some((v) => v < 0)).toBe(true)
+      expect(Array.from(raw, (v) => (v > 0 ? v : 0))).toEqual(Array.from(expected))
     }
   )
 
