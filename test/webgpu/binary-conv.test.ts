@@ -619,7 +619,15 @@ describe.skipIf(!suite.available)(`WGSL binary conv${suite.skipReason}`, () => {
     expect(() => checkBinaryConvGeometry({ ...g, outH: g.outH + 1 })).toThrow(
       /geometry not supported \(7×7×8 → 8×7×8, kernel 3, stride 1, dilation 1, pad 1\)/
     )
-    expect(() => checkBinaryConvGeometry({ ...g, stride: 0 })).toThrow(/stride must be whole numbers/)
+    expect(() => checkBinaryConvGeometry({ ...g, stride: 0 })).toThrow(/stride must be positive whole numbers/)
+    // An input smaller than the kernel's reach: the webgpu kernel names the geometry too.
+    const x = tf.zeros([1, 2, 2, 8]) as tf.Tensor4D
+    const w = tf.zeros([5, 5, 8, 8]) as tf.Tensor4D
+    const alpha = tf.ones([8]) as tf.Tensor1D
+    expect(() => binaryConv2d(x, w, alpha, { dilation: 2 })).toThrow(
+      /geometry not supported \(2×2×8 → -6×-6×8, kernel 5, stride 1, dilation 2, pad 0\): outH, outW must be positive/
+    )
+    tf.dispose([x, w, alpha])
     expect(() => new GpuBinaryConv(device, g, { sign: new Uint32Array(5), alpha: new Float32Array(g.outC) })).toThrow(
       /sign has 5 values, expected 72/
     )

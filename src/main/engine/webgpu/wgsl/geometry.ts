@@ -35,7 +35,7 @@ export function checkBinaryConvGeometry(g: BinaryConvGeometry): void {
   if (!Number.isInteger(g.pad) || g.pad < 0) bad.push('pad' as never)
   if (bad.length > 0) {
     throw new Error(
-      `binary conv geometry not supported (${describeGeometry(g)}): ${bad.join(', ')} must be whole numbers`
+      `binary conv geometry not supported (${describeGeometry(g)}): ${bad.join(', ')} must be positive whole numbers (pad: 0 or more)`
     )
   }
   const out = (size: number): number => Math.floor((size + 2 * g.pad - g.dilation * (g.kernel - 1) - 1) / g.stride) + 1
