@@ -415,6 +415,29 @@ describe.skipIf(!suite.available)(`packed runtime on WebGPU${suite.skipReason}`,
     }
   })
 
+  it('a step encoded twice before a read, at two batch sizes, sees each its own parameters', async () => {
+    // The second execute rewrites the step's uniforms; the first (the larger batch, so stale parameters would leave
+    // its second image unwritten) must already be submitted with its own.
+    const step = one('avgpool', { stride: 2 })
+    const shape: Shape3 = [5, 4, 3]
+    const out: Shape3 = [3, 2, 3]
+    const prepared = gpu.prepare(step, { inputs: [shape], output: out })
+    const batches = [2, 1]
+    const runs = batches.map((batch) => {
+      const x = createRng(batch).normalArray(batch * 60)
+      const [xt, yt] = [gpu.alloc(x.length), gpu.alloc(batch * 18)]
+      gpu.write(xt, x)
+      gpu.write(yt, new Float32Array(batch * 18).fill(7.25))
+      return { batch, x, xt, yt }
+    })
+    for (const { batch, xt, yt } of runs) gpu.execute(step, prepared, [xt], yt, { batch, inputs: [shape], output: out })
+    for (const { batch, x, yt } of runs) {
+      const want = await runStep(reference, step, [x], { batch, inputs: [shape], output: out })
+      expectClose(await gpu.read(yt, want.length), want, 1e-6, `batch ${batch}`)
+    }
+    for (const { xt, yt } of runs) [xt, yt].forEach((t) => gpu.free(t))
+  })
+
   it('a software adapter runs only when named; a hardware one is chosen first', async () => {
     const model = singleStepModel({ op: 'relu', name: 'r', input: 'input', output: 'y' }, [2, 2, 1])
     const status = (await describePackedPaths()).find((p) => p.name === 'webgpu')!
