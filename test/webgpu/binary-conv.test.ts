@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu'
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BINARY_CONV2D, binaryConv2d, binaryConv2dReference } from '../../src/main/engine/native/binary-conv'
-import { installNavigatorGpu } from '../../src/main/engine/webgpu/gpu'
+import { initBackend } from '../../src/main/engine/backend'
 import { registerWebgpuBinaryKernels } from '../../src/main/engine/webgpu/binary-conv-kernel'
 import {
   checkBinaryConvGeometry,
@@ -380,12 +380,11 @@ describe.skipIf(!suite.available)(`WGSL binary conv${suite.skipReason}`, () => {
   const started = Date.now()
 
   beforeAll(async () => {
-    if (!suite.available) return
-    installNavigatorGpu(suite.gpu.gpu)
-    await import('@tensorflow/tfjs-backend-webgpu')
-    expect(await tf.setBackend('webgpu')).toBe(true)
+    await initBackend('webgpu')
+    expect(tf.getBackend()).toBe('webgpu')
+    // The engine's webgpu backend registers them (or will); registration is idempotent either way.
     registerWebgpuBinaryKernels()
-    registerWebgpuBinaryKernels() // idempotent
+    registerWebgpuBinaryKernels()
     device = (tf.backend() as WebGPUBackend).device
   })
 
