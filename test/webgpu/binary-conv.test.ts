@@ -635,7 +635,13 @@ describe.skipIf(!suite.available)(`WGSL binary conv${suite.skipReason}`, () => {
     expect(() => conv.encode(device.createCommandEncoder(), small, small, 1)).toThrow(
       /x holds 64 bytes, batch 1 needs 1568/
     )
+    const uniform = device.createBuffer({ size: 2048, usage: GPUBufferUsage.UNIFORM })
+    expect(() => conv.encode(device.createCommandEncoder(), uniform, uniform, 1)).toThrow(
+      /x must be a buffer with GPUBufferUsage.STORAGE/
+    )
     conv.dispose()
+    expect(() => conv.encode(device.createCommandEncoder(), small, small, 1)).toThrow(/used after dispose/)
     small.destroy()
+    uniform.destroy()
   })
 })

@@ -123,6 +123,10 @@ export class GpuBinaryConv {
           `GpuBinaryConv (${describeGeometry(g)}): ${name} holds ${buffer.size} bytes, batch ${batch} needs ${floats * 4}`
         )
       }
+      // Caught here rather than as an asynchronous validation error that leaves y unwritten.
+      if ((buffer.usage & STORAGE) === 0) {
+        throw new Error(`GpuBinaryConv: ${name} must be a buffer with GPUBufferUsage.STORAGE`)
+      }
     }
     need(x, 'x', pixels * g.inC)
     need(y, 'y', batch * g.outH * g.outW * g.outC)
