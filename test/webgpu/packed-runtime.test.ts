@@ -541,4 +541,20 @@ describe.skipIf(!suite.available)(`packed runtime on WebGPU${suite.skipReason}`,
       backend.dispose()
     }
   })
+  // Last: it destroys the shared device (the suite's backend is not used after it).
+  it('a lost device is reported, and the next session gets a new device from an adapter of its own', async () => {
+    // Someone else (the engine, another test) takes a device from the adapter acquireNodeGpu() shares: an adapter
+    // gives only one, so the path must not rely on it.
+    if (suite.available) await suite.gpu.adapter.requestDevice().catch(() => undefined)
+    const old = await WebGpuBackend.create()
+    old.device.destroy()
+    await old.device.lost
+    expect(() => old.alloc(4)).toThrow(/webgpu\): the GPU device was lost .*open the model again/)
+    const model = singleStepModel({ op: 'relu', name: 'r', input: 'input', output: 'y' }, [1, 1, 3])
+    const session = await PackedSession.create(model, { path: 'webgpu' })
+    expect((session.backend as WebGpuBackend).device).not.toBe(old.device)
+    expect([...(await session.run(new Float32Array([1, -2, 3]), 1))]).toEqual([1, 0, 3])
+    session.dispose()
+    old.dispose()
+  })
 })

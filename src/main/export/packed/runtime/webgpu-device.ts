@@ -8,6 +8,9 @@
 export type GpuKind = 'discrete' | 'integrated' | 'hardware' | 'software' | 'unknown'
 
 export interface PackedGpu {
+  /** Where adapters come from (navigator.gpu, or Dawn's GPU object). */
+  gpu: GPU
+  /** The adapter the kind and description are about (not for devices: others may have used it, see below). */
   adapter: GPUAdapter
   kind: GpuKind
   /** One line for users: "software adapter: llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)". */
@@ -40,13 +43,13 @@ async function fromBrowser(gpu: GPU): Promise<PackedGpu> {
   const kind = browserKind(adapter)
   const info = adapter.info
   const name = info.description || [info.vendor, info.architecture].filter(Boolean).join(' ') || 'unnamed'
-  return { adapter, kind, description: `${kind} adapter: ${name}` }
+  return { gpu, adapter, kind, description: `${kind} adapter: ${name}` }
 }
 
 async function fromNode(): Promise<PackedGpu> {
   const { acquireNodeGpu, describeAdapter } = await import('../../../engine/webgpu/gpu')
-  const { adapter, report } = await acquireNodeGpu()
-  return { adapter, kind: report.kind, description: describeAdapter(report) }
+  const { gpu, adapter, report } = await acquireNodeGpu()
+  return { gpu, adapter, kind: report.kind, description: describeAdapter(report) }
 }
 
 /**
@@ -72,16 +75,21 @@ let device: Promise<GPUDevice> | undefined
  * One device per process for every session of the path (each backend keeps its own buffers and frees them); asks for
  * the adapter's largest buffers, since a batch of activations outgrows the default 128 MiB binding limit. A lost device
  * is forgotten, so the next session makes a new one.
+ *
+ * The device comes from an adapter of its own, asked for with the same preference as the one classified: an adapter
+ * gives one device only (WebGPU's "consumed" adapter, which Dawn enforces), and the engine, tests or an earlier device
+ * may have used the shared one.
  */
 export function packedGpuDevice(): Promise<GPUDevice> {
   device ??= (async () => {
-    const { adapter } = await acquirePackedGpu()
+    const { gpu } = await acquirePackedGpu()
+    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' })
+    if (!adapter) throw new Error('packed runtime (webgpu): the GPU offers no adapter any more (driver reset?)')
     const created = await adapter.requestDevice({
       label: 'bnas packed runtime',
       requiredLimits: {
         maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-        maxBufferSize: adapter.limits.maxBufferSize,
-        maxStorageBuffersPerShaderStage: Math.min(8, adapter.limits.maxStorageBuffersPerShaderStage)
+        maxBufferSize: adapter.limits.maxBufferSize
       }
     })
     void created.lost.then(() => (device = undefined))
