@@ -2,14 +2,59 @@ import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { AppCore } from '../../src/main/app/app-core'
 import { describeBackends, initBackend } from '../../src/main/engine/backend'
-import { isHardwareAdapter } from '../../src/main/engine/webgpu/backend'
-import { describeAdapter, privateLavapipeIcd } from '../../src/main/engine/webgpu/gpu'
+import { autoDeclineReason, isHardwareAdapter, speedCaveat } from '../../src/main/engine/webgpu/backend'
+import {
+  classifyAdapter,
+  describeAdapter,
+  privateLavapipeIcd,
+  type GpuAdapterReport
+} from '../../src/main/engine/webgpu/gpu'
 import { createTestAppCore, waitFor } from '../helpers/app-core'
 import { webgpuSuite } from './adapter'
 
 // The webgpu backend's place in the backend choice: a hardware adapter comes right after CUDA in 'auto', a software
 // one (lavapipe on the build machines) only when named, and every report names the adapter.
 const gpu = await webgpuSuite('backend choice')
+
+// The rule itself, on adapter descriptions as Dawn reports them (runs everywhere, adapter or not).
+describe("auto's rule for WebGPU adapters", () => {
+  const adapter = (info: Partial<GpuAdapterReport> & { isFallbackAdapter?: boolean }): GpuAdapterReport => ({
+    vendor: '',
+    architecture: '',
+    device: '',
+    description: '',
+    limits: {
+      maxBufferSize: 0,
+      maxStorageBufferBindingSize: 0,
+      maxComputeWorkgroupStorageSize: 0,
+      maxComputeInvocationsPerWorkgroup: 0
+    },
+    ...info,
+    ...classifyAdapter(info)
+  })
+
+  it.each([
+    ['NVIDIA', adapter({ vendor: 'nvidia', architecture: 'ampere', description: 'NVIDIA GeForce RTX 3060' })],
+    ['AMD', adapter({ vendor: 'amd', architecture: 'rdna-2' })],
+    ['Intel', adapter({ vendor: 'intel', architecture: 'gen-12lp' })],
+    ['Apple', adapter({ vendor: 'apple', architecture: 'metal-3' })],
+    ['an unknown vendor', adapter({ vendor: 'someone' })]
+  ])('takes a hardware adapter (%s), with no caveat', (_, report) => {
+    expect(isHardwareAdapter(report)).toBe(true)
+    expect(autoDeclineReason(report)).toBeUndefined()
+    expect(speedCaveat(report)).toBeUndefined()
+  })
+
+  it.each([
+    ['lavapipe', adapter({ vendor: 'mesa', architecture: '', description: 'llvmpipe (LLVM 15.0.6, 256 bits)' })],
+    ['SwiftShader', adapter({ vendor: 'google', device: 'SwiftShader Device (Subzero)' })],
+    ['a fallback adapter', adapter({ vendor: 'microsoft', isFallbackAdapter: true, description: 'WARP' })]
+  ])('passes a software adapter (%s) over, naming it, and marks its figures', (_, report) => {
+    expect(report.kind).toBe('software')
+    expect(autoDeclineReason(report)).toMatch(/^software adapter \(.+\): only on request \(--backend webgpu\)/)
+    expect(speedCaveat(report)).toMatch(/correctness, not speed$/)
+  })
+})
 
 describe.skipIf(!gpu.available)(`webgpu backend${gpu.skipReason}`, () => {
   const report = gpu.available ? gpu.gpu.report : undefined

@@ -9,16 +9,25 @@ import { registerWebgpuTrainingKernels } from './training-kernels'
  * runs only when asked for by name, where it serves to check the GPU code paths, not to be fast.
  */
 
+/** The adapter found by the last successful load. */
 let adapterReport: GpuAdapterReport | undefined
 
-/** The adapter found by the last successful load (undefined before, or when none was found). */
-export function webgpuAdapterReport(): GpuAdapterReport | undefined {
-  return adapterReport
-}
-
-/** Whether 'auto' may pick this adapter: anything not known to be a CPU rasteriser. */
+/** Whether 'auto' may pick this adapter: anything not known to be a CPU rasteriser (an unknown vendor included). */
 export function isHardwareAdapter(report: GpuAdapterReport): boolean {
   return report.kind !== 'software'
+}
+
+/** Why 'auto' passes an adapter over (a software one), or undefined where it takes it. */
+export function autoDeclineReason(report: GpuAdapterReport): string | undefined {
+  if (isHardwareAdapter(report)) return undefined
+  const name = report.description || report.device || report.vendor || 'unnamed'
+  return `software adapter (${name}): only on request (--backend webgpu), never chosen over the CPU paths`
+}
+
+/** The note every figure measured on a software adapter carries, or undefined on hardware. */
+export function speedCaveat(report: GpuAdapterReport): string | undefined {
+  if (isHardwareAdapter(report)) return undefined
+  return `${describeAdapter(report)}: a CPU rasteriser, so these figures are for correctness, not speed`
 }
 
 async function loadWebgpu(): Promise<void> {
@@ -42,19 +51,12 @@ export const webgpuCandidate: BackendCandidate = {
   tfName: 'webgpu',
   description: 'WebGPU (tfjs-backend-webgpu on Dawn) with BNAS training kernels',
   load: loadWebgpu,
-  declineAuto: () => {
-    if (adapterReport === undefined || isHardwareAdapter(adapterReport)) return undefined
-    const name = adapterReport.description || adapterReport.device || adapterReport.vendor || 'unnamed'
-    return `software adapter (${name}): only on request (--backend webgpu), never chosen over the CPU paths`
-  },
+  declineAuto: () => (adapterReport ? autoDeclineReason(adapterReport) : undefined),
   describeHere: () => (adapterReport ? describeAdapter(adapterReport) : undefined),
   afterInit: async () => {
     if (adapterReport === undefined) return 'no adapter report'
     const note = isHardwareAdapter(adapterReport) ? '' : ' (figures on it are for correctness, not speed)'
     return `${describeAdapter(adapterReport)}${note}`
   },
-  caveat: () =>
-    adapterReport === undefined || isHardwareAdapter(adapterReport)
-      ? undefined
-      : `${describeAdapter(adapterReport)}: a CPU rasteriser, so these figures are for correctness, not speed`
+  caveat: () => (adapterReport ? speedCaveat(adapterReport) : undefined)
 }
