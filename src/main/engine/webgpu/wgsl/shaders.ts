@@ -132,11 +132,12 @@ export const CO_TILE = 8
  * One invocation computes CO_TILE = 8 consecutive output channels of one output pixel: each activation word it loads
  * serves 8 weight words (register tiling). Process CPU time of one batch-32 16×16×64 → 64 3×3 layer on lavapipe
  * (scripts/bench-wgsl-binary-conv.ts --binary-only): 1 channel per invocation ≈ 62 ms, 4 ≈ 31 ms, 8 ≈ 26 ms,
- * 16 ≈ 31 ms. Channel tiles vary fastest, so the invocations of a workgroup mostly share the pixel: same tap bounds
- * (no divergence), same activation loads (cache hits), consecutive weight rows. A tile reaching
- * past C_out (C_out not a multiple of 8) recomputes the last channel and does not store it. Weights stay in global
- * memory: a layer's packed weights (C_out·k²·⌈C_in/32⌉·8 bytes: 100 KB for 5×5, 256 → 256) do not fit the 16 KB of
- * workgroup memory every device has, and read-only loads shared by a workgroup are cached anyway.
+ * 16 ≈ 31 ms. Channel tiles vary fastest, so a workgroup covers a few neighbouring pixels of one row (8 for
+ * C_out = 64): its invocations mostly agree on the tap bounds (little divergence), load overlapping activation words
+ * (cache hits) and read consecutive weight rows. A tile reaching past C_out (C_out not a multiple of 8) recomputes the last channel and does not store it. Weights stay in global
+ * memory: with C_out = 64 a workgroup (8 pixels × 8 channel tiles) already reads each weight word once, so staging
+ * them in workgroup memory would add a copy and a barrier without saving a load; and a layer's packed weights
+ * (C_out·k²·⌈C_in/32⌉·8 bytes: 100 KB for 5×5, 256 → 256) do not fit the 16 KB every device has.
  */
 export const CONV_WGSL = /* wgsl */ `
 struct Params {
