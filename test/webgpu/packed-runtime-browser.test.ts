@@ -154,10 +154,16 @@ describe('the packed runtime bundled for a browser', () => {
         expect(result.hasTf).toBe(false)
         const webgpu = result.paths.find((p) => p.name === 'webgpu')!
         console.info(`test/webgpu: Chromium's WebGPU path: ${JSON.stringify(webgpu)}`)
-        // SwiftShader is a fallback adapter: software, never chosen by itself.
-        expect(webgpu).toMatchObject({ ok: true, auto: false, reason: expect.stringMatching(/^software adapter: /) })
+        // A Chromium without WebGPU still runs wasm-simd; the WebGPU part is then skipped with its reason, unless
+        // BNAS_REQUIRE_WEBGPU=1 (CI) says it must run.
+        if (!webgpu.ok && process.env.BNAS_REQUIRE_WEBGPU !== '1') {
+          console.warn(`test/webgpu: the packed WebGPU path in Chromium not tested: ${webgpu.reason}`)
+        } else {
+          // Headless Chromium's WebGPU is SwiftShader, a fallback adapter: software, never chosen by itself.
+          expect(webgpu).toMatchObject({ ok: true, auto: false, reason: expect.stringMatching(/^software adapter: /) })
+        }
         expect(result.chosen).toBe('wasm-simd')
-        for (const path of ['wasm-simd', 'webgpu']) {
+        for (const path of webgpu.ok ? ['wasm-simd', 'webgpu'] : ['wasm-simd']) {
           const got = result.out[path]
           expect(got, path).toBeDefined()
           expect(maxAbsDiff(got, want), path).toBeLessThan(1e-4)
