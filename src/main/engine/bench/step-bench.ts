@@ -34,6 +34,12 @@ export interface StepBenchResult {
   /** Median wall-clock milliseconds of one full step after warm-up. */
   msPerStep: number
   stepsMs: number[]
+  /**
+   * Median CPU milliseconds (user + system, all threads of the process) of one step: on a shared machine this moves
+   * far less with other processes' load than the wall clock, so changes are judged by it.
+   */
+  cpuMsPerStep: number
+  stepsCpuMs: number[]
   /** Peak bytes of tensors alive during one profiled step (TF.js accounting). */
   peakTensorBytes: number
   /** Peak resident memory of the whole process so far (the OS's accounting; includes the runtime). */
@@ -71,13 +77,17 @@ function randomBatch(options: StepBenchOptions, seed: number): Batch {
 async function measure(
   step: () => Promise<unknown>,
   options: StepBenchOptions
-): Promise<{ stepsMs: number[]; profile: KernelTime[]; peakTensorBytes: number }> {
+): Promise<{ stepsMs: number[]; stepsCpuMs: number[]; profile: KernelTime[]; peakTensorBytes: number }> {
   for (let i = 0; i < options.warmup; i++) await step()
   const stepsMs: number[] = []
+  const stepsCpuMs: number[] = []
   for (let i = 0; i < options.steps; i++) {
     const start = performance.now()
+    const cpuStart = process.cpuUsage()
     await step()
+    const cpu = process.cpuUsage(cpuStart)
     stepsMs.push(performance.now() - start)
+    stepsCpuMs.push((cpu.user + cpu.system) / 1000)
   }
   // One more step under the profiler, for the breakdown by kernel and the memory peak.
   const info = await tf.profile(async () => {
@@ -95,7 +105,7 @@ async function measure(
   const profile = [...byKernel.entries()]
     .map(([kernel, { ms, calls }]) => ({ kernel, ms, calls, share: total > 0 ? ms / total : 0 }))
     .sort((a, b) => b.ms - a.ms)
-  return { stepsMs, profile, peakTensorBytes: info.peakBytes }
+  return { stepsMs, stepsCpuMs, profile, peakTensorBytes: info.peakBytes }
 }
 
 const median = (values: number[]): number => {
@@ -188,6 +198,8 @@ function finish(
     backend: tf.getBackend(),
     msPerStep: median(measured.stepsMs),
     stepsMs: measured.stepsMs,
+    cpuMsPerStep: median(measured.stepsCpuMs),
+    stepsCpuMs: measured.stepsCpuMs,
     peakTensorBytes: measured.peakTensorBytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     parameters,

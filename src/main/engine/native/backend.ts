@@ -11,8 +11,8 @@ export const NATIVE_BACKEND_NAME = 'native'
  * in place, with no copies.
  */
 export class NativeBackend extends MathBackendCPU {
-  /** Recycled float arrays by length, and their total bytes (see takeFloats). */
-  private readonly free = new Map<number, Float32Array[]>()
+  /** Recycled buffers by byte length, and their total bytes (see takeFloats). */
+  private readonly free = new Map<number, ArrayBuffer[]>()
   private freeBytes = 0
   /**
    * Buffers handed out by takeFloats that nothing outside the backend has seen, with the number of stored tensors
@@ -28,22 +28,34 @@ export class NativeBackend extends MathBackendCPU {
   }
 
   /**
-   * A zeroed Float32Array for a native kernel's output. Large outputs reuse the arrays of disposed tensors (a free
-   * list per length, like PyTorch's caching allocator) instead of a fresh allocation: on a search step most kernel
-   * outputs are ~1 MiB, and a new one costs a zeroed allocation, page faults on first touch and later GC work, which
-   * took longer than the memory-bound kernels themselves.
+   * A Float32Array for a native kernel's output, zeroed unless `zeroed` is false (for kernels that write every
+   * element). Large outputs reuse the buffers of disposed tensors (a free list per byte length, like PyTorch's
+   * caching allocator) instead of a fresh allocation: on a search step most kernel outputs are ~1 MiB, and a new one
+   * costs a zeroed allocation, page faults on first touch, and garbage collections that V8 starts for the external
+   * memory (measured: ~120 GCs a step "for external memory pressure" before masks were recycled too).
    */
-  takeFloats(length: number): Float32Array {
-    if (length < POOL_MIN_LENGTH) return new Float32Array(length)
-    let out = this.free.get(length)?.pop()
-    if (out) {
-      this.freeBytes -= out.byteLength
-      out.fill(0)
-    } else {
-      out = new Float32Array(length)
-    }
-    this.uses.set(out.buffer as ArrayBuffer, 0)
+  takeFloats(length: number, zeroed = true): Float32Array {
+    if (length * 4 < POOL_MIN_BYTES) return new Float32Array(length)
+    const out = new Float32Array(this.takeBuffer(length * 4, zeroed))
     return out
+  }
+
+  /** takeFloats for byte arrays (TF.js bool tensors: the STE masks). */
+  takeBytes(length: number, zeroed = true): Uint8Array {
+    if (length < POOL_MIN_BYTES) return new Uint8Array(length)
+    return new Uint8Array(this.takeBuffer(length, zeroed))
+  }
+
+  private takeBuffer(byteLength: number, zeroed: boolean): ArrayBuffer {
+    let buffer = this.free.get(byteLength)?.pop()
+    if (buffer) {
+      this.freeBytes -= byteLength
+      if (zeroed) new Uint8Array(buffer).fill(0)
+    } else {
+      buffer = new ArrayBuffer(byteLength)
+    }
+    this.uses.set(buffer, 0)
+    return buffer
   }
 
   /**
@@ -85,7 +97,7 @@ export class NativeBackend extends MathBackendCPU {
   override disposeData(dataId: tf.DataId, force = false): boolean {
     const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined
     const released = super.disposeData(dataId, force)
-    if (released && values instanceof Float32Array) this.release(values)
+    if (released && (values instanceof Float32Array || values instanceof Uint8Array)) this.release(values)
     return released
   }
 
@@ -95,7 +107,7 @@ export class NativeBackend extends MathBackendCPU {
     if (count !== undefined) this.uses.set(values.buffer as ArrayBuffer, count + 1)
   }
 
-  private release(values: Float32Array): void {
+  private release(values: Float32Array | Uint8Array): void {
     const buffer = values.buffer as ArrayBuffer
     const count = this.uses.get(buffer)
     if (count === undefined) return
@@ -105,21 +117,28 @@ export class NativeBackend extends MathBackendCPU {
     }
     this.uses.delete(buffer)
     if (this.freeBytes + buffer.byteLength > POOL_MAX_BYTES) return
-    const whole = values.byteOffset === 0 && values.byteLength === buffer.byteLength ? values : new Float32Array(buffer)
-    const list = this.free.get(whole.length)
-    if (list) list.push(whole)
-    else this.free.set(whole.length, [whole])
+    const list = this.free.get(buffer.byteLength)
+    if (list) list.push(buffer)
+    else this.free.set(buffer.byteLength, [buffer])
     this.freeBytes += buffer.byteLength
   }
 }
 
 /** Outputs below 64 KiB are allocated fresh (cheap); at most 512 MiB of disposed arrays are kept for reuse. */
-const POOL_MIN_LENGTH = 16384
+const POOL_MIN_BYTES = 65536
 const POOL_MAX_BYTES = 512 * 2 ** 20
 
-/** A zeroed float output array: recycled on the native backend, fresh elsewhere. */
-export function outputFloats(backend: unknown, length: number): Float32Array {
-  return backend instanceof NativeBackend ? backend.takeFloats(length) : new Float32Array(length)
+/**
+ * A float output array: recycled on the native backend, fresh elsewhere. Zeroed unless `zeroed` is false, which only
+ * kernels that write every element may pass.
+ */
+export function outputFloats(backend: unknown, length: number, zeroed = true): Float32Array {
+  return backend instanceof NativeBackend ? backend.takeFloats(length, zeroed) : new Float32Array(length)
+}
+
+/** outputFloats for byte arrays (bool tensors). */
+export function outputBytes(backend: unknown, length: number, zeroed = true): Uint8Array {
+  return backend instanceof NativeBackend ? backend.takeBytes(length, zeroed) : new Uint8Array(length)
 }
 
 type Conv2DInfo = tf.backend_util.Conv2DInfo
@@ -242,7 +261,7 @@ export function conv2D(addon: NativeAddon, fallback: tf.KernelFunc, relu = false
       if (relu) throw new Error('fused conv + ReLU: needs float32 NHWC tensors and a geometry oneDNN can express')
       return fallback(args) as tf.TensorInfo
     }
-    const y = outputFloats(backend, tf.util.sizeFromShape(info.outShape))
+    const y = outputFloats(backend, tf.util.sizeFromShape(info.outShape), false) // oneDNN writes every output
     addon.conv2dForward(xs, ws, y, geometry, relu)
     return backend.makeTensorInfo(info.outShape, 'float32', y)
   }
@@ -271,7 +290,7 @@ function conv2DBackpropInput(addon: NativeAddon, fallback: tf.KernelFunc) {
       if (dilated(dilations)) throw new Error('Conv2DBackpropInput: dilations need float32 NHWC tensors')
       return fallback(args) as tf.TensorInfo
     }
-    const dx = outputFloats(backend, tf.util.sizeFromShape(info.inShape))
+    const dx = outputFloats(backend, tf.util.sizeFromShape(info.inShape), false) // oneDNN writes every element
     addon.conv2dBackpropInput(dys, ws, dx, geometry)
     return backend.makeTensorInfo(info.inShape, 'float32', dx)
   }

@@ -110,7 +110,7 @@ export function batchNormKernels(addon: NativeAddon): Map<string, tf.KernelFunc>
         const backend = args.backend as MathBackendCPU
         const { x, mean, variance, gamma, beta } = args.inputs as Record<string, tf.TensorInfo | undefined>
         const xs = floats(backend, x, 'x')!
-        const y = outputFloats(backend, xs.length)
+        const y = outputFloats(backend, xs.length, false) // written in full
         addon.batchNormForward(
           xs,
           channelsOf(x!),
@@ -131,7 +131,7 @@ export function batchNormKernels(addon: NativeAddon): Map<string, tf.KernelFunc>
         const { dy, x, mean, variance, gamma, mask } = args.inputs as Record<string, tf.TensorInfo | undefined>
         const xs = floats(backend, x, 'x')!
         const c = channelsOf(x!)
-        const dx = outputFloats(backend, xs.length)
+        const dx = outputFloats(backend, xs.length, false) // written in full
         const dgamma = new Float32Array(c)
         const dbeta = new Float32Array(c)
         addon.batchNormBackward(

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import type { NativeAddon } from './addon'
-import { outputFloats } from './backend'
+import { outputBytes, outputFloats } from './backend'
 
 /**
  * Kernels for the elementwise halves of a binary op (BN → sign → binary conv → ReLU) on 'native', which the engine
@@ -39,8 +39,9 @@ export function binaryBlockKernels(addon: NativeAddon): Map<string, tf.KernelFun
         const { x, mean, variance, gamma, beta } = args.inputs as Record<string, tf.TensorInfo | undefined>
         const xs = floats(backend, x, 'x')
         const channels = x!.shape[x!.shape.length - 1]
-        const signs = outputFloats(backend, xs.length)
-        const pass = new Uint8Array(xs.length)
+        // Both written in full by the kernel.
+        const signs = outputFloats(backend, xs.length, false)
+        const pass = outputBytes(backend, xs.length, false)
         addon.batchNormSign(
           xs,
           channels,
@@ -66,7 +67,7 @@ export function binaryBlockKernels(addon: NativeAddon): Map<string, tf.KernelFun
         const r = values(backend, ref, 'ref')
         if (kind === 'bytes' ? !(r instanceof Uint8Array) : !(r instanceof Float32Array))
           throw new Error(`maskGradient: ref of the wrong dtype for '${kind}'`)
-        const out = outputFloats(backend, g.length)
+        const out = outputFloats(backend, g.length, false) // written in full
         addon.maskGradient(MASK_OPS[kind], g, r, out)
         return backend.makeTensorInfo(dy.shape, 'float32', out)
       }

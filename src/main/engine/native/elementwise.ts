@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import type { NativeAddon } from './addon'
-import { outputFloats } from './backend'
+import { outputBytes, outputFloats } from './backend'
 
 /**
  * Native versions of the cpu kernels that dominate a BNAS step once the convolutions are native (measured with
@@ -212,7 +212,8 @@ function binary(addon: NativeAddon, op: number, fallback: tf.KernelFunc) {
     ])
     if (total === 0 || !plan) return fallback(args) as tf.TensorInfo
     // Comparisons give TF.js bools: one byte each, 0 or 1.
-    const out = op >= 100 ? new Uint8Array(total) : outputFloats(backend, total)
+    // Written in full (every row of the collapsed shape).
+    const out = op >= 100 ? outputBytes(backend, total, false) : outputFloats(backend, total, false)
     addon.binaryOp(op, as, plan.strides[0], bs, plan.strides[1], out, plan.size)
     return backend.makeTensorInfo(outShape, op >= 100 ? 'bool' : 'float32', out)
   }
@@ -250,7 +251,7 @@ function unary(addon: NativeAddon, op: number, fallback: tf.KernelFunc) {
     const { x } = args.inputs as { x: tf.TensorInfo }
     const xs = floats(backend, x)
     if (!xs) return fallback(args) as tf.TensorInfo
-    const out = outputFloats(backend, xs.length)
+    const out = outputFloats(backend, xs.length, false) // written in full
     addon.unaryOp(op, xs, out, (args.attrs as { alpha?: number } | undefined)?.alpha ?? 0)
     return backend.makeTensorInfo(x.shape, 'float32', out)
   }

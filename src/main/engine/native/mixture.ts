@@ -59,7 +59,7 @@ export function weightedSumKernels(addon: NativeAddon): Map<string, tf.KernelFun
       (args) => {
         const backend = args.backend as MathBackendCPU
         const terms = termsOf(args)
-        const y = outputFloats(backend, tf.util.sizeFromShape(terms[0].shape))
+        const y = outputFloats(backend, tf.util.sizeFromShape(terms[0].shape), false) // written in full
         addon.weightedSum(
           terms.map((t) => values(backend, t)),
           values(backend, (args.inputs as Record<string, tf.TensorInfo>).weights),
@@ -75,7 +75,7 @@ export function weightedSumKernels(addon: NativeAddon): Map<string, tf.KernelFun
         const terms = termsOf(args)
         const inputs = args.inputs as Record<string, tf.TensorInfo>
         const size = tf.util.sizeFromShape(terms[0].shape)
-        const dterms = terms.map(() => outputFloats(backend, size))
+        const dterms = terms.map(() => outputFloats(backend, size, false)) // written in full
         const dweights = new Float32Array(terms.length)
         addon.weightedSumGrad(
           values(backend, inputs.dy),
