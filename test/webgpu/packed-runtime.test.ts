@@ -22,6 +22,7 @@ import {
   type StepDims
 } from '../../src/main/export/packed/runtime'
 import { ALL_OPS, argmaxRows, engineLogits, maxAbsDiff, perturbedNetwork, randomImages } from '../export/fixture'
+import { GpuBufferPool } from '../../src/main/export/packed/runtime/webgpu-pool'
 import { webgpuSuite } from './adapter'
 
 const suite = await webgpuSuite('packed runtime, WebGPU path')
@@ -412,6 +413,31 @@ describe.skipIf(!suite.available)(`packed runtime on WebGPU${suite.skipReason}`,
       expect([...(await session.run(images, 2))]).toEqual([...first])
     } finally {
       session.dispose()
+    }
+  })
+
+  it('the buffer pool hands each run the buffers of the run before (so bind groups stay valid), by size class', () => {
+    const pool = new GpuBufferPool(gpu.device, GPUBufferUsage.STORAGE, 'test pool', 4096)
+    try {
+      expect([100, 256, 257, 1000, 1025, 3000].map(GpuBufferPool.sizeClass)).toEqual([256, 256, 320, 1024, 1280, 3072])
+      const run = (freeOrder: number[]): GPUBuffer[] => {
+        const taken = [1000, 1000, 900, 300].map((bytes) => pool.take(bytes))
+        freeOrder.forEach((i) => pool.give(taken[i]))
+        return taken
+      }
+      const first = run([3, 0, 2, 1])
+      // By identity (toEqual would find any two buffers of one size equal).
+      const same = (buffers: GPUBuffer[]): number[] => buffers.map((b) => first.indexOf(b))
+      expect(new Set(first).size).toBe(4)
+      expect(same(run([1, 2, 0, 3]))).toEqual([0, 1, 2, 3])
+      expect(same(run([0, 1, 2, 3]))).toEqual([0, 1, 2, 3])
+      expect(pool.count).toBe(4)
+      // Past the idle limit (4 KiB here) given-back buffers are destroyed, not kept.
+      const big = pool.take(4000)
+      pool.give(big)
+      expect(pool.count).toBe(4)
+    } finally {
+      pool.dispose()
     }
   })
 
