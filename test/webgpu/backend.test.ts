@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { AppCore } from '../../src/main/app/app-core'
@@ -15,6 +18,15 @@ import { webgpuSuite } from './adapter'
 // The webgpu backend's place in the backend choice: a hardware adapter comes right after CUDA in 'auto', a software
 // one (lavapipe on the build machines) only when named, and every report names the adapter.
 const gpu = await webgpuSuite('backend choice')
+
+/** `bnas backends` from source, with extra environment variables; stdout only (Dawn writes warnings to stderr). */
+async function bnasBackends(args: string[], env: Record<string, string> = {}): Promise<string> {
+  const cli = fileURLToPath(new URL('../../src/main/cli/index.ts', import.meta.url))
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', cli, 'backends', ...args], {
+    env: { ...process.env, ...env }
+  })
+  return stdout
+}
 
 // The rule itself, on adapter descriptions as Dawn reports them (runs everywhere, adapter or not).
 describe("auto's rule for WebGPU adapters", () => {
@@ -97,6 +109,15 @@ describe.skipIf(!gpu.available)(`webgpu backend${gpu.skipReason}`, () => {
     else expect(entry?.notAuto).toBeUndefined()
   })
 
+  it('bnas backends prints the adapter found and, on a software one, why auto skips it', async () => {
+    const text = await bnasBackends([])
+    const block = text.slice(text.indexOf('✓ webgpu'), text.indexOf('\n✗ tensorflow ') + 1)
+    expect(block).toContain(`    found: ${adapterLine}\n`)
+    if (software) expect(block).toMatch(/ {4}not chosen by auto: software adapter \(.+\): only on request/)
+    const json = JSON.parse(await bnasBackends(['--json'])) as { name: string; found?: string }[]
+    expect(json.find((b) => b.name === 'webgpu')).toMatchObject({ available: true, found: adapterLine })
+  })
+
   it("the engine worker's status (the app's status bar) carries the adapter line", async () => {
     // Acquiring the GPU above put the private lavapipe into this process's environment. A fresh app has not: undo it,
     // so the check covers the engine host adding it before the worker starts (a worker thread cannot).
@@ -110,5 +131,17 @@ describe.skipIf(!gpu.available)(`webgpu backend${gpu.skipReason}`, () => {
     )
     expect(status).toMatchObject({ state: 'ready', backend: 'webgpu' })
     if (status.state === 'ready') expect(status.detail).toContain(adapterLine)
+  })
+})
+
+// Where no adapter exists `bnas backends` says why. Simulated on Linux by pointing the Vulkan loader at no driver
+// (the engine then leaves the private lavapipe out too, as it does whenever the user sets the variable).
+describe.skipIf(process.platform !== 'linux')('bnas backends without a WebGPU adapter', () => {
+  it('lists webgpu as unavailable with the reason and what to do', async () => {
+    const text = await bnasBackends([], { VK_ICD_FILENAMES: '/nonexistent/icd.json' })
+    expect(text).toMatch(
+      /✗ webgpu .*\n {4}unavailable: Dawn found no Vulkan adapter \(drivers: \/nonexistent\/icd\.json\)/
+    )
+    expect(text).toContain('scripts/setup-lavapipe.sh')
   })
 })
