@@ -55,12 +55,23 @@ async function fromNode(): Promise<PackedGpu> {
 /**
  * The adapter, its kind and a description. In Node, Dawn is preferred even where something installed a navigator.gpu
  * (the engine does, for tfjs-backend-webgpu): acquireNodeGpu() classifies Dawn's adapters (lavapipe is no fallback
- * adapter, only its name says software).
+ * adapter, only its name says software). navigator.gpu serves only where Dawn cannot load.
  */
 export function acquirePackedGpu(): Promise<PackedGpu> {
   acquired ??= (async () => {
-    if (isNode()) return fromNode()
     const gpu = browserGpu()
+    if (isNode()) {
+      try {
+        return await fromNode()
+      } catch (error) {
+        // A runtime with Node's APIs and its own WebGPU (Deno, Bun, Electron's renderer with Node integration);
+        // where that finds nothing either, Dawn's reason is the one to show.
+        if (!gpu) throw error
+        return fromBrowser(gpu).catch((): never => {
+          throw error
+        })
+      }
+    }
     if (!gpu) throw new Error('this browser has no WebGPU (navigator.gpu is missing)')
     return fromBrowser(gpu)
   })()
