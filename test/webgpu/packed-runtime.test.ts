@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { runBenchInfer, runPredict } from '../../src/main/cli/commands/export'
 import { createProgram } from '../../src/main/cli/program'
@@ -79,6 +81,37 @@ describe('packed paths that run only on request', () => {
     const named = await PackedSession.create(model, { path: 'test-request-only' })
     expect(named.pathName).toBe('test-request-only')
     expect([...(await named.run(new Float32Array([-1, 2]), 1))]).toEqual([0, 2])
+  })
+})
+
+describe.skipIf(process.platform !== 'linux')('where no adapter exists (Vulkan drivers hidden)', () => {
+  it('bnas predict --path webgpu fails with the reason, bench infer says why it did not time webgpu', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bnas-no-gpu-'))
+    try {
+      const model = singleStepModel({ op: 'relu', name: 'r', input: 'input', output: 'y' }, [2, 2, 3])
+      model.meta.classes = 12
+      model.summary = { bops: 0, flops: 0 } as PackedModel['summary']
+      await writeFile(join(dir, 'm.bnpk'), encodePacked(model))
+      await writeFile(join(dir, 'x.json'), JSON.stringify(Array.from({ length: 12 }, (_, i) => i * 20)))
+      // VK_ICD_FILENAMES replaces the drivers the Vulkan loader finds (the private lavapipe is not added then).
+      const env = { ...process.env, VK_ICD_FILENAMES: join(dir, 'none.json') }
+      const bnas = (...args: string[]) =>
+        promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/main/cli/index.ts', ...args], {
+          cwd: resolve(__dirname, '../..'),
+          env
+        })
+      const predict = await bnas('predict', join(dir, 'm.bnpk'), join(dir, 'x.json'), '--path', 'webgpu').catch(
+        (error: { stderr: string }) => error
+      )
+      expect('stderr' in predict ? predict.stderr : '').toMatch(
+        /packed runtime path 'webgpu' cannot run here: Dawn found no Vulkan adapter .*scripts\/setup-lavapipe\.sh/
+      )
+      const bench = await bnas('bench', 'infer', join(dir, 'm.bnpk'), '--batch', '1', '--repeats', '1')
+      expect(bench.stdout).toMatch(/packed webgpu +not timed: Dawn found no Vulkan adapter/)
+      expect(bench.stdout).toMatch(/packed \(best: wasm-simd\)/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
 
