@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { AppCore } from '../../src/main/app/app-core'
 import { describeBackends, initBackend } from '../../src/main/engine/backend'
+import { BINARY_CONV2D } from '../../src/main/engine/native/binary-conv'
 import { autoDeclineReason, isHardwareAdapter, speedCaveat } from '../../src/main/engine/webgpu/backend'
 import {
   classifyAdapter,
@@ -84,6 +85,9 @@ describe.skipIf(!gpu.available)(`webgpu backend${gpu.skipReason}`, () => {
     expect(started.name).toBe('webgpu')
     expect(tf.getBackend()).toBe('webgpu')
     expect(started.detail).toContain(adapterLine)
+    // Its setup registered the method's kernels: PyTorch's max-pool gradient and the WGSL binary conv.
+    expect(tf.getKernel('MaxPoolGrad', 'webgpu')?.kernelFunc.name).toBe('maxPoolGradFirstMax')
+    expect(tf.getKernel(BINARY_CONV2D, 'webgpu')).toBeDefined()
     if (software) expect(started.caveat).toMatch(/software adapter: .*correctness, not speed/)
     else expect(started.caveat).toBeUndefined()
   })

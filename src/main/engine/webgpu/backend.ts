@@ -43,6 +43,9 @@ async function loadWebgpu(): Promise<void> {
     )
   }
   registerWebgpuTrainingKernels()
+  // The packed XNOR/popcount binary conv in WGSL (forward only), which binaryConv2d uses on this backend.
+  const { registerWebgpuBinaryKernels } = await import('./binary-conv-kernel')
+  registerWebgpuBinaryKernels()
   adapterReport = report
 }
 

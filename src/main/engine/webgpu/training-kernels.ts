@@ -12,7 +12,11 @@ import * as tf from '@tensorflow/tfjs-core'
 export function registerWebgpuTrainingKernels(): void {
   if (maxPoolGradReplaced) return
   if (tf.getKernel('MaxPoolGrad', 'webgpu') !== undefined) tf.unregisterKernel('MaxPoolGrad', 'webgpu')
-  tf.registerKernel({ kernelName: 'MaxPoolGrad', backendName: 'webgpu', kernelFunc: maxPoolGrad as tf.KernelFunc })
+  tf.registerKernel({
+    kernelName: 'MaxPoolGrad',
+    backendName: 'webgpu',
+    kernelFunc: maxPoolGradFirstMax as tf.KernelFunc
+  })
   maxPoolGradReplaced = true
 }
 
@@ -129,7 +133,7 @@ interface MaxPoolGradArgs {
   }
 }
 
-function maxPoolGrad({ inputs, backend, attrs }: MaxPoolGradArgs): tf.TensorInfo {
+function maxPoolGradFirstMax({ inputs, backend, attrs }: MaxPoolGradArgs): tf.TensorInfo {
   const { dy, input } = inputs
   const info = tf.backend_util.computePool2DInfo(
     input.shape as [number, number, number, number],
