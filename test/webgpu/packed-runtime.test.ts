@@ -588,6 +588,8 @@ describe.skipIf(!suite.available)(`packed runtime on WebGPU${suite.skipReason}`,
       const relu = one('relu')
       const prepared = backend.prepare(relu, { inputs: [[1, 1, 4]], output: [1, 1, 4] })
       const x = backend.alloc(4)
+      expect(() => backend.write(x, new Float32Array(5))).toThrow(/writing 5 values into a tensor of 4/)
+      await expect(backend.read(x, 5)).rejects.toThrow(/reading 5 values from a tensor of 4/)
       backend.write(x, new Float32Array(4))
       const bad = {
         buffer: backend.device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST }),

@@ -176,6 +176,9 @@ export class WebGpuBackend implements PackedBackend<GpuTensor, Prepared> {
 
   async read(tensor: GpuTensor, length: number): Promise<Float32Array> {
     this.check()
+    if (length > tensor.length) {
+      throw new Error(`packed runtime (webgpu): reading ${length} values from a tensor of ${tensor.length}`)
+    }
     const bytes = length * 4
     const staging = this.staging.take(Math.max(4, bytes))
     try {
