@@ -102,6 +102,18 @@ export function addPrivateLavapipe(): void {
 
 let acquired: Promise<NodeGpu> | undefined
 
+/** A hung driver must not hang the engine's start: 'auto' then goes on to the CPU backends with this reason. */
+const ADAPTER_TIMEOUT_MS = 20_000
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms)
+    timer.unref()
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
 /**
  * The GPU, its adapter (high-performance preference) and a report on it; once per process, since Dawn instances are
  * costly and the backend and runtime share one. Rejects with a message saying why (package missing, no adapter).
@@ -121,7 +133,11 @@ export function acquireNodeGpu(): Promise<NodeGpu> {
     }
     addPrivateLavapipe()
     const gpu = webgpu.create([])
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' })
+    const adapter = await withTimeout(
+      gpu.requestAdapter({ powerPreference: 'high-performance' }),
+      ADAPTER_TIMEOUT_MS,
+      `the graphics driver did not answer a WebGPU adapter request within ${ADAPTER_TIMEOUT_MS / 1000} s`
+    )
     if (!adapter) throw new Error(noAdapterReason())
     const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean }
     const report: GpuAdapterReport = {
