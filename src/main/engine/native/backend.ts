@@ -14,6 +14,9 @@ export class NativeBackend extends MathBackendCPU {
   /** Recycled buffers by byte length, and their total bytes (see takeFloats). */
   private readonly free = new Map<number, ArrayBuffer[]>()
   private freeBytes = 0
+  /** Bytes of pooled buffers in use by tensors now, and the most ever (which bounds the free lists). */
+  private liveBytes = 0
+  private peakLiveBytes = 0
   /**
    * Buffers handed out by takeFloats that nothing outside the backend has seen, with the number of stored tensors
    * using them (a cpu kernel may store a subarray view of an input as its output). A buffer read through
@@ -55,6 +58,8 @@ export class NativeBackend extends MathBackendCPU {
       buffer = new ArrayBuffer(byteLength)
     }
     this.uses.set(buffer, 0)
+    this.liveBytes += byteLength
+    this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes)
     return buffer
   }
 
@@ -90,7 +95,8 @@ export class NativeBackend extends MathBackendCPU {
 
   override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
     const values = super.readSync(dataId)
-    if (ArrayBuffer.isView(values)) this.uses.delete(values.buffer as ArrayBuffer)
+    if (ArrayBuffer.isView(values) && this.uses.delete(values.buffer as ArrayBuffer))
+      this.liveBytes -= values.buffer.byteLength
     return values
   }
 
@@ -116,7 +122,11 @@ export class NativeBackend extends MathBackendCPU {
       return
     }
     this.uses.delete(buffer)
-    if (this.freeBytes + buffer.byteLength > POOL_MAX_BYTES) return
+    this.liveBytes -= buffer.byteLength
+    // Free buffers up to the peak of the live ones (what a step needs at once; PyTorch's caching allocator keeps
+    // as much): a fixed cap below that dropped ~0.5 GiB a step at the end of each backward pass, and the next forward
+    // pass allocated it again, each time making V8 collect garbage for the external memory.
+    if (this.freeBytes + buffer.byteLength > Math.max(POOL_MIN_CAP_BYTES, this.peakLiveBytes)) return
     const list = this.free.get(buffer.byteLength)
     if (list) list.push(buffer)
     else this.free.set(buffer.byteLength, [buffer])
@@ -124,9 +134,12 @@ export class NativeBackend extends MathBackendCPU {
   }
 }
 
-/** Outputs below 64 KiB are allocated fresh (cheap); at most 512 MiB of disposed arrays are kept for reuse. */
+/**
+ * Outputs below 64 KiB are allocated fresh (cheap); disposed buffers are kept for reuse up to the peak of the live
+ * ones, and at least 64 MiB.
+ */
 const POOL_MIN_BYTES = 65536
-const POOL_MAX_BYTES = 512 * 2 ** 20
+const POOL_MIN_CAP_BYTES = 64 * 2 ** 20
 
 /**
  * A float output array: recycled on the native backend, fresh elsewhere. Zeroed unless `zeroed` is false, which only

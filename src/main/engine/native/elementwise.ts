@@ -59,6 +59,7 @@ function cpuKernel(name: string): tf.KernelFunc {
 /** x[begin : begin + size] into a new array, or null where the native path does not apply. */
 function sliceValues(
   addon: NativeAddon,
+  backend: MathBackendCPU,
   xs: Float32Array,
   shape: number[],
   begin: number[],
@@ -70,7 +71,7 @@ function sliceValues(
   const offset = begin.reduce((sum, b, d) => sum + b * srcStrides[d], 0)
   const plan = collapse(size, [srcStrides, denseStrides(size)])
   if (!plan) return null
-  const out = new Float32Array(total)
+  const out = outputFloats(backend, total, false) // the box is the whole output
   addon.copyBox(xs, offset, plan.strides[0], out, 0, plan.strides[1], plan.size)
   return out
 }
@@ -83,7 +84,7 @@ function slice(addon: NativeAddon, fallback: tf.KernelFunc) {
     const xs = floats(backend, x)
     if (!xs) return fallback(args) as tf.TensorInfo
     const [$begin, $size] = tf.slice_util.parseSliceParams(x, begin, size)
-    const out = sliceValues(addon, xs, x.shape, $begin, $size)
+    const out = sliceValues(addon, backend, xs, x.shape, $begin, $size)
     if (!out) return fallback(args) as tf.TensorInfo
     return backend.makeTensorInfo($size, 'float32', out)
   }
@@ -103,7 +104,7 @@ function splitV(addon: NativeAddon, fallback: tf.KernelFunc) {
     for (const s of sizes) {
       const size = [...x.shape]
       size[$axis] = s
-      const values = sliceValues(addon, xs, x.shape, begin, size)
+      const values = sliceValues(addon, backend, xs, x.shape, begin, size)
       if (!values) return fallback(args) as tf.TensorInfo[]
       parts.push({ size, values })
       begin[$axis] += s
