@@ -19,11 +19,12 @@ import type { BnParams, ConvGeometry, ExportGraph, ModelMeta, Step } from './ste
 // The export graph's types and shape inference live in steps.ts (free of TF.js, for the packed runtime).
 export * from './steps'
 
-function data(v: tf.Tensor): Float32Array {
-  return Float32Array.from(v.dataSync())
-}
+/** How the lowering reads a tensor's values (synchronously, or from values read ahead: see lowerNetworkAsync). */
+type ReadValues = (v: tf.Tensor) => Float32Array
 
-function bnParams(bn: BatchNorm2d): BnParams {
+const readSync: ReadValues = (v) => Float32Array.from(v.dataSync())
+
+function bnParams(bn: BatchNorm2d, data: ReadValues): BnParams {
   const own = new Map([...bn.namedParameters(), ...bn.namedBuffers()])
   const get = (key: string): Float32Array | undefined => {
     const v = own.get(key)
@@ -44,13 +45,15 @@ function geometry(conv: Conv2d): ConvGeometry {
 }
 
 /** α exactly as the engine's binarizeWeight computes it: mean |W| over kh, kw, C_in. */
-function alphaOf(weight: tf.Variable): Float32Array {
+function alphaOf(weight: tf.Variable, data: ReadValues): Float32Array {
   return tf.tidy(() => data(tf.mean(tf.abs(weight), [0, 1, 2])))
 }
 
 class Lowering {
   readonly steps: Step[] = []
   private counter = 0
+
+  constructor(private readonly data: ReadValues) {}
 
   private value(name: string): string {
     return `${name}#${this.counter++}`
@@ -64,9 +67,9 @@ class Lowering {
         name,
         input,
         output,
-        bn: bnParams(m.bn),
-        weight: data(m.conv.weight),
-        alpha: alphaOf(m.conv.weight),
+        bn: bnParams(m.bn, this.data),
+        weight: this.data(m.conv.weight),
+        alpha: alphaOf(m.conv.weight, this.data),
         ...geometry(m.conv)
       })
       return output
@@ -80,7 +83,7 @@ class Lowering {
     }
     if (m instanceof BatchNorm2d) {
       const output = this.value(name)
-      this.steps.push({ op: 'bn', name, input, output, bn: bnParams(m) })
+      this.steps.push({ op: 'bn', name, input, output, bn: bnParams(m, this.data) })
       return output
     }
     if (m instanceof Conv2d) {
@@ -91,8 +94,8 @@ class Lowering {
         name,
         input,
         output,
-        weight: data(m.weight),
-        bias: m.bias ? data(m.bias) : undefined,
+        weight: this.data(m.weight),
+        bias: m.bias ? this.data(m.bias) : undefined,
         ...geometry(m)
       })
       return output
@@ -116,8 +119,8 @@ class Lowering {
         name,
         input,
         output,
-        weight: data(m.weight),
-        bias: data(m.bias),
+        weight: this.data(m.weight),
+        bias: this.data(m.bias),
         inFeatures: m.inFeatures,
         outFeatures: m.outFeatures
       })
@@ -156,9 +159,12 @@ class Lowering {
   }
 }
 
-/** Lowers a final network (eval mode: BN with running statistics, no drop-path) to an export graph. */
-export function lowerNetwork(net: FinalNetwork, meta: ModelMeta): ExportGraph {
-  const lowering = new Lowering()
+/**
+ * Lowers a final network (eval mode: BN with running statistics, no drop-path) to an export graph. Reads tensors
+ * synchronously: on backends that cannot (webgpu in Node), use lowerNetworkAsync.
+ */
+export function lowerNetwork(net: FinalNetwork, meta: ModelMeta, read: ReadValues = readSync): ExportGraph {
+  const lowering = new Lowering(read)
   const input = 'input'
   const names = net.namedChildren().map(([child]) => child)
   let s0 = lowering.module(net.stems[0], input, names[0])
@@ -167,4 +173,27 @@ export function lowerNetwork(net: FinalNetwork, meta: ModelMeta): ExportGraph {
   const pooled = lowering.module(net.globalPooling, s1, 'global_pooling')
   const output = lowering.module(net.classifier, pooled, 'classifier')
   return { meta, input, output, steps: lowering.steps }
+}
+
+/**
+ * lowerNetwork on every backend: webgpu has no synchronous reads in Node (its readSync needs OffscreenCanvas). A first
+ * pass starts an asynchronous read of each tensor the lowering needs, in the order it needs them (derived ones such as
+ * α included, read before their tidy frees them); a second pass lowers with those values.
+ */
+export async function lowerNetworkAsync(net: FinalNetwork, meta: ModelMeta): Promise<ExportGraph> {
+  const reads: Array<Promise<Float32Array>> = []
+  lowerNetwork(net, meta, (v) => {
+    // A kept clone shares v's data, so a derived tensor freed by its tidy stays readable until the read is done.
+    const held = tf.keep(tf.clone(v))
+    reads.push(
+      held
+        .data()
+        .then((d) => Float32Array.from(d as Float32Array))
+        .finally(() => held.dispose())
+    )
+    return new Float32Array(v.size)
+  })
+  const values = await Promise.all(reads)
+  let next = 0
+  return lowerNetwork(net, meta, () => values[next++])
 }

@@ -6,7 +6,7 @@ import { createRng } from '../engine/nn'
 import type { FinalNetwork } from '../engine/network'
 import { summarizeNetwork, type ModelSummary } from '../engine/summary'
 import { exportGenotype } from './genotype'
-import { lowerNetwork, type ExportGraph, type ModelMeta } from './graph'
+import { lowerNetwork, lowerNetworkAsync, type ExportGraph, type ModelMeta } from './graph'
 import { exportOnnx } from './onnx'
 import { createOnnxSession } from './onnx/run'
 import { decodePacked, encodePacked, packGraph, type PackedModel, type PackedSummary } from './packed/format'
@@ -73,8 +73,11 @@ export function packedSummaryOf(summary: ModelSummary): PackedSummary {
   }
 }
 
-export function packNetwork(net: FinalNetwork, meta: ModelMeta): { graph: ExportGraph; model: PackedModel } {
-  const graph = lowerNetwork(net, meta)
+export function packNetwork(
+  net: FinalNetwork,
+  meta: ModelMeta,
+  graph: ExportGraph = lowerNetwork(net, meta)
+): { graph: ExportGraph; model: PackedModel } {
   return { graph, model: packGraph(graph, packedSummaryOf(summarizeNetwork(net, meta.inputShape))) }
 }
 
@@ -117,11 +120,19 @@ export function compareLogits(
   return { runtime, samples, maxAbsDiff, tolerance, predictionsEqual }
 }
 
-function engineLogits(net: FinalNetwork, images: Float32Array, shape: [number, number, number]): Float32Array {
+/** Reads asynchronously: the engine may run on webgpu, which has no synchronous reads in Node. */
+async function engineLogits(
+  net: FinalNetwork,
+  images: Float32Array,
+  shape: [number, number, number]
+): Promise<Float32Array> {
   const batch = images.length / (shape[0] * shape[1] * shape[2])
-  return tf.tidy(
-    () => net.logits(tf.tensor4d(images, [batch, ...shape]), { training: false }).dataSync() as Float32Array
-  )
+  const logits = tf.tidy(() => net.logits(tf.tensor4d(images, [batch, ...shape]), { training: false }))
+  try {
+    return (await logits.data()) as Float32Array
+  } finally {
+    logits.dispose()
+  }
 }
 
 async function sizeOf(paths: string[]): Promise<number> {
@@ -170,15 +181,14 @@ export async function exportRun(runPath: string, format: ExportFormat, out: stri
       return { format, out, files, bytes: await sizeOf(files), checks: [] }
     }
     const images = verificationInputs(meta.inputShape)
-    const want = engineLogits(net, images, meta.inputShape)
+    const want = await engineLogits(net, images, meta.inputShape)
     if (format === 'tfjs') {
-      const graph = lowerNetwork(net, meta)
+      const graph = await lowerNetworkAsync(net, meta)
       await saveTfjsModel(graph, out)
       const model = await loadTfjsModel(out)
-      const got = tf.tidy(() => {
-        const y = model.predict(tf.tensor4d(images, [VERIFY_SAMPLES, ...meta.inputShape])) as tf.Tensor
-        return y.dataSync() as Float32Array
-      })
+      const y = tf.tidy(() => model.predict(tf.tensor4d(images, [VERIFY_SAMPLES, ...meta.inputShape])) as tf.Tensor)
+      const got = (await y.data()) as Float32Array
+      y.dispose()
       model.dispose()
       const files = [`${out}/model.json`, `${out}/weights.bin`]
       return {
@@ -191,7 +201,7 @@ export async function exportRun(runPath: string, format: ExportFormat, out: stri
     }
     await mkdir(dirname(out), { recursive: true })
     if (format === 'onnx') {
-      await writeFile(out, exportOnnx(lowerNetwork(net, meta)))
+      await writeFile(out, exportOnnx(await lowerNetworkAsync(net, meta)))
       const session = await createOnnxSession(new Uint8Array(await readFile(out)), meta.inputShape)
       try {
         const got = await session.run(images, VERIFY_SAMPLES)
@@ -206,7 +216,7 @@ export async function exportRun(runPath: string, format: ExportFormat, out: stri
         await session.release()
       }
     }
-    const { model } = packNetwork(net, meta)
+    const { model } = packNetwork(net, meta, await lowerNetworkAsync(net, meta))
     await writeFile(out, encodePacked(model))
     const loaded = decodePacked(new Uint8Array(await readFile(out)), out)
     const checks = await verifyPacked(loaded, want, images)
@@ -216,7 +226,7 @@ export async function exportRun(runPath: string, format: ExportFormat, out: stri
   }
 }
 
-export { lowerNetwork, inferShapes } from './graph'
+export { lowerNetwork, lowerNetworkAsync, inferShapes } from './graph'
 export type { ExportGraph, ModelMeta, Step } from './graph'
 export { exportGenotype } from './genotype'
 export { exportOnnx } from './onnx'

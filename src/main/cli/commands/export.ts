@@ -17,6 +17,15 @@ import { PackedSession } from '../../export/packed/runtime'
 import { loadTfjsModel } from '../../export/tfjs'
 import { loadGenotype, parseInputShape } from './summary'
 
+/** Logits read asynchronously (the engine may run on webgpu, which cannot read synchronously in Node), then freed. */
+async function readAndDispose(logits: tf.Tensor): Promise<Float32Array> {
+  try {
+    return (await logits.data()) as Float32Array
+  } finally {
+    logits.dispose()
+  }
+}
+
 function describeReport(report: ExportReport): string {
   const lines = [
     `exported ${report.format} to ${report.out} (${report.files.length} file(s), ${report.bytes.toLocaleString('en')} bytes)`
@@ -87,11 +96,8 @@ async function openPredictor(path: string, packedPath?: string): Promise<Predict
       return {
         kind: 'tfjs',
         meta,
-        predict: async (images, batch) =>
-          tf.tidy(
-            () =>
-              (model.predict(tf.tensor4d(images, [batch, ...meta.inputShape])) as tf.Tensor).dataSync() as Float32Array
-          )
+        predict: (images, batch) =>
+          readAndDispose(tf.tidy(() => model.predict(tf.tensor4d(images, [batch, ...meta.inputShape])) as tf.Tensor))
       }
     }
   }
@@ -102,11 +108,8 @@ async function openPredictor(path: string, packedPath?: string): Promise<Predict
     return {
       kind: 'engine',
       meta,
-      predict: async (images, batch) =>
-        tf.tidy(
-          () =>
-            net.logits(tf.tensor4d(images, [batch, ...meta.inputShape]), { training: false }).dataSync() as Float32Array
-        )
+      predict: (images, batch) =>
+        readAndDispose(tf.tidy(() => net.logits(tf.tensor4d(images, [batch, ...meta.inputShape]), { training: false })))
     }
   }
   const bytes = new Uint8Array(await readFile(path))
