@@ -9,7 +9,7 @@ import {
   nativeAddonStatus,
   registerNativeBackend
 } from '../../src/main/engine/native'
-import { randomValues, nativeSuite } from './compare'
+import { randomValues, relativeError, nativeSuite } from './compare'
 
 const status = nativeAddonStatus()
 const { skipReason } = nativeSuite('binary-op kernels (BN → sign, masked gradients)')
@@ -38,8 +38,9 @@ function inputValues(shape: number[], seed: number): Float32Array {
 
 function state(c: number, affine: boolean): BatchNormState {
   return {
-    runningMean: tf.variable(tf.zeros([c])),
-    runningVar: tf.variable(tf.ones([c])),
+    // In a tidy: tf.variable shares the initial tensor's data, and the initial tensor would stay behind.
+    runningMean: tf.tidy(() => tf.variable(tf.zeros([c]))),
+    runningVar: tf.tidy(() => tf.variable(tf.ones([c]))),
     ...(affine
       ? { gamma: tf.tensor1d(randomValues(c, 7).map((v) => v + 1.5)), beta: tf.tensor1d(randomValues(c, 8)) }
       : {})
@@ -153,4 +154,62 @@ describe.skipIf(!status.available)(`binary-op kernels on native${skipReason}`, (
       await tf.setBackend('native')
     }
   )
+})
+
+describe.skipIf(!status.available)(`one sign(BN(x)) shared by the binary ops of a search edge${skipReason}`, () => {
+  beforeAll(async () => {
+    await registerNativeBackend()
+  })
+
+  const shape: [number, number, number, number] = [2, 6, 6, 8]
+
+  /** Two BN(affine = false) → sign ops on one input, each weighted differently: dx and both BNs' running stats. */
+  async function twoOpsOn(backend: string): Promise<{ dx: Float32Array; stats: Float32Array[]; same: boolean }> {
+    await tf.setBackend(backend)
+    const x = tf.tensor4d(inputValues(shape, 9), shape)
+    const w1 = tf.tensor(randomValues(x.size, 10), shape)
+    const w2 = tf.tensor(randomValues(x.size, 11), shape)
+    const states = [state(8, false), state(8, false)]
+    let same = false
+    const dx = tf.grad((t: tf.Tensor) => {
+      const a = batchNormSignSte(t as tf.Tensor4D, states[0], true)
+      const b = batchNormSignSte(t as tf.Tensor4D, states[1], true)
+      same = a === b
+      return tf.add(tf.sum(tf.mul(a, w1)), tf.sum(tf.mul(b, w2)))
+    })(x)
+    const out = {
+      dx: dx.dataSync() as Float32Array,
+      stats: states.flatMap((s) => [s.runningMean.dataSync() as Float32Array, s.runningVar.dataSync() as Float32Array]),
+      same
+    }
+    tf.dispose([x, w1, w2, dx, ...states.flatMap((s) => [s.runningMean, s.runningVar])])
+    return out
+  }
+
+  it('computes it once on native, with the gradient and every BN’s running statistics of computing it per op', async () => {
+    const before = tf.memory().numTensors
+    const cpu = await twoOpsOn('cpu')
+    const native = await twoOpsOn('native')
+    expect(native.same).toBe(true)
+    expect(cpu.same).toBe(false)
+    expect(relativeError(native.dx, cpu.dx)).toBeLessThan(1e-4)
+    native.stats.forEach((s, i) => expect(relativeError(s, cpu.stats[i]), `statistic ${i}`).toBeLessThan(1e-6))
+    expect(Array.from(native.stats[0])).toEqual(Array.from(native.stats[2]))
+    // Nothing outlives the gradient computation.
+    expect(tf.memory().numTensors).toBe(before)
+  })
+
+  it('shares nothing, and keeps nothing, outside a gradient computation', async () => {
+    await tf.setBackend('native')
+    const x = tf.tensor4d(inputValues(shape, 12), shape)
+    const states = [state(8, false), state(8, false)]
+    const before = tf.memory().numTensors
+    const a = batchNormSignSte(x, states[0], true)
+    const b = batchNormSignSte(x, states[1], true)
+    expect(a).not.toBe(b)
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()))
+    tf.dispose([a, b])
+    expect(tf.memory().numTensors).toBe(before)
+    tf.dispose([x, ...states.flatMap((s) => [s.runningMean, s.runningVar])])
+  })
 })

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import type { NativeAddon } from './addon'
 import { NATIVE_BACKEND_NAME, NativeBackend } from './backend'
+import { runGradientsDoneHooks } from './backprop-hooks'
 
 /**
  * Reverse-mode gradients that free memory as they go, as PyTorch's autograd does, for the 'native' backend.
@@ -59,7 +60,9 @@ export function installEagerBackprop(addon: NativeAddon): void {
       engine.state.gradientDepth !== 0 ||
       process.env.BNAS_EAGER_BACKPROP === '0'
     ) {
-      return original(f, xs, dy, allowNoGradients)
+      const result = original(f, xs, dy, allowNoGradients)
+      if (engine.state.gradientDepth === 0) runGradientsDoneHooks()
+      return result
     }
     return eagerGradients(engine, addon, f, xs, dy, allowNoGradients)
   }
@@ -143,6 +146,7 @@ function eagerGradients(
     const result = xs.map((x) => grads.get(x) as tf.Tensor)
     for (const node of tape) disposeAll(node.saved)
     engine.state.activeTape = null
+    runGradientsDoneHooks()
     return { value: y, grads: result }
   })
 }

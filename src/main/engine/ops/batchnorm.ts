@@ -9,6 +9,7 @@ import {
   useFusedKernels
 } from './fused'
 import { signSte } from './sign'
+import { onGradientsDone } from '../native/backprop-hooks'
 
 /** PyTorch nn.BatchNorm2d defaults. */
 export const BN_EPS = 1e-5
@@ -97,12 +98,14 @@ export function batchNorm(x: tf.Tensor4D, state: BatchNormState, training: boole
  * path's float32 kernels round it: rm·(1 − m) + mean·m and rv·(1 − m) + var·n/(n − 1)·m.
  */
 function updateRunningStats(state: BatchNormState, mean: tf.Tensor, variance: tf.Tensor, count: number): void {
+  updateRunningStatsFrom(state, mean.dataSync() as Float32Array, variance.dataSync() as Float32Array, count)
+}
+
+function updateRunningStatsFrom(state: BatchNormState, m: Float32Array, v: Float32Array, count: number): void {
   const f = Math.fround
   const keepOld = f(1 - BN_MOMENTUM)
   const takeNew = f(BN_MOMENTUM)
   const correction = count > 1 ? f(count / (count - 1)) : 1
-  const m = mean.dataSync()
-  const v = variance.dataSync()
   const rm = state.runningMean.dataSync()
   const rv = state.runningVar.dataSync()
   const nextMean = new Float32Array(m.length)
@@ -197,13 +200,75 @@ export function batchNormSignSte(x: tf.Tensor4D, state: BatchNormState, training
   if (!training || !useFusedKernels()) return tf.tidy(() => signSte(batchNorm(x, state, training)))
   const [n, h, w] = x.shape
   const count = n * h * w
-  const { gamma, beta } = state
   assertAffinePair(state)
+  if (!state.gamma) return sharedSigns(x, state, count)
+  return signOfBatchNorm(x, state, count)
+}
+
+/**
+ * The last sign(BN(x)) computed without affine parameters, for the next binary op of the same input. In the search
+ * every edge's four binary ops start with BN(affine = false) of the edge input: the same statistics, the same signs
+ * and the same STE mask four times. Sharing one result (kept across the ops' scopes) computes them once, and autodiff
+ * then sums the four ops' gradients into it and runs one batch norm backward (it is linear in dy) instead of four.
+ * Each op's BN module still updates its own running statistics, with the shared batch statistics. Only while a
+ * gradient tape records; dropped when an op with another input comes, and when the gradients are done.
+ */
+let shared: {
+  x: tf.Tensor
+  dataId: object
+  tape: unknown
+  signs: tf.Tensor
+  mean: Float32Array
+  variance: Float32Array
+} | null = null
+
+/** The engine's gradient tape being recorded, or null when none is (sharing is only for gradient passes). */
+function recordingTape(): unknown {
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number; activeTape: unknown } }).state
+  return state.gradientDepth > 0 ? state.activeTape : null
+}
+
+function releaseShared(): void {
+  if (shared) shared.signs.dispose()
+  shared = null
+}
+onGradientsDone(releaseShared)
+
+function sharedSigns(x: tf.Tensor4D, state: BatchNormState, count: number): tf.Tensor4D {
+  // Only while a gradient tape records (the signs must be on the same tape as their users), so a forward pass
+  // without gradients keeps nothing.
+  const tape = recordingTape()
+  if (tape === null) {
+    releaseShared()
+    return signOfBatchNorm(x, state, count)
+  }
+  const hit = shared && shared.x === x && shared.dataId === x.dataId && shared.tape === tape
+  if (hit && !shared!.signs.isDisposed && !x.isDisposed) {
+    updateRunningStatsFrom(state, shared!.mean, shared!.variance, count)
+    return shared!.signs as tf.Tensor4D
+  }
+  releaseShared()
+  let stats: { mean: Float32Array; variance: Float32Array } | undefined
+  const signs = tf.keep(signOfBatchNorm(x, state, count, (mean, variance) => (stats = { mean, variance })))
+  shared = { x, dataId: x.dataId, tape, signs, ...stats! }
+  return signs
+}
+
+function signOfBatchNorm(
+  x: tf.Tensor4D,
+  state: BatchNormState,
+  count: number,
+  onStats?: (mean: Float32Array, variance: Float32Array) => void
+): tf.Tensor4D {
+  const { gamma, beta } = state
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc
     const [input, scale, shift] = args as tf.Tensor[]
     const [mean, variance] = tf.engine().runKernel(BATCH_NORM_STATS, { x: input }, {}) as tf.Tensor[]
-    updateRunningStats(state, mean, variance, count)
+    const m = mean.dataSync() as Float32Array
+    const v = variance.dataSync() as Float32Array
+    updateRunningStatsFrom(state, m, v, count)
+    onStats?.(m, v)
     const inputs: tf.NamedTensorMap = { x: input, mean, variance }
     if (scale) {
       inputs.gamma = scale
