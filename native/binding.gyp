@@ -9,7 +9,8 @@
         "src/binary_conv.cc",
         "src/elementwise.cc",
         "src/batchnorm.cc",
-        "src/binary_block.cc"
+        "src/binary_block.cc",
+        "src/binarize.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],

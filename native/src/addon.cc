@@ -371,6 +371,43 @@ Napi::Value BatchNormSign(const Napi::CallbackInfo& info) {
                  [&] { bnas::batchNormSign(x, length / c, c, mean, variance, gamma, beta, eps, signs, pass); });
 }
 
+// binarizeWeight(w, cout, out)
+Napi::Value BinarizeWeight(const Napi::CallbackInfo& info) {
+  const size_t length = info[0].As<Napi::TypedArray>().ElementLength();
+  const int64_t cout = info[1].As<Napi::Number>().Int64Value();
+  if (cout < 1 || length == 0 || length % cout != 0) throw Napi::RangeError::New(info.Env(), "binarizeWeight: bad C_out");
+  const float* w = dataOf<float>(info[0], length, "w");
+  float* out = dataOf<float>(info[2], length, "out");
+  return guarded(info, "binarizeWeight", [&] { bnas::binarizeWeight(w, static_cast<int64_t>(length), cout, out); });
+}
+
+// binarizeWeightGrad(w, g, cin, cout, out)
+Napi::Value BinarizeWeightGrad(const Napi::CallbackInfo& info) {
+  const size_t length = info[0].As<Napi::TypedArray>().ElementLength();
+  const int64_t cin = info[2].As<Napi::Number>().Int64Value();
+  const int64_t cout = info[3].As<Napi::Number>().Int64Value();
+  if (cin < 1 || cout < 1 || length == 0 || length % (cin * cout) != 0)
+    throw Napi::RangeError::New(info.Env(), "binarizeWeightGrad: bad channels");
+  const float* w = dataOf<float>(info[0], length, "w");
+  const float* g = dataOf<float>(info[1], length, "g");
+  float* out = dataOf<float>(info[4], length, "out");
+  return guarded(info, "binarizeWeightGrad",
+                 [&] { bnas::binarizeWeightGrad(w, g, static_cast<int64_t>(length), cin, cout, out); });
+}
+
+// centerAndClamp(w, cin, cout, out)
+Napi::Value CenterAndClamp(const Napi::CallbackInfo& info) {
+  const size_t length = info[0].As<Napi::TypedArray>().ElementLength();
+  const int64_t cin = info[1].As<Napi::Number>().Int64Value();
+  const int64_t cout = info[2].As<Napi::Number>().Int64Value();
+  if (cin < 1 || cout < 1 || length == 0 || length % (cin * cout) != 0)
+    throw Napi::RangeError::New(info.Env(), "centerAndClamp: bad channels");
+  const float* w = dataOf<float>(info[0], length, "w");
+  float* out = dataOf<float>(info[3], length, "out");
+  const int64_t positions = static_cast<int64_t>(length) / (cin * cout);
+  return guarded(info, "centerAndClamp", [&] { bnas::centerAndClamp(w, positions, cin, cout, out); });
+}
+
 // maskGradient(op, dy, ref, out): op 0 ref is a Uint8Array of 0/1, 1 keep where ref > 0, 2 keep where |ref| < 1.
 Napi::Value MaskGradient(const Napi::CallbackInfo& info) {
   const int op = info[0].As<Napi::Number>().Int32Value();
@@ -480,6 +517,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNormBackward", Napi::Function::New(env, BatchNormBackward));
   exports.Set("batchNormSign", Napi::Function::New(env, BatchNormSign));
   exports.Set("maskGradient", Napi::Function::New(env, MaskGradient));
+  exports.Set("binarizeWeight", Napi::Function::New(env, BinarizeWeight));
+  exports.Set("binarizeWeightGrad", Napi::Function::New(env, BinarizeWeightGrad));
+  exports.Set("centerAndClamp", Napi::Function::New(env, CenterAndClamp));
   exports.Set("weightedSum", Napi::Function::New(env, WeightedSum));
   exports.Set("weightedSumGrad", Napi::Function::New(env, WeightedSumGrad));
   exports.Set("select", Napi::Function::New(env, Select));

@@ -78,6 +78,13 @@ void batchNormSign(const float* x, int64_t m, int64_t c, const float* mean, cons
                    const float* beta, float eps, float* signs, uint8_t* pass);
 void maskGradient(int op, const float* dy, const void* ref, float* out, int64_t n);
 
+// Latent binary conv weights [kh, kw, C_in, C_out] as [length / C_out, C_out] (binarize.cc): sign(W)·α_o with α_o
+// the mean |W| of output channel o; the authors' gradient transform of g; BinOp's centre over C_in and clamp to
+// [−1, 1] (positions = kh·kw). Bit-identical to the engine's former JS loops (double sums, float32 rounding points).
+void binarizeWeight(const float* w, int64_t length, int64_t cout, float* out);
+void binarizeWeightGrad(const float* w, const float* g, int64_t length, int64_t cin, int64_t cout, float* out);
+void centerAndClamp(const float* w, int64_t positions, int64_t cin, int64_t cout, float* out);
+
 // The α-weighted mixture of a search edge (elementwise.cc): y = Σ w[k]·terms[k] and its gradient.
 void weightedSum(const float* const* terms, int count, const float* w, int64_t n, float* y);
 void weightedSumGrad(const float* dy, const float* const* terms, int count, const float* w, int64_t n,

@@ -26,6 +26,20 @@ describe.skipIf(!status.available)(`native weighted sum (the α mixture of an ed
     expect(Array.from(await dw.data())).toEqual([3])
   })
 
+  it.each([
+    [2, [2, 16, 16, 8]],
+    [3, [1, 7, 5, 3]],
+    [5, [32, 8, 8, 32]]
+  ])('AddN of %i terms of [%s] equals the cpu backend’s, bit for bit', async (count, shape) => {
+    const inputs = Array.from({ length: count }, (_, k) => ({
+      values: randomValues(tf.util.sizeFromShape(shape), 60 + k),
+      shape
+    }))
+    const expected = await runOn('cpu', inputs, (...t) => tf.addN(t))
+    const actual = await runOn('native', inputs, (...t) => tf.addN(t))
+    expect(Array.from(actual[0])).toEqual(Array.from(expected[0]))
+  })
+
   for (const count of [1, 6, 7]) {
     it(`${count} terms: value and gradients of every term and weight equal the mul/add version on cpu`, async () => {
       const shape = [2, 5, 5, 8]

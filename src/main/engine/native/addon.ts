@@ -108,6 +108,12 @@ export interface NativeAddon {
    * output), 2 −1 < ref < 1 (the clipped STE from its input).
    */
   maskGradient(op: 0 | 1 | 2, dy: Float32Array, ref: Float32Array | Uint8Array, out: Float32Array): void
+  /** sign(W)·α_o of a latent weight [kh, kw, C_in, C_out], α_o = mean |W| of output channel o. */
+  binarizeWeight(w: Float32Array, cout: number, out: Float32Array): void
+  /** The authors' transform of the gradient g of the binarized weight into the latent weight's. */
+  binarizeWeightGrad(w: Float32Array, g: Float32Array, cin: number, cout: number, out: Float32Array): void
+  /** BinOp's W − mean over C_in per (kh, kw, C_out), clamped to [−1, 1]. */
+  centerAndClamp(w: Float32Array, cin: number, cout: number, out: Float32Array): void
   /** The oneDNN implementations serving a conv geometry, e.g. "fwd=brgconv:avx512_core bwd_data=jit:avx512_core …". */
   convImplementations(geometry: Int32Array): string
   /** 'scalar' forces the portable popcount path (for tests on AVX-512 machines); returns the path now in use. */

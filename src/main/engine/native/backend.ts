@@ -24,8 +24,15 @@ export class NativeBackend extends MathBackendCPU {
    */
   private readonly uses = new Map<ArrayBuffer, number>()
 
-  constructor() {
+  /**
+   * The addon, for engine code that works on weight-sized arrays directly (ops/binarize.ts through
+   * fused.ts's nativeHostKernels); absent when the backend was made without it.
+   */
+  readonly addon?: NativeAddon
+
+  constructor(addon?: NativeAddon) {
     super()
+    this.addon = addon
     // The cpu backend prints "install tfjs-node to speed things up" on its first write in Node; not true of this one.
     ;(this as unknown as { firstUse: boolean }).firstUse = false
   }

@@ -57,6 +57,7 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   tf.Sum,
   tf.Mean,
   tf.Add,
+  tf.AddN,
   tf.Sub,
   tf.Multiply,
   tf.RealDiv,
@@ -93,7 +94,7 @@ export async function registerNativeBackend(): Promise<void> {
   // Registers the 'cpu' backend and its kernels, which 'native' inherits.
   await import('@tensorflow/tfjs-backend-cpu')
   if (tf.findBackendFactory(NATIVE_BACKEND_NAME) === null) {
-    tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(), 3)
+    tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(addon), 3)
   }
   const overrides = nativeKernels(addon)
   for (const [name, kernel] of elementwiseKernels(addon)) overrides.set(name, kernel)

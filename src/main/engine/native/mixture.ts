@@ -43,6 +43,25 @@ function values(backend: MathBackendCPU, t: tf.TensorInfo): Float32Array {
   return v
 }
 
+/**
+ * AddN as the weighted sum with all weights 1: y = t0, then y += t_k in order, each add rounded to float32 (1·t is
+ * exact, and a fused multiply-add of 1·t + y rounds once, like the add), so the same values as the cpu backend's
+ * AddN loop in one native pass. Anything but same-shape float32 inputs runs the cpu kernel.
+ */
+function addN(addon: NativeAddon, fallback: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const backend = args.backend as MathBackendCPU
+    const terms = args.inputs as unknown as tf.TensorInfo[]
+    const arrays = terms.map((t) => backend.data.get(t.dataId).values)
+    const uniform = terms.every((t) => t.dtype === 'float32' && tf.util.arraysEqual(t.shape, terms[0].shape))
+    if (!uniform || terms.length < 2 || !arrays.every((a) => a instanceof Float32Array))
+      return fallback(args) as tf.TensorInfo
+    const y = outputFloats(backend, tf.util.sizeFromShape(terms[0].shape), false) // written in full
+    addon.weightedSum(arrays as Float32Array[], new Float32Array(terms.length).fill(1), y)
+    return backend.makeTensorInfo(terms[0].shape, 'float32', y)
+  }
+}
+
 export function weightedSumKernels(addon: NativeAddon): Map<string, tf.KernelFunc> {
   const termsOf = (args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo[] => {
     const count = (args.attrs as { count: number }).count
@@ -53,7 +72,9 @@ export function weightedSumKernels(addon: NativeAddon): Map<string, tf.KernelFun
     }
     return terms
   }
+  const cpuAddN = tf.getKernel(tf.AddN, 'cpu')?.kernelFunc
   return new Map<string, tf.KernelFunc>([
+    ...(cpuAddN ? [[tf.AddN, addN(addon, cpuAddN)] as [string, tf.KernelFunc]] : []),
     [
       WEIGHTED_SUM,
       (args) => {

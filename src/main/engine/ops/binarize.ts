@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
-import { hostValues, useFusedKernels } from './fused'
+import { hostValues, nativeHostKernels, useFusedKernels } from './fused'
 
 /** How the gradient reaches the latent weight of a binarized conv. */
 export type WeightGradientMode = 'xnor' | 'ste'
@@ -85,14 +85,15 @@ export function centerAndClampLatent(w: tf.Variable): void {
 }
 
 /*
- * Host-side versions for the native backend, whose tensors live in JS typed arrays (readSync hands out the stored
- * array, no copy). A binary conv's weight is small (k·k·C_in·C_out values), so one pass in JS replaces the 4 forward
- * and 14 backward tf ops (each a kernel call, an allocation and bookkeeping) that dominated per-op overhead. Sums are
- * accumulated in double and each result rounded to float32, as the native Mean/Sum kernels do.
+ * Host-side versions for the native backend, whose tensors live in typed arrays. A binary conv's weight is small
+ * (k·k·C_in·C_out values), so one pass replaces the 4 forward and 14 backward tf ops (each a kernel call, an
+ * allocation and bookkeeping) that dominated per-op overhead. The passes run in the addon (nativeHostKernels); the
+ * JS functions below are the same arithmetic (sums in double, each result rounded to float32 as the native Mean/Sum
+ * kernels do), kept as the reference the addon is tested against and as the fallback.
  */
 
 /** [kh·kw·C_in, C_out] view: output channel o of element i is i % C_out. */
-function perOutputAlpha(w: Float32Array | Int32Array | Uint8Array, cout: number): Float64Array {
+function perOutputAlpha(w: Float32Array, cout: number): Float64Array {
   const sums = new Float64Array(cout)
   for (let i = 0; i < w.length; i++) sums[i % cout] += Math.abs(w[i])
   const n = w.length / cout
@@ -100,48 +101,39 @@ function perOutputAlpha(w: Float32Array | Int32Array | Uint8Array, cout: number)
   return sums
 }
 
-const binarizeXnorHost = tf.customGrad((latent, save) => {
-  const w = latent as tf.Tensor
-  const keep = save as tf.GradSaveFunc
-  keep([w])
-  const cout = w.shape[3]!
-  const values = hostValues(w) as Float32Array
-  const alpha = perOutputAlpha(values, cout)
-  const out = new Float32Array(values.length)
-  for (let i = 0; i < values.length; i++) out[i] = Math.sign(values[i]) * alpha[i % cout]
-  return {
-    value: tf.tensor(out, w.shape, 'float32'),
-    gradFunc: (dy, saved) => {
-      const [kept] = saved
-      const [kh, kw, cin] = kept.shape
-      const n = kh * kw * cin
-      const f = Math.fround
-      const factor = f(n * (1 - 1 / cin))
-      const ws = hostValues(kept) as Float32Array
-      const g = hostValues(dy as tf.Tensor) as Float32Array
-      const a = perOutputAlpha(ws, cout)
-      // (1/n)·Σ_{kh,kw,C_in} sign(W)·g per output channel.
-      const viaAlpha = new Float64Array(cout)
-      for (let i = 0; i < ws.length; i++) viaAlpha[i % cout] += Math.sign(ws[i]) * g[i]
-      for (let o = 0; o < cout; o++) viaAlpha[o] = f(f(viaAlpha[o]) / n)
-      const grad = new Float32Array(ws.length)
-      for (let i = 0; i < ws.length; i++) {
-        const o = i % cout
-        const direct = Math.abs(ws[i]) <= 1 ? f(g[i] * a[o]) : 0
-        grad[i] = f(f(direct + Math.sign(ws[i]) * viaAlpha[o]) * factor)
-      }
-      return [tf.tensor(grad, kept.shape, 'float32')]
-    }
-  }
-})
+/** sign(W)·α_o into out. */
+export function binarizeWeightArrays(w: Float32Array, cout: number, out: Float32Array): void {
+  const alpha = perOutputAlpha(w, cout)
+  for (let i = 0; i < w.length; i++) out[i] = Math.sign(w[i]) * alpha[i % cout]
+}
 
-/** centerAndClampLatent in one host pass: W − mean over C_in (axis 2) per (kh, kw, C_out), clamped to [−1, 1]. */
-function centerAndClampHost(w: tf.Variable): void {
-  const [kh, kw, cin, cout] = w.shape as number[]
-  const values = hostValues(w) as Float32Array
-  const out = new Float32Array(values.length)
+/** The gradient transform of g (the binarized weight's gradient) into out (the latent weight's). */
+export function binarizeWeightGradArrays(
+  ws: Float32Array,
+  g: Float32Array,
+  cin: number,
+  cout: number,
+  out: Float32Array
+): void {
+  const n = ws.length / cout
+  const f = Math.fround
+  const factor = f(n * (1 - 1 / cin))
+  const a = perOutputAlpha(ws, cout)
+  // (1/n)·Σ_{kh,kw,C_in} sign(W)·g per output channel.
+  const viaAlpha = new Float64Array(cout)
+  for (let i = 0; i < ws.length; i++) viaAlpha[i % cout] += Math.sign(ws[i]) * g[i]
+  for (let o = 0; o < cout; o++) viaAlpha[o] = f(f(viaAlpha[o]) / n)
+  for (let i = 0; i < ws.length; i++) {
+    const o = i % cout
+    const direct = Math.abs(ws[i]) <= 1 ? f(g[i] * a[o]) : 0
+    out[i] = f(f(direct + Math.sign(ws[i]) * viaAlpha[o]) * factor)
+  }
+}
+
+/** W − mean over C_in (axis 2) per (kh, kw, C_out), clamped to [−1, 1], into out. */
+export function centerAndClampArrays(values: Float32Array, cin: number, cout: number, out: Float32Array): void {
   const means = new Float64Array(cout)
-  for (let p = 0; p < kh * kw; p++) {
+  for (let p = 0; p < values.length / (cin * cout); p++) {
     const base = p * cin * cout
     means.fill(0)
     for (let c = 0; c < cin; c++) {
@@ -155,6 +147,42 @@ function centerAndClampHost(w: tf.Variable): void {
       }
     }
   }
+}
+
+const binarizeXnorHost = tf.customGrad((latent, save) => {
+  const w = latent as tf.Tensor
+  const keep = save as tf.GradSaveFunc
+  keep([w])
+  const cout = w.shape[3]!
+  const values = hostValues(w) as Float32Array
+  const out = new Float32Array(values.length)
+  const host = nativeHostKernels()
+  if (host) host.binarizeWeight(values, cout, out)
+  else binarizeWeightArrays(values, cout, out)
+  return {
+    value: tf.tensor(out, w.shape, 'float32'),
+    gradFunc: (dy, saved) => {
+      const [kept] = saved
+      const cin = kept.shape[2]!
+      const ws = hostValues(kept) as Float32Array
+      const g = hostValues(dy as tf.Tensor) as Float32Array
+      const grad = new Float32Array(ws.length)
+      const kernels = nativeHostKernels()
+      if (kernels) kernels.binarizeWeightGrad(ws, g, cin, cout, grad)
+      else binarizeWeightGradArrays(ws, g, cin, cout, grad)
+      return [tf.tensor(grad, kept.shape, 'float32')]
+    }
+  }
+})
+
+/** centerAndClampLatent in one host pass. */
+function centerAndClampHost(w: tf.Variable): void {
+  const [, , cin, cout] = w.shape as number[]
+  const values = hostValues(w) as Float32Array
+  const out = new Float32Array(values.length)
+  const host = nativeHostKernels()
+  if (host) host.centerAndClamp(values, cin, cout, out)
+  else centerAndClampArrays(values, cin, cout, out)
   const next = tf.tensor(out, w.shape, 'float32')
   w.assign(next)
   next.dispose()

@@ -82,6 +82,19 @@ export function hostOutput(length: number): Float32Array {
   return backend.takeFloats ? backend.takeFloats(length) : new Float32Array(length)
 }
 
+/** The addon functions that work on weight-sized typed arrays directly (ops/binarize.ts). */
+export interface NativeHostKernels {
+  binarizeWeight(w: Float32Array, cout: number, out: Float32Array): void
+  binarizeWeightGrad(w: Float32Array, g: Float32Array, cin: number, cout: number, out: Float32Array): void
+  centerAndClamp(w: Float32Array, cin: number, cout: number, out: Float32Array): void
+}
+
+/** The native backend's addon while it is the backend (and its fused kernels are on), else null. */
+export function nativeHostKernels(): NativeHostKernels | null {
+  if (!useFusedKernels()) return null
+  return (tf.backend() as unknown as { addon?: NativeHostKernels }).addon ?? null
+}
+
 /** BNAS_NATIVE_FUSED=0 keeps the op-by-op path on 'native' too (to bisect a numeric difference). */
 const fusedDisabled = typeof process !== 'undefined' && process.env?.BNAS_NATIVE_FUSED === '0'
 
