@@ -27,6 +27,8 @@ const CASES: Case[] = [
   { x: [2, 8, 8, 8], k: 3, cout: 8, stride: 1, padding: 2, dilation: 2 },
   { x: [1, 7, 7, 8], k: 3, cout: 8, stride: 2, padding: 2, dilation: 2 },
   { x: [2, 11, 11, 4], k: 5, cout: 4, stride: 1, padding: 4, dilation: 2 },
+  { x: [2, 8, 8, 8], k: 5, cout: 8, stride: 1, padding: 4, dilation: 2 },
+  { x: [1, 6, 10, 16], k: 5, cout: 16, stride: 1, padding: 4, dilation: 2 },
   { x: [2, 8, 8, 8], k: 5, cout: 8, stride: 2, padding: 4, dilation: 2 },
   { x: [1, 5, 5, 24], k: 1, cout: 8, stride: 1, padding: 0, dilation: 1 },
   { x: [3, 16, 16, 3], k: 3, cout: 24, stride: 1, padding: 1, dilation: 1 }
