@@ -221,32 +221,42 @@ void weightedSum(const float* const* terms, int count, const float* w, int64_t n
   }
 }
 
-// dterms[k] = w[k]·dy and dw[k] = Σ dy·terms[k] (double accumulation). The dot product runs in 16 interleaved double
-// partial sums folded at the end: one serial chain of dependent double adds was latency-bound (~4 cycles a value).
+// dterms[k] = w[k]·dy and dw[k] = Σ dy·terms[k] (double accumulation). The dot products run in 16 interleaved double
+// partial sums per term folded at the end: one serial chain of dependent double adds was latency-bound (~4 cycles a
+// value). The array is walked in chunks of 16K values with every term inside a chunk, so dy is read from memory once
+// (from cache for the other terms) instead of once per term.
 namespace {
-BNAS_WSUM_CLONES double scaleAndDot(const float* dy, const float* t, float w, int64_t n, float* d) {
-  constexpr int64_t kLanes = 16;
-  double acc[kLanes] = {};
-  const int64_t full = n - n % kLanes;
-  for (int64_t i = 0; i < full; i += kLanes) {
+constexpr int64_t kLanes = 16;
+
+BNAS_WSUM_CLONES void scaleAndDotChunk(const float* dy, const float* t, float w, int64_t begin, int64_t end, float* d,
+                                       double* acc) {
+  int64_t i = begin;
+  for (; i + kLanes <= end; i += kLanes) {
     for (int64_t j = 0; j < kLanes; ++j) {
       d[i + j] = w * dy[i + j];
       acc[j] += static_cast<double>(dy[i + j]) * t[i + j];
     }
   }
-  for (int64_t i = full; i < n; ++i) {
+  for (int64_t j = 0; i < end; ++i, ++j) {
     d[i] = w * dy[i];
-    acc[i - full] += static_cast<double>(dy[i]) * t[i];
+    acc[j] += static_cast<double>(dy[i]) * t[i];
   }
-  double dot = 0;
-  for (int64_t j = 0; j < kLanes; ++j) dot += acc[j];
-  return dot;
 }
 }  // namespace
 
 void weightedSumGrad(const float* dy, const float* const* terms, int count, const float* w, int64_t n,
                      float* const* dterms, float* dw) {
-  for (int k = 0; k < count; ++k) dw[k] = static_cast<float>(scaleAndDot(dy, terms[k], w[k], n, dterms[k]));
+  std::vector<double> acc(static_cast<size_t>(count) * kLanes, 0.0);
+  const int64_t chunk = 1 << 14;  // a multiple of kLanes: lanes line up across chunks
+  for (int64_t begin = 0; begin < n; begin += chunk) {
+    const int64_t end = std::min(n, begin + chunk);
+    for (int k = 0; k < count; ++k) scaleAndDotChunk(dy, terms[k], w[k], begin, end, dterms[k], acc.data() + k * kLanes);
+  }
+  for (int k = 0; k < count; ++k) {
+    double dot = 0;
+    for (int64_t j = 0; j < kLanes; ++j) dot += acc[k * kLanes + j];
+    dw[k] = static_cast<float>(dot);
+  }
 }
 
 }  // namespace bnas
