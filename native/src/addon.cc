@@ -134,27 +134,6 @@ Napi::Value PoolForward(const Napi::CallbackInfo& info) {
 }
 
 // maxPoolGrad(x, dy, dx, geometry)
-// maxPoolArgmax(x, y, argmax, geometry)
-Napi::Value MaxPoolArgmax(const Napi::CallbackInfo& info) {
-  const PoolGeometry g = readPool(info[3]);
-  const float* x = dataOf<float>(info[0], poolIn(g), "x");
-  float* y = dataOf<float>(info[1], poolOut(g), "y");
-  uint8_t* argmax = dataOf<uint8_t>(info[2], poolOut(g), "argmax");
-  bool ok = true;
-  guarded(info, "maxPoolArgmax", [&] { ok = bnas::maxPoolArgmax(g, x, y, argmax); });
-  if (!ok) throw Napi::RangeError::New(info.Env(), "maxPoolArgmax: windows of 255 taps or more");
-  return info.Env().Undefined();
-}
-
-// maxPoolGradArgmax(argmax, dy, dx, geometry)
-Napi::Value MaxPoolGradArgmax(const Napi::CallbackInfo& info) {
-  const PoolGeometry g = readPool(info[3]);
-  const uint8_t* argmax = dataOf<uint8_t>(info[0], poolOut(g), "argmax");
-  const float* dy = dataOf<float>(info[1], poolOut(g), "dy");
-  float* dx = dataOf<float>(info[2], poolIn(g), "dx");
-  return guarded(info, "maxPoolGradArgmax", [&] { bnas::maxPoolGradArgmax(g, argmax, dy, dx); });
-}
-
 Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   const PoolGeometry g = readPool(info[3]);
   const float* x = dataOf<float>(info[0], poolIn(g), "x");
@@ -526,8 +505,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPool", Napi::Function::New(env, PoolForward<bnas::maxPool>));
   exports.Set("avgPool", Napi::Function::New(env, PoolForward<bnas::avgPool>));
   exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
-  exports.Set("maxPoolArgmax", Napi::Function::New(env, MaxPoolArgmax));
-  exports.Set("maxPoolGradArgmax", Napi::Function::New(env, MaxPoolGradArgmax));
   exports.Set("avgPoolGrad", Napi::Function::New(env, AvgPoolGrad));
   exports.Set("convImplementations", Napi::Function::New(env, ConvImplementations));
   exports.Set("setBinaryConvPath", Napi::Function::New(env, SetBinaryConvPath));

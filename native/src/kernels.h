@@ -37,10 +37,6 @@ void maxPool(const PoolGeometry& g, const float* x, float* y);
 void maxPoolGrad(const PoolGeometry& g, const float* x, const float* dy, float* dx);
 void avgPool(const PoolGeometry& g, const float* x, float* y);
 void avgPoolGrad(const PoolGeometry& g, const float* dy, float* dx);
-// Max pool that also records each maximum's window position (row-major tap, 255 for none; false if kh·kw ≥ 255),
-// and the gradient from those positions alone: the same dx as maxPoolGrad without reading x again.
-bool maxPoolArgmax(const PoolGeometry& g, const float* x, float* y, uint8_t* argmax);
-void maxPoolGradArgmax(const PoolGeometry& g, const uint8_t* argmax, const float* dy, float* dx);
 
 // Binary convolution on bit-packed signs (binary_conv.cc).
 int wordsPerPixel(int channels);

@@ -129,71 +129,9 @@ BNAS_CLONES void avgGradImage(const PoolGeometry& g, const float* dy, float* dx,
   }
 }
 
-// The forward max with the position of each maximum in its window (kh·kw row-major index, kNoArgmax for a window
-// without a finite input), chosen exactly as maxGradImage chooses it (the first strictly greater value in
-// row-major order), so a gradient from it equals maxPoolGrad's.
-constexpr uint8_t kNoArgmax = 255;
-
-BNAS_CLONES void maxArgmaxRow(const PoolGeometry& g, const float* x, float* y, uint8_t* argmax, int b, int oy) {
-  const float* xb = x + static_cast<int64_t>(b) * g.h * g.w * g.c;
-  for (int ox = 0; ox < g.ow; ++ox) {
-    const int64_t o = ((static_cast<int64_t>(b) * g.oh + oy) * g.ow + ox) * g.c;
-    float* out = y + o;
-    uint8_t* at = argmax + o;
-    const Window win = windowOf(g, oy, ox);
-    for (int c = 0; c < g.c; ++c) {
-      out[c] = -std::numeric_limits<float>::infinity();
-      at[c] = kNoArgmax;
-    }
-    for (int r = win.r0; r < win.r1; ++r) {
-      for (int col = win.c0; col < win.c1; ++col) {
-        const float* in = xb + (static_cast<int64_t>(r) * g.w + col) * g.c;
-        const uint8_t tap = static_cast<uint8_t>((r - win.rCorner) * g.kw + (col - win.cCorner));
-        for (int c = 0; c < g.c; ++c) {
-          const bool greater = in[c] > out[c];
-          out[c] = greater ? in[c] : out[c];
-          at[c] = greater ? tap : at[c];
-        }
-      }
-    }
-  }
-}
-
-void maxGradArgmaxImage(const PoolGeometry& g, const uint8_t* argmax, const float* dy, float* dx, int b) {
-  float* dxb = dx + static_cast<int64_t>(b) * g.h * g.w * g.c;
-  for (int oy = 0; oy < g.oh; ++oy) {
-    for (int ox = 0; ox < g.ow; ++ox) {
-      const int64_t o = ((static_cast<int64_t>(b) * g.oh + oy) * g.ow + ox) * g.c;
-      const int rCorner = oy * g.sh - g.pt;
-      const int cCorner = ox * g.sw - g.pl;
-      for (int c = 0; c < g.c; ++c) {
-        const uint8_t tap = argmax[o + c];
-        if (tap == kNoArgmax) continue;
-        const int r = rCorner + tap / g.kw;
-        const int col = cCorner + tap % g.kw;
-        dxb[(static_cast<int64_t>(r) * g.w + col) * g.c + c] += dy[o + c];
-      }
-    }
-  }
-}
-
 }  // namespace
 
 int maxThreads() { return omp_get_max_threads(); }
-
-bool maxPoolArgmax(const PoolGeometry& g, const float* x, float* y, uint8_t* argmax) {
-  if (g.kh * g.kw >= kNoArgmax) return false;
-#pragma omp parallel for collapse(2) schedule(static) if (parallel(g))
-  for (int b = 0; b < g.n; ++b)
-    for (int oy = 0; oy < g.oh; ++oy) maxArgmaxRow(g, x, y, argmax, b, oy);
-  return true;
-}
-
-void maxPoolGradArgmax(const PoolGeometry& g, const uint8_t* argmax, const float* dy, float* dx) {
-  std::memset(dx, 0, sizeof(float) * static_cast<size_t>(g.n) * g.h * g.w * g.c);
-#pragma omp parallel for schedule(static) if (parallel(g))
-  for (int b = 0; b < g.n; ++b) maxGradArgmaxImage(g, argmax, dy, dx, b);
-}
 
 void setThreads(int threads) {
   if (threads == omp_get_max_threads()) return;

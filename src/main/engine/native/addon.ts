@@ -19,10 +19,6 @@ export interface NativeAddon {
   avgPool(x: Float32Array, y: Float32Array, geometry: Int32Array): void
   maxPoolGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, geometry: Int32Array): void
   avgPoolGrad(dy: Float32Array, dx: Float32Array, geometry: Int32Array): void
-  /** maxPool that also writes each maximum's row-major tap in its window (255: none). */
-  maxPoolArgmax(x: Float32Array, y: Float32Array, argmax: Uint8Array, geometry: Int32Array): void
-  /** maxPoolGrad from the recorded taps: dx zeroed, then dy added at each output's tap. */
-  maxPoolGradArgmax(argmax: Uint8Array, dy: Float32Array, dx: Float32Array, geometry: Int32Array): void
   /**
    * dst[box] = src[box], the box starting at element srcOffset / dstOffset; source strides may be negative (reverse)
    * or permuted (transpose). Shapes collapsed, rank 1..6; every reached element is bounds-checked.

@@ -7,7 +7,6 @@ import { elementwiseKernels } from './elementwise'
 import { installEagerBackprop } from './eager-backprop'
 import { BATCH_NORM_SIGN, MASK_GRADIENT, binaryBlockKernels } from './binary-block'
 import { CONV2D_RELU, convReluKernels, registerConvReluGradient } from './conv-relu'
-import { MAX_POOL_ARGMAX, MAX_POOL_GRAD_ARGMAX, poolArgmaxKernels, registerPoolArgmaxGradient } from './pool-argmax'
 import { WEIGHTED_SUM, WEIGHTED_SUM_GRAD, weightedSumKernels } from './mixture'
 import {
   BATCH_NORM_BACKWARD as BATCH_NORM_BACKWARD_KERNEL,
@@ -30,7 +29,6 @@ export {
 export { weightedSum, WEIGHTED_SUM, WEIGHTED_SUM_GRAD } from './mixture'
 export { BATCH_NORM_SIGN, MASK_GRADIENT, type MaskKind } from './binary-block'
 export { CONV2D_RELU } from './conv-relu'
-export { MAX_POOL_ARGMAX, MAX_POOL_GRAD_ARGMAX } from './pool-argmax'
 export { BINARY_CONV2D, binaryConv2d, binaryConv2dReference, packSigns, type BinaryConvOptions } from './binary-conv'
 
 /** Kernels the native backend runs natively (the rest are the cpu backend's). */
@@ -51,8 +49,6 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
   BATCH_NORM_SIGN,
   MASK_GRADIENT,
   CONV2D_RELU,
-  MAX_POOL_ARGMAX,
-  MAX_POOL_GRAD_ARGMAX,
   tf.Slice,
   tf.SplitV,
   tf.PadV2,
@@ -105,12 +101,10 @@ export async function registerNativeBackend(): Promise<void> {
   for (const [name, kernel] of batchNormKernels(addon)) overrides.set(name, kernel)
   for (const [name, kernel] of weightedSumKernels(addon)) overrides.set(name, kernel)
   for (const [name, kernel] of binaryBlockKernels(addon)) overrides.set(name, kernel)
-  for (const [name, kernel] of poolArgmaxKernels(addon)) overrides.set(name, kernel)
   for (const [name, kernel] of convReluKernels(addon, tf.getKernel(tf.Conv2D, 'cpu')!.kernelFunc))
     overrides.set(name, kernel)
   registerBatchNormGradient()
   registerConvReluGradient()
-  registerPoolArgmaxGradient()
   // BNAS_NATIVE_DISABLE=Conv2D,Mean,... keeps those kernels on their cpu versions (to bisect a numeric difference).
   for (const name of (process.env.BNAS_NATIVE_DISABLE ?? '').split(',')) overrides.delete(name.trim())
   overrides.set(BINARY_CONV2D, binaryConvKernel(addon))

@@ -3,7 +3,6 @@ import { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS } from '../na
 import { WEIGHTED_SUM } from '../native/mixture'
 import { BATCH_NORM_SIGN, MASK_GRADIENT } from '../native/binary-block'
 import { CONV2D_RELU } from '../native/conv-relu'
-import { MAX_POOL_ARGMAX } from '../native/pool-argmax'
 import { subsample2 } from './subsample'
 
 /**
@@ -23,8 +22,7 @@ export function useFusedKernels(): boolean {
     tf.getKernel(WEIGHTED_SUM, 'native') !== undefined &&
     tf.getKernel(BATCH_NORM_SIGN, 'native') !== undefined &&
     tf.getKernel(MASK_GRADIENT, 'native') !== undefined &&
-    tf.getKernel(CONV2D_RELU, 'native') !== undefined &&
-    tf.getKernel(MAX_POOL_ARGMAX, 'native') !== undefined
+    tf.getKernel(CONV2D_RELU, 'native') !== undefined
   )
 }
 
@@ -102,19 +100,6 @@ export function conv2dReluFused(
   ]
   const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', dilations: [dilation, dilation] }
   return tf.engine().runKernel(CONV2D_RELU, { x, filter: w }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D
-}
-
-/**
- * PyTorch's MaxPool2d(k, stride, padding) (padding never wins: out-of-image taps are skipped) as the native
- * MAX_POOL_ARGMAX kernel, whose gradient keeps one byte per output (the maximum's tap) instead of the input. Only on
- * 'native' (check useFusedKernels first).
- */
-export function maxPoolFused(x: tf.Tensor4D, filterSize: number, stride: number, padding: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const attrs = { filterSize, strides: stride, pad: padding, inputShape: x.shape }
-    const [y] = tf.engine().runKernel(MAX_POOL_ARGMAX, { x }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[]
-    return y as tf.Tensor4D
-  })
 }
 
 /**

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
 import { torchOutSize } from './conv'
-import { maxPoolFused, useFusedKernels } from './fused'
+import { useFusedKernels } from './fused'
 
 /**
  * nn.MaxPool2d(3, stride, padding=1): the padding never wins a max, as PyTorch pads with −∞. Padded explicitly with
@@ -10,7 +10,7 @@ import { maxPoolFused, useFusedKernels } from './fused'
  */
 export function maxPool3x3Torch(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
   // The native MaxPool/MaxPoolGrad skip out-of-image taps (= −∞ padding) and take a numeric pad: no padded copy.
-  if (useFusedKernels()) return maxPoolFused(x, 3, stride, 1)
+  if (useFusedKernels()) return tf.maxPool(x, 3, stride, 1)
   return tf.tidy(() => {
     const padded = tf.pad(
       x,
