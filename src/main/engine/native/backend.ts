@@ -367,7 +367,7 @@ function poolForward(run: (x: Float32Array, y: Float32Array, g: Int32Array) => v
     const identity =
       info.filterWidth === 1 && info.filterHeight === 1 && tf.util.arraysEqual(info.inShape, info.outShape)
     if (!xs || !geometry || identity) return fallback(args) as tf.TensorInfo
-    const y = outputFloats(backend, tf.util.sizeFromShape(info.outShape))
+    const y = outputFloats(backend, tf.util.sizeFromShape(info.outShape), false) // every output written
     run(xs, y, geometry)
     return backend.makeTensorInfo(info.outShape, 'float32', y)
   }
@@ -382,7 +382,7 @@ function maxPoolGrad(addon: NativeAddon, fallback: tf.KernelFunc) {
     const dys = floats(backend, dy)
     const geometry = poolGeometry(info)
     if (!xs || !dys || !geometry) return fallback(args) as tf.TensorInfo
-    const dx = outputFloats(backend, tf.util.sizeFromShape(input.shape))
+    const dx = outputFloats(backend, tf.util.sizeFromShape(input.shape), false) // the kernel zeroes it
     addon.maxPoolGrad(xs, dys, dx, geometry)
     return backend.makeTensorInfo(input.shape, 'float32', dx)
   }
@@ -397,7 +397,7 @@ function avgPoolGrad(addon: NativeAddon, fallback: tf.KernelFunc) {
     const dys = floats(backend, dy)
     const geometry = poolGeometry(info)
     if (!dys || !geometry) return fallback(args) as tf.TensorInfo
-    const dx = outputFloats(backend, tf.util.sizeFromShape(input.shape))
+    const dx = outputFloats(backend, tf.util.sizeFromShape(input.shape), false) // the kernel zeroes it
     addon.avgPoolGrad(dys, dx, geometry)
     return backend.makeTensorInfo(input.shape, 'float32', dx)
   }

@@ -143,7 +143,7 @@ function transpose(addon: NativeAddon, fallback: tf.KernelFunc) {
     const outShape = perm.map((p) => x.shape[p])
     const plan = collapse(outShape, [perm.map((p) => strides[p]), denseStrides(outShape)])
     if (!plan) return fallback(args) as tf.TensorInfo
-    const out = outputFloats(backend, xs.length)
+    const out = outputFloats(backend, xs.length, false) // the box is the whole output
     addon.copyBox(xs, 0, plan.strides[0], out, 0, plan.strides[1], plan.size)
     return backend.makeTensorInfo(outShape, 'float32', out)
   }
@@ -163,7 +163,7 @@ function reverse(addon: NativeAddon, fallback: tf.KernelFunc) {
     const offset = dense.reduce((sum, s, d) => sum + (axes.has(d) ? (x.shape[d] - 1) * s : 0), 0)
     const plan = collapse(x.shape, [srcStrides, dense])
     if (!plan) return fallback(args) as tf.TensorInfo
-    const out = outputFloats(backend, xs.length)
+    const out = outputFloats(backend, xs.length, false) // the box is the whole output
     addon.copyBox(xs, offset, plan.strides[0], out, 0, plan.strides[1], plan.size)
     return backend.makeTensorInfo(x.shape, 'float32', out)
   }
@@ -240,7 +240,7 @@ function select(addon: NativeAddon, fallback: tf.KernelFunc) {
     const es = floats(backend, e)
     const same = tf.util.arraysEqual(condition.shape, t.shape) && tf.util.arraysEqual(t.shape, e.shape)
     if (!(cs instanceof Uint8Array) || !ts || !es || !same || ts.length === 0) return fallback(args) as tf.TensorInfo
-    const out = outputFloats(backend, ts.length)
+    const out = outputFloats(backend, ts.length, false) // written in full
     addon.select(cs, ts, es, out)
     return backend.makeTensorInfo(t.shape, 'float32', out)
   }
@@ -276,7 +276,7 @@ function reduction(addon: NativeAddon, mean: boolean, fallback: tf.KernelFunc) {
     const inner = tf.util.sizeFromShape(x.shape.slice(last + 1))
     const [outShape] = tf.backend_util.computeOutAndReduceShapes(x.shape, axes)
     const shape = keepDims ? tf.backend_util.expandShapeToKeepDim(outShape, axes) : outShape
-    const out = outputFloats(backend, outer * inner)
+    const out = outputFloats(backend, outer * inner, false) // written in full
     addon.reduceSum(xs, out, outer, reduce, inner, mean ? 1 / reduce : 1)
     return backend.makeTensorInfo(shape, 'float32', out)
   }
