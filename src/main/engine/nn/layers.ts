@@ -9,6 +9,7 @@ import {
   reluKeepingOutput,
   zeroise
 } from '../ops'
+import { binaryConvReluInference, useBinaryInferenceKernel } from '../ops/binary-inference'
 import { conv2dReluFused, useFusedKernels } from '../ops/fused'
 import type { WeightGradientMode } from '../ops'
 import { Module, type ForwardContext } from './module'
@@ -115,10 +116,19 @@ export class Conv2d extends Module {
   }
 
   /**
-   * relu(forward(x)): the conv blocks' conv → ReLU. On the native backend one fused kernel (the ReLU inside the conv,
+   * relu(forward(x)): the conv blocks' conv → ReLU. In inference, binary, on native or webgpu: the bit-packed binary
+   * kernel where it pays (ops/binary-inference.ts). On the native backend one fused kernel (the ReLU inside the conv,
    * no pre-activation tensor); elsewhere the conv, then a ReLU whose gradient keeps its output.
    */
   forwardRelu(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    // In inference a binary conv's input is already signs (BN → sign), so the bit-packed kernel gives the same values.
+    if (this.binary && !ctx.training && useBinaryInferenceKernel(this.inChannels, this.kernel)) {
+      return binaryConvReluInference(x, this.weight as unknown as tf.Tensor4D, {
+        stride: this.stride,
+        padding: this.padding,
+        dilation: this.dilation
+      })
+    }
     if (this.bias || !useFusedKernels()) return tf.tidy(() => reluKeepingOutput(this.forward(x, ctx)))
     return tf.tidy(() =>
       conv2dReluFused(x, this.effectiveWeight(), {

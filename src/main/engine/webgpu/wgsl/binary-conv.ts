@@ -19,7 +19,7 @@ export { checkBinaryConvGeometry, wordsPerPixel, type BinaryConvGeometry } from 
  *
  * Two passes rather than one fused pass (each conv invocation taking the signs of its taps' floats itself): the fused
  * kernel redoes the BN and sign of every input value for every tap and output channel tile (k²·C_out/8 times instead
- * of once: 72× for 3×3, 64 → 64) and reads 32× more bytes per tap. scripts/bench-wgsl-binary-conv.ts, batch 32,
+ * of once: 72× for 3×3, 64 → 64) and reads 32× more bytes per tap. scripts/bench/wgsl-binary-conv.ts, batch 32,
  * 16×16×64 → 64, 3×3 on lavapipe (2 shared cores, load ~6; process CPU time): two passes 33 ms with BN, 23 ms
  * without; the fused pass 1600 ms (its 1-channel-per-invocation form; tiling cannot recover a 72× redo).
  */

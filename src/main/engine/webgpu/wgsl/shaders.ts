@@ -131,7 +131,7 @@ export const CO_TILE = 8
  *
  * One invocation computes CO_TILE = 8 consecutive output channels of one output pixel: each activation word it loads
  * serves 8 weight words (register tiling). Process CPU time of one batch-32 16×16×64 → 64 3×3 layer on lavapipe
- * (scripts/bench-wgsl-binary-conv.ts --binary-only): 1 channel per invocation ≈ 62 ms, 4 ≈ 31 ms, 8 ≈ 26 ms,
+ * (scripts/bench/wgsl-binary-conv.ts --binary-only): 1 channel per invocation ≈ 62 ms, 4 ≈ 31 ms, 8 ≈ 26 ms,
  * 16 ≈ 31 ms. Channel tiles vary fastest, so a workgroup covers a few neighbouring pixels of one row (8 for
  * C_out = 64): its invocations mostly agree on the tap bounds (little divergence), load overlapping activation words
  * (cache hits) and read consecutive weight rows. A tile reaching past C_out (C_out not a multiple of 8) recomputes the last channel and does not store it. Weights stay in global

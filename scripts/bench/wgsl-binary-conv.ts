@@ -6,7 +6,7 @@
 //   - binaryConv2dReference on webgpu (TF.js float ops: sign, pad, conv2d of sign(x) with sign(W)·α),
 //   - tf.conv2d float on webgpu of the same shapes.
 //
-//   npx tsx scripts/bench-wgsl-binary-conv.ts [--batch 32] [--size 16] [--channels 64] [--kernel 3] [--reps 5]
+//   npx tsx scripts/bench/wgsl-binary-conv.ts [--batch 32] [--size 16] [--channels 64] [--kernel 3] [--reps 5]
 //     [--binary-only]  (only the GpuBinaryConv rows)
 //
 // GPU time is measured from submit to queue.onSubmittedWorkDone(), median of --reps after 2 warm-ups. On a software
@@ -15,12 +15,12 @@ import * as os from 'node:os'
 import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu'
-import { binaryConv2d, binaryConv2dReference } from '../src/main/engine/native/binary-conv'
-import { registerWebgpuBinaryKernels } from '../src/main/engine/webgpu/binary-conv-kernel'
-import { acquireNodeGpu, describeAdapter, installNavigatorGpu } from '../src/main/engine/webgpu/gpu'
-import { GpuBinaryConv, wordsPerPixel, type BinaryConvGeometry } from '../src/main/engine/webgpu/wgsl/binary-conv'
-import { createFilledBuffer } from '../src/main/engine/webgpu/wgsl/passes'
-import { packConvWeight } from '../src/main/export/packed/bits'
+import { binaryConv2d, binaryConv2dReference } from '../../src/main/engine/native/binary-conv'
+import { registerWebgpuBinaryKernels } from '../../src/main/engine/webgpu/binary-conv-kernel'
+import { acquireNodeGpu, describeAdapter, installNavigatorGpu } from '../../src/main/engine/webgpu/gpu'
+import { GpuBinaryConv, wordsPerPixel, type BinaryConvGeometry } from '../../src/main/engine/webgpu/wgsl/binary-conv'
+import { createFilledBuffer } from '../../src/main/engine/webgpu/wgsl/passes'
+import { packConvWeight } from '../../src/main/export/packed/bits'
 
 function option(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`)
