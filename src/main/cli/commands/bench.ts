@@ -98,6 +98,7 @@ async function report(flags: StepFlags, run: (options: StepBenchOptions) => Prom
     `  network      ${options.cells} cells, C = ${options.channels}, ${result.parameters.toLocaleString('en')} parameters`,
     `  batch        ${options.batch} × ${options.input.join('×')}, ${options.classes} classes`,
     `  time         ${result.msPerStep.toFixed(1)} ms per step (median of ${result.stepsMs.length}: ${result.stepsMs.map((ms) => ms.toFixed(0)).join(', ')})`,
+    `  cpu time     ${result.cpuMsPerStep.toFixed(1)} ms per step (this process, all threads; less sensitive to other load)`,
     `  memory       ${mb(result.peakTensorBytes)} peak in tensors, ${mb(result.peakRssBytes)} peak resident`,
     `  data         ${data.batchesPerSecond.toFixed(0)} batches/s from the batch loader at this shape`,
     '  profile (one step):',
