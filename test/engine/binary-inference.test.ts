@@ -21,7 +21,7 @@ afterEach(() => {
 })
 
 async function logits(net: FinalNetwork, x: tf.Tensor4D): Promise<{ values: Float32Array; kernels: string[] }> {
-  let values = new Float32Array()
+  let values: Float32Array = new Float32Array()
   const profile = await tf.profile(async () => {
     const y = net.logits(x, { training: false })
     values = (await y.data()) as Float32Array
