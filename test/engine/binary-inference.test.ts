@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { initBackend } from '../../src/main/engine/backend'
+import { initBackend, type BackendPreference } from '../../src/main/engine/backend'
 import { FinalNetwork } from '../../src/main/engine/network'
 import { nativeAddonStatus } from '../../src/main/engine/native'
 import { BINARY_CONV2D } from '../../src/main/engine/native/binary-conv'
@@ -14,7 +14,10 @@ import { exactBinaryWeights } from './supernet-case'
 const native = nativeAddonStatus()
 if (!native.available && process.env.BNAS_REQUIRE_NATIVE === '1') throw new Error(`native addon: ${native.reason}`)
 const gpu = await webgpuSuite('binary kernels in inference')
-const BACKENDS = [...(native.available ? ['native'] : []), ...(gpu.available ? ['webgpu'] : [])] as const
+const BACKENDS: BackendPreference[] = [
+  ...(native.available ? ['native' as const] : []),
+  ...(gpu.available ? ['webgpu'] : [])
+] as const
 
 afterEach(() => {
   delete process.env.BNAS_BINARY_KERNELS
