@@ -14,6 +14,30 @@ import { MASK_GRADIENT } from './binary-block'
  */
 export const CONV2D_RELU = 'BnasConv2DRelu'
 
+/**
+ * Conv2D's gradients for x and for the filter, each computed only when the tape asks for it (the α step asks for
+ * none of the filters'). `attrs` are the conv's own: strides, pad, dilations.
+ */
+export function lazyConvGradients(
+  x: tf.Tensor,
+  filter: tf.Tensor,
+  dy: tf.Tensor,
+  attrs: tf.NamedAttrMap
+): { x: () => tf.Tensor; filter: () => tf.Tensor } {
+  return {
+    x: () =>
+      tf.engine().runKernel(tf.Conv2DBackpropInput, { dy, filter }, {
+        ...attrs,
+        inputShape: x.shape
+      } as unknown as tf.NamedAttrMap) as tf.Tensor,
+    filter: () =>
+      tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy }, {
+        ...attrs,
+        filterShape: filter.shape
+      } as unknown as tf.NamedAttrMap) as tf.Tensor
+  }
+}
+
 export function convReluKernels(addon: NativeAddon, fallback: tf.KernelFunc): Map<string, tf.KernelFunc> {
   return new Map([[CONV2D_RELU, conv2D(addon, fallback, true) as tf.KernelFunc]])
 }
@@ -29,18 +53,7 @@ export function registerConvReluGradient(): void {
       // Computed once for both inputs, outside their closures: each closure may run in its own tidy scope.
       const masked = tf.engine().runKernel(MASK_GRADIENT, { dy: dy as tf.Tensor, ref: y }, { keep: 'positive' })
       const g = masked as tf.Tensor
-      return {
-        x: () =>
-          tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: g, filter }, {
-            ...attrs,
-            inputShape: x.shape
-          } as unknown as tf.NamedAttrMap) as tf.Tensor,
-        filter: () =>
-          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: g }, {
-            ...attrs,
-            filterShape: filter.shape
-          } as unknown as tf.NamedAttrMap) as tf.Tensor
-      }
+      return lazyConvGradients(x, filter, g, attrs)
     }
   })
 }

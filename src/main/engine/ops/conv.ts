@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import './register-gradients'
 import { subsample2 } from './subsample'
 import { useFusedKernels } from './fused'
+import { lazyConvGradients } from '../native/conv-relu'
 
 export interface TorchConvOptions {
   stride?: 1 | 2
@@ -106,19 +107,7 @@ function registerDilatedConvKernel(): void {
     inputsToSave: ['x', 'filter'],
     gradFunc: (dy, saved, attrs) => {
       const [x, filter] = saved
-      const g = dy as tf.Tensor
-      return {
-        x: () =>
-          tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: g, filter }, {
-            ...attrs,
-            inputShape: x.shape
-          } as unknown as tf.NamedAttrMap) as tf.Tensor,
-        filter: () =>
-          tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: g }, {
-            ...attrs,
-            filterShape: filter.shape
-          } as unknown as tf.NamedAttrMap) as tf.Tensor
-      }
+      return lazyConvGradients(x, filter, dy as tf.Tensor, attrs)
     }
   })
 }
