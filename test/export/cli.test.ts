@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { PNG } from 'pngjs'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createProgram } from '../../src/main/cli/program'
-import { runBenchInfer, runPredict } from '../../src/main/cli/commands/export'
+import { formatInferTable, runBenchInfer, runPredict } from '../../src/main/cli/commands/export'
 import { initBackend } from '../../src/main/engine/backend'
 import type { FinalNetwork } from '../../src/main/engine/network'
 import { argmaxRows, engineLogits, perturbedNetwork, savedRun } from './fixture'
@@ -95,6 +95,11 @@ describe('bnas export / predict / bench infer', () => {
       expect(byGenotype[key]).toBeGreaterThan(0)
     expect(byGenotype.paths[byGenotype.packedPath]).toBe(byGenotype.packedMs)
     expect(byGenotype.paths['wasm-simd']).toBe(byGenotype.packedWasmMs)
+    // The table names every path that was timed (native too, where the addon is built), each with its median.
+    const table = formatInferTable(byGenotype)
+    for (const [name, ms] of Object.entries(byGenotype.paths)) {
+      if (name !== 'onnx') expect(table).toMatch(new RegExp(`packed ${name} +${ms.toFixed(2)} ms`))
+    }
     const byModel = await runBenchInfer(join(out, 'm.bnpk'), flags)
     expect(byModel.network).toMatchObject({ cells: 3, channels: 4, inputShape: SHAPE })
     expect(

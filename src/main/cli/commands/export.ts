@@ -309,18 +309,27 @@ export function registerBenchInfer(program: Command): void {
         process.stdout.write(`${JSON.stringify(r)}\n`)
         return
       }
-      const fmt = (v: number | null) => (v === null || Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)} ms`)
-      process.stdout.write(
-        [
-          `batch ${r.batch}, onnxruntime threads ${r.threads}, packed CPU paths 1 thread; medians of ${r.repeats}`,
-          `  packed (best: ${r.packedPath})  ${fmt(r.packedMs)}`,
-          `  packed wasm-simd         ${fmt(r.packedWasmMs)}`,
-          r.webgpu.available
-            ? `  packed webgpu            ${fmt(r.paths.webgpu ?? null)} (${r.webgpu.adapter})${r.webgpu.note ? `\n                           ${r.webgpu.note}` : ''}`
-            : `  packed webgpu            not timed: ${r.webgpu.reason}`,
-          `  onnxruntime-node (float) ${fmt(r.onnxMs)}${r.onnxError ? ` (${r.onnxError})` : ''}`,
-          `  bound                    ${fmt(r.boundMs)} (${r.bound.popcountGbitPerS.toFixed(0)} Gbit/s popcount, ${r.bound.floatGmacPerS.toFixed(1)} GMAC/s float)`
-        ].join('\n') + '\n'
-      )
+      process.stdout.write(formatInferTable(r))
     })
+}
+
+/** The readable table of `bnas bench infer`: every path timed, each CPU path with its threads. */
+export function formatInferTable(r: InferBenchResult): string {
+  const fmt = (v: number | null) => (v === null || Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)} ms`)
+  return (
+    [
+      `batch ${r.batch}, onnxruntime threads ${r.threads}; medians of ${r.repeats}`,
+      `  packed (best: ${r.packedPath})  ${fmt(r.packedMs)}`,
+      // Every CPU path timed (wasm-simd, native where the addon is built, reference when it is the only one).
+      ...Object.entries(r.packedThreads).map(
+        ([name, threads]) =>
+          `  packed ${name.padEnd(18)}${fmt(r.paths[name] ?? null)} (${threads} thread${threads === 1 ? '' : 's'})`
+      ),
+      r.webgpu.available
+        ? `  packed webgpu            ${fmt(r.paths.webgpu ?? null)} (${r.webgpu.adapter})${r.webgpu.note ? `\n                           ${r.webgpu.note}` : ''}`
+        : `  packed webgpu            not timed: ${r.webgpu.reason}`,
+      `  onnxruntime-node (float) ${fmt(r.onnxMs)}${r.onnxError ? ` (${r.onnxError})` : ''}`,
+      `  bound                    ${fmt(r.boundMs)} (${r.bound.popcountGbitPerS.toFixed(0)} Gbit/s popcount, ${r.bound.floatGmacPerS.toFixed(1)} GMAC/s float)`
+    ].join('\n') + '\n'
+  )
 }
