@@ -2,10 +2,10 @@
 # Puts Mesa 25's lavapipe (a Vulkan driver on the CPU) in a private folder, so the WebGPU backend (Dawn, npm `webgpu`)
 # finds a software adapter on a machine without a GPU: CI and the GPU tests use it. Debian 12's own Mesa 22 is too old
 # for Dawn. Nothing system-wide changes: the bookworm-backports packages are fetched with a private apt state and only
-# unpacked (not installed); the Vulkan loader is told about the driver through VK_ICD_FILENAMES.
+# unpacked (not installed). The engine finds it in the default folder (or $BNAS_LAVAPIPE_DIR) by itself and adds it
+# to the Vulkan drivers with VK_ADD_DRIVER_FILES (src/main/engine/webgpu/gpu.ts), so a real GPU is not hidden.
 #
 #   scripts/setup-lavapipe.sh [DIR]      (default: $BNAS_LAVAPIPE_DIR or ~/.cache/bnas-studio/lavapipe)
-#   export VK_ICD_FILENAMES=DIR/lvp_icd.json
 #
 # Needs (from Debian 12 itself): libvulkan1 (the Vulkan loader) and libllvm15 (lavapipe's JIT); .ci/run installs both.
 set -euo pipefail
@@ -13,7 +13,6 @@ DIR="${1:-${BNAS_LAVAPIPE_DIR:-$HOME/.cache/bnas-studio/lavapipe}}"
 ICD="$DIR/lvp_icd.json"
 if [ -f "$ICD" ]; then
   echo "lavapipe already in $DIR"
-  echo "export VK_ICD_FILENAMES=$ICD"
   exit 0
 fi
 for tool in apt-get dpkg-deb; do
@@ -40,4 +39,4 @@ sed "s#\"library_path\": *\"[^\"]*\"#\"library_path\": \"$DIR/libvulkan_lvp.so\"
   "$work/root/usr/share/vulkan/icd.d/lvp_icd.json" >"$ICD.tmp"
 mv "$ICD.tmp" "$ICD"
 echo "lavapipe (Mesa $(dpkg-deb -f "$work"/debs/mesa-vulkan-drivers_*.deb Version)) in $DIR"
-echo "export VK_ICD_FILENAMES=$ICD"
+echo "the engine finds it there; for other Vulkan programs: export VK_ADD_DRIVER_FILES=$ICD"
