@@ -20,6 +20,13 @@ export interface FieldGroup {
 
 export type FormModel = Record<string, string | number | boolean | undefined>
 
+/** A form model filled from config values (defaults, a preset): one entry per field of the groups. */
+export function toModel(groups: FieldGroup[], values: Record<string, unknown>): FormModel {
+  const model: FormModel = {}
+  for (const field of groups.flatMap((group) => group.fields)) model[field.key] = values[field.key] as FormModel[string]
+  return model
+}
+
 /** The form model as a config object: empty optional numbers are dropped, numbers stay numbers. */
 export function toConfig(
   groups: FieldGroup[],
