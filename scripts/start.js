@@ -1,11 +1,14 @@
 // `npm start` / `npm run dev`: the desktop window where Electron runs, browser mode where it does not.
 // Electron's binary is not fetched by `npm install` (its download is blocked on some machines and would fail
-// the install); the first start tries to fetch it once, and falls back to browser mode, saying why.
+// the install); a start tries to fetch it, remembers a failure for a day, and falls back to browser mode, saying why.
+// Known third-party noise on stderr (Dawn's Vulkan warnings) is filtered out; the app says what matters itself.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { filterChildStderr } from './quiet-stderr.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const dev = process.argv.includes('--dev')
@@ -25,10 +28,39 @@ function ensureBuilt() {
   const sourcesChanged = !existsSync(marker) || newestMtime(join(root, 'src')) > statSync(marker).mtimeMs
   if (!sourcesChanged) return
   console.log('Building BNAS Studio…')
-  const result = spawnSync('npx', ['electron-vite', 'build'], { cwd: root, stdio: 'inherit' })
+  const started = Date.now()
+  // Errors only: the bundler's chunk listing and size advice are for developers (`npm run build` shows them).
+  const result = spawnSync('npx', ['electron-vite', 'build', '--logLevel', 'error'], { cwd: root, stdio: 'inherit' })
   if (result.status !== 0) {
     console.error('The build failed (see above); fix it and run `npm start` again.')
     process.exit(1)
+  }
+  console.log(`Built in ${((Date.now() - started) / 1000).toFixed(1)} s.`)
+}
+
+// A failed download of Electron's binary is remembered for a day, so that every start does not wait on the network.
+const electronMemo = join(
+  process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
+  'bnas-studio',
+  'electron-download-failed.json'
+)
+const RETRY_AFTER_MS = 24 * 3600 * 1000
+
+function recentDownloadFailure() {
+  try {
+    const memo = JSON.parse(readFileSync(electronMemo, 'utf8'))
+    return Date.now() - memo.at < RETRY_AFTER_MS ? memo.reason : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function rememberDownloadFailure(reason) {
+  try {
+    mkdirSync(dirname(electronMemo), { recursive: true })
+    writeFileSync(electronMemo, JSON.stringify({ at: Date.now(), reason }))
+  } catch {
+    // Only a cache: without it the next start tries the download again.
   }
 }
 
@@ -50,6 +82,9 @@ function findElectron() {
   }
   const first = tryLoad()
   if (first.path !== undefined) return first
+  const failedBefore = recentDownloadFailure()
+  if (failedBefore !== undefined)
+    return { reason: `${failedBefore}; not retried until a day has passed, or delete ${electronMemo}` }
   console.log('Electron is installed without its binary; trying to download it once…')
   const download = spawnSync(process.execPath, [join(packageDir, 'install.js')], {
     cwd: packageDir,
@@ -59,7 +94,9 @@ function findElectron() {
   if (download.status !== 0) {
     const why =
       (download.stderr || download.stdout || '').split('\n').find((line) => line.trim() !== '') ?? 'unknown error'
-    return { reason: `Electron's binary could not be downloaded (${why.trim()})` }
+    const reason = `Electron's binary could not be downloaded (${why.trim()})`
+    rememberDownloadFailure(reason)
+    return { reason }
   }
   return tryLoad()
 }
@@ -72,7 +109,9 @@ if (electron.path !== undefined) {
     )
   } else {
     ensureBuilt()
-    spawn(electron.path, [root], { cwd: root, stdio: 'inherit' }).on('exit', (code) => process.exit(code ?? 0))
+    const app = spawn(electron.path, [root], { cwd: root, stdio: ['inherit', 'inherit', 'pipe'] })
+    filterChildStderr(app)
+    app.on('exit', (code) => process.exit(code ?? 0))
   }
 } else {
   const reason = `Electron is not available here (${electron.reason}), so BNAS Studio runs in browser mode.`
@@ -80,7 +119,8 @@ if (electron.path !== undefined) {
   if (dev) spawnSync('npx', ['electron-vite', 'build'], { cwd: root, stdio: 'inherit' })
   else ensureBuilt()
   const args = [join(root, 'bin', 'bnas.js'), 'serve', '--open', '--reason', reason, ...(dev ? ['--dev'] : [])]
-  const server = spawn(process.execPath, args, { cwd: root, stdio: 'inherit' })
+  const server = spawn(process.execPath, args, { cwd: root, stdio: ['inherit', 'inherit', 'pipe'] })
+  filterChildStderr(server)
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.kill(signal))
   server.on('exit', (code) => process.exit(code ?? 0))
 }

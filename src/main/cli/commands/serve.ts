@@ -6,6 +6,8 @@ import { BACKEND_OPTION_HELP } from '../../engine/backend'
 import { appRoot, builtRendererDir, builtWorkerPath } from '../../app/paths'
 import { startBrowserServer } from '../../server/browser-server'
 import { APP_VERSION } from '../../version'
+import { computeHeadline } from '../../../shared/compute'
+import type { EngineStatus } from '../../../shared/contract'
 
 interface ServeOptions {
   port: string
@@ -56,6 +58,15 @@ async function serve(options: ServeOptions): Promise<void> {
   process.stdout.write(`BNAS Studio (browser mode) is running.\nOpen: ${server.url}\n`)
   if (options.reason !== undefined) process.stdout.write(`(${options.reason})\n`)
   process.stdout.write('Press Ctrl+C to stop.\n')
+  // Once, in the app's words, where training will run (the terminal's only word on GPUs: see scripts/start.js).
+  let told = false
+  const tell = (status: EngineStatus): void => {
+    if (told || status.state === 'starting') return
+    told = true
+    process.stdout.write(`Compute: ${computeHeadline(status)}. The Start page says why and how to get a faster one.\n`)
+  }
+  tell(core.engine.status)
+  core.engine.onStatus(tell)
   if (options.open) {
     const { default: open } = await import('open')
     await open(server.url).catch((error: unknown) => {
