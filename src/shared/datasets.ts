@@ -7,8 +7,10 @@ import { z } from 'zod'
  *   cifar100:PATH[?labels=coarse] folder holding train.bin and test.bin (fine labels unless asked)
  *   fashion-mnist[:PATH]         IDX files, gzipped or not; without PATH Debian's dataset-fashion-mnist package
  *   mnist:PATH                   IDX files, gzipped or not
- *   folder:PATH[?size=32&channels=3&test=0.2&seed=0]
- *                                one sub-folder per class (or train/ and test/ each holding them), PNG and JPEG
+ *   folder:PATH[?size=32&fit=stretch&channels=3&test=0.2&seed=0]
+ *                                one sub-folder per class (or train/ and test/ each holding them), PNG and JPEG;
+ *                                fit=stretch squeezes each image to size×size, fit=crop keeps its aspect ratio and
+ *                                takes the centred square (what torchvision's Resize(s) + CenterCrop(s) gives)
  *   synthetic[:N][?seed=0&size=32&channels=3&classes=10]
  *                                N train images (default 2000) plus N/5 test images, generated from the seed
  *
@@ -25,7 +27,15 @@ export type DatasetSpec =
   | { kind: 'cifar100'; path: string; labels: 'fine' | 'coarse' }
   | { kind: 'fashion-mnist'; path?: string }
   | { kind: 'mnist'; path: string }
-  | { kind: 'folder'; path: string; size: number; channels: 1 | 3; testFraction: number; seed: number }
+  | {
+      kind: 'folder'
+      path: string
+      size: number
+      fit: FolderFit
+      channels: 1 | 3
+      testFraction: number
+      seed: number
+    }
   | { kind: 'synthetic'; count: number; seed: number; size: number; channels: 1 | 3; classes: number }
 
 /** For a dataset picker: a label, whether the kind takes a folder, and an example spec. */
@@ -37,9 +47,17 @@ export const DATASET_KIND_INFO: Record<
   cifar100: { label: 'CIFAR-100 (binary version)', folder: 'required', example: 'cifar100:~/data/cifar-100-binary' },
   'fashion-mnist': { label: 'Fashion-MNIST (IDX)', folder: 'optional', example: 'fashion-mnist' },
   mnist: { label: 'MNIST (IDX)', folder: 'required', example: 'mnist:~/data/mnist' },
-  folder: { label: 'Image folder (one sub-folder per class)', folder: 'required', example: 'folder:~/photos?size=32' },
+  folder: {
+    label: 'Image folder (one sub-folder per class)',
+    folder: 'required',
+    example: 'folder:~/photos?size=32&fit=crop'
+  },
   synthetic: { label: 'Synthetic stripes (generated)', folder: 'none', example: 'synthetic:2000?seed=0' }
 }
+
+/** How an image folder's pictures of other shapes become squares: squeezed whole, or their centred square. */
+export const FOLDER_FITS = ['stretch', 'crop'] as const
+export type FolderFit = (typeof FOLDER_FITS)[number]
 
 export const SYNTHETIC_DEFAULT_COUNT = 2000
 export const FOLDER_DEFAULT_SIZE = 32
@@ -64,7 +82,7 @@ const OPTION_KEYS: Record<DatasetKind, readonly string[]> = {
   cifar100: ['labels'],
   'fashion-mnist': [],
   mnist: [],
-  folder: ['size', 'channels', 'test', 'seed'],
+  folder: ['size', 'fit', 'channels', 'test', 'seed'],
   synthetic: ['seed', 'size', 'channels', 'classes']
 }
 
@@ -149,10 +167,14 @@ export function parseDatasetSpec(text: string): DatasetSpec {
           throw new DatasetSpecError(text, `option test must be a fraction in [0, 1), got '${testText}'`)
         }
       }
+      const fit = get('fit') ?? 'stretch'
+      if (fit !== 'stretch' && fit !== 'crop')
+        throw new DatasetSpecError(text, `option fit must be stretch or crop, got '${fit}'`)
       return {
         kind,
         path: needPath(),
         size: integerOption(text, 'size', get('size') ?? String(FOLDER_DEFAULT_SIZE), 4, 1024),
+        fit,
         channels: channelsOption(text, get('channels') ?? '3'),
         testFraction,
         seed: integerOption(text, 'seed', get('seed') ?? '0', 0, 2 ** 31 - 1)
@@ -190,6 +212,7 @@ export function formatDatasetSpec(spec: DatasetSpec): string {
     case 'folder':
       return withOptions(`folder:${spec.path}`, [
         ['size', spec.size, FOLDER_DEFAULT_SIZE],
+        ['fit', spec.fit, 'stretch'],
         ['channels', spec.channels, 3],
         ['test', spec.testFraction, FOLDER_DEFAULT_TEST_FRACTION],
         ['seed', spec.seed, 0]

@@ -20,6 +20,7 @@ describe('parseDatasetSpec', () => {
       kind: 'folder',
       path: '/imgs',
       size: 32,
+      fit: 'stretch',
       channels: 3,
       testFraction: 0.2,
       seed: 0
@@ -28,10 +29,15 @@ describe('parseDatasetSpec', () => {
       kind: 'folder',
       path: '/imgs',
       size: 64,
+      fit: 'stretch',
       channels: 1,
       testFraction: 0.1,
       seed: 5
     })
+    expect(parseDatasetSpec('folder:/imgs?size=48&fit=crop')).toMatchObject({ size: 48, fit: 'crop' })
+    expect(formatDatasetSpec(parseDatasetSpec('folder:/imgs?fit=crop'))).toBe('folder:/imgs?fit=crop')
+    expect(formatDatasetSpec(parseDatasetSpec('folder:/imgs?fit=stretch'))).toBe('folder:/imgs')
+    expect(() => parseDatasetSpec('folder:/imgs?fit=zoom')).toThrow(/option fit must be stretch or crop, got 'zoom'/)
     expect(parseDatasetSpec('synthetic')).toEqual({
       kind: 'synthetic',
       count: 2000,
@@ -81,7 +87,7 @@ describe('parseDatasetSpec', () => {
     ['folder:/f?test=1', "invalid dataset spec 'folder:/f?test=1': option test must be a fraction in [0, 1), got '1'"],
     [
       'folder:/f?sise=32',
-      "invalid dataset spec 'folder:/f?sise=32': unknown option 'sise' for folder (accepted: size, channels, test, seed)"
+      "invalid dataset spec 'folder:/f?sise=32': unknown option 'sise' for folder (accepted: size, fit, channels, test, seed)"
     ],
     [
       'cifar10:/c?size=32',

@@ -8,7 +8,8 @@ import { Rng } from './rng'
 import type { Dataset, ImageSet } from './types'
 
 /**
- * An image folder: one sub-folder per class holding PNG and JPEG files of any size, like torchvision's ImageFolder.
+ * An image folder: one sub-folder per class holding PNG and JPEG files of any size, like torchvision's ImageFolder;
+ * each is stretched to the square or, with fit=crop, its centred square is taken (see resizeInto).
  * Either PATH/<class>/* (a seeded, per-class share is held out as the test set) or PATH/train/<class>/* with
  * PATH/test/<class>/* (or val/). Classes are the sub-folder names in code-point order; hidden entries and files
  * without a .png/.jpg/.jpeg extension are ignored, so a stray README or .DS_Store does not break a dataset.
@@ -56,7 +57,7 @@ function decodeAll(files: { path: string; label: number }[], spec: FolderSpec): 
   const images = new Uint8Array(files.length * imageBytes)
   const labels = new Int32Array(files.length)
   files.forEach(({ path, label }, i) => {
-    resizeInto(decodeImage(path, readDataFile(path)), spec.size, spec.channels, images, i * imageBytes)
+    resizeInto(decodeImage(path, readDataFile(path)), spec.size, spec.channels, images, i * imageBytes, spec.fit)
     labels[i] = label
   })
   return { ...shape, count: files.length, images, labels }

@@ -1,5 +1,6 @@
 import jpeg from 'jpeg-js'
 import { PNG } from 'pngjs'
+import type { FolderFit } from '../../shared/datasets'
 import { DatasetError } from './errors'
 
 /** Decoded pixels, always 8-bit RGBA (what both decoders give, whatever the file's colour type). */
@@ -104,10 +105,37 @@ function filterTaps(inSize: number, outSize: number): Taps {
 }
 
 /**
- * Decoded image to `size`×`size`×`channels` uint8, written at `out[offset...]`. The image is stretched to the square,
- * as torchvision's Resize((s, s)) does; deterministic (no randomness, fixed arithmetic order).
+ * The centred square of an image, its side the shorter side (of an odd difference, the extra pixel is dropped on
+ * the right or at the bottom). Resizing that square equals resizing the shorter side to the size and then
+ * cropping the centre, up to where the edge falls: the aspect ratio is kept, the longer side's ends are dropped.
  */
-export function resizeInto(image: RgbaImage, size: number, channels: 1 | 3, out: Uint8Array, offset: number): void {
+export function centreSquare(image: RgbaImage): RgbaImage {
+  const side = Math.min(image.width, image.height)
+  if (image.width === image.height) return image
+  const left = Math.floor((image.width - side) / 2)
+  const top = Math.floor((image.height - side) / 2)
+  const data = new Uint8Array(side * side * 4)
+  for (let y = 0; y < side; y++) {
+    const from = ((top + y) * image.width + left) * 4
+    data.set(image.data.subarray(from, from + side * 4), y * side * 4)
+  }
+  return { width: side, height: side, data }
+}
+
+/**
+ * Decoded image to `size`×`size`×`channels` uint8, written at `out[offset...]`. With fit 'stretch' the whole image is
+ * squeezed to the square, as torchvision's Resize((s, s)) does; with 'crop' its centred square is resized (aspect
+ * ratio kept). Deterministic (no randomness, fixed arithmetic order).
+ */
+export function resizeInto(
+  input: RgbaImage,
+  size: number,
+  channels: 1 | 3,
+  out: Uint8Array,
+  offset: number,
+  fit: FolderFit = 'stretch'
+): void {
+  const image = fit === 'crop' ? centreSquare(input) : input
   const src = toChannels(image, channels)
   const { width, height } = image
   const tx = filterTaps(width, size)

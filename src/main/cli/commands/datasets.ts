@@ -32,7 +32,7 @@ export function registerDatasets(program: Command): void {
   const datasets = program
     .command('datasets')
     .description(
-      'inspect datasets and download CIFAR (specs: cifar10:PATH, cifar100:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH[?size=32], synthetic[:N])'
+      'inspect datasets and download CIFAR (specs: cifar10:PATH, cifar100:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH[?size=32&fit=crop], synthetic[:N])'
     )
 
   datasets
