@@ -30,7 +30,8 @@ export function createNoiseFilter(write) {
   let droppingContext = false
   let count = 0
   const take = (line) => {
-    if (isKnownNoise(line) || (droppingContext && DAWN_CONTEXT.test(line))) {
+    // After a dropped warning, Dawn's context lines and the blank line it ends the message with go too.
+    if (isKnownNoise(line) || (droppingContext && (DAWN_CONTEXT.test(line) || line.trim() === ''))) {
       droppingContext = true
       count++
       return

@@ -24,10 +24,11 @@ function run(chunks: string[]): { out: string; dropped: number } {
 describe('the start-up stderr filter', () => {
   it("drops Dawn's known warnings and their source-location lines", () => {
     const { out, dropped } = run([
-      [...NO_DRIVER, ...LAVAPIPE, "Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open"].join('\n') + '\n'
+      [...NO_DRIVER, '', ...LAVAPIPE, "Warning: Couldn't load Vulkan: libvulkan.so.1: cannot open"].join('\n') + '\n',
+      'kept\n\nblank line above kept\n'
     ])
-    expect(out).toBe('')
-    expect(dropped).toBe(6)
+    expect(out).toBe('kept\n\nblank line above kept\n')
+    expect(dropped).toBe(7)
   })
 
   it('keeps everything else: our errors with their stack, unknown Dawn warnings, a last line without newline', () => {
