@@ -35,6 +35,7 @@ interface Kernels {
   // prettier-ignore
   bin_conv(sign: number, mask: number, n: number, h: number, w: number, words: number, cin: number, k: number, stride: number, pad: number, dil: number, ho: number, wo: number, wsign: number, wmask: number, cout: number, len: number, alpha: number, y: number, ps: number, pm: number, dense: number): void
   conv_f32(...args: number[]): void
+  conv_f32_blocked(...args: number[]): void
   relu_f32(x: number, y: number, len: number): void
   add_f32(a: number, b: number, y: number, len: number): void
   fill_zero(y: number, len: number): void
@@ -154,25 +155,53 @@ function streamWords(bits: number): number {
 
 /**
  * Re-lays binary weights [C_out][taps][⌈C_in/32⌉ words] as one bit stream per output channel: tap t, channel c at bit
- * t·C_in + c, in 64-bit little-endian words (as two u32 each). kernels.c gathers input patches the same way.
+ * t·C_in + c, in 64-bit little-endian words (as two u32 each), the layout kernels.c gathers input patches in. Four
+ * output channels are interleaved, [⌈C_out/4⌉][len][4] words, so the kernel walks four channels with one pointer;
+ * channels past C_out are 0.
  */
 export function toStreams(bits: Uint32Array, step: { kernel: number; cin: number; cout: number }): Uint32Array {
   const taps = step.kernel * step.kernel
   const words = wordsFor(step.cin)
   const len = streamWords(taps * step.cin)
-  const out = new Uint32Array(step.cout * len * 2)
+  const out = new Uint32Array(Math.ceil(step.cout / 4) * 4 * len * 2)
   for (let o = 0; o < step.cout; o++) {
+    const base = (o >>> 2) * len * 4 + (o & 3)
     for (let t = 0; t < taps; t++) {
       for (let j = 0; j < words; j++) {
         const v = bits[(o * taps + t) * words + j]
         const at = t * step.cin + j * 32
-        const index = o * len * 2 + (at >>> 5)
         const shift = at & 31
-        out[index] |= v << shift
-        if (shift > 0) out[index + 1] |= v >>> (32 - shift)
+        // bit `at` of the stream lies in u64 word at >> 6, u32 half (at >> 5) & 1
+        const lo = (base + (at >>> 6) * 4) * 2 + ((at >>> 5) & 1)
+        out[lo] |= v << shift
+        if (shift > 0) {
+          const next = at + 32
+          const hi = (base + (next >>> 6) * 4) * 2 + ((next >>> 5) & 1)
+          if (next < len * 64) out[hi] |= v >>> (32 - shift)
+        }
       }
     }
   }
+  return out
+}
+
+/**
+ * Re-lays float conv weights [kh][kw][C_in][C_out] as blocks of 8 output channels, [⌈C_out/8⌉][kh][kw][C_in][8]
+ * (channels past C_out 0), the layout conv_f32_blocked walks: one block's weights are contiguous.
+ */
+export function toConvBlocks(weight: Float32Array, step: { kernel: number; cin: number; cout: number }): Float32Array {
+  const rows = step.kernel * step.kernel * step.cin
+  const blocks = Math.ceil(step.cout / 8)
+  const out = new Float32Array(blocks * rows * 8)
+  for (let r = 0; r < rows; r++)
+    for (let o = 0; o < step.cout; o++) out[((o >>> 3) * rows + r) * 8 + (o & 7)] = weight[r * step.cout + o]
+  return out
+}
+
+/** A copy padded with zeros to a multiple of 8 values (the blocked conv reads its bias 8 lanes at a time). */
+function padTo8(values: Float32Array): Float32Array {
+  const out = new Float32Array(Math.ceil(values.length / 8) * 8)
+  out.set(values)
   return out
 }
 
@@ -240,7 +269,10 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
         } satisfies PreparedBin
       }
       case 'conv':
-        return { weight: this.upload(step.weight), bias: this.upload(step.bias) }
+        return {
+          weight: this.upload(toConvBlocks(step.weight, step)),
+          bias: this.upload(step.bias && padTo8(step.bias))
+        }
       case 'linear':
         return { weight: this.upload(step.weight), bias: this.upload(step.bias) }
       default:
@@ -277,8 +309,9 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
         const words = wordsFor(c)
         const sign = this.heap.alloc(pixels * words * 4)
         const mask = this.heap.alloc(pixels * words * 4)
-        const patchS = this.heap.alloc(p.len * 8)
-        const patchM = this.heap.alloc(p.len * 8)
+        // One output row of streams (+1 word of slack for the gather's last OR).
+        const patchS = this.heap.alloc((wo + 1) * p.len * 8)
+        const patchM = this.heap.alloc((wo + 1) * p.len * 8)
         try {
           const zeros = k.bn_sign_pack(x.ptr, pixels, c, words, p.mean, p.inv, p.gamma, p.beta, sign, mask)
           k.bin_conv(
@@ -316,7 +349,7 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
       }
       case 'conv': {
         const p = prepared as { weight: number; bias: number }
-        return k.conv_f32(
+        return k.conv_f32_blocked(
           x.ptr,
           n,
           h,
