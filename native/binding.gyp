@@ -10,13 +10,18 @@
         "src/elementwise.cc",
         "src/batchnorm.cc",
         "src/binary_block.cc",
-        "src/binarize.cc"
+        "src/binarize.cc",
+        "src/packed/binconv.cc",
+        "src/packed/float_ops.cc",
+        "src/packed/float_conv.cc",
+        "src/packed/session.cc",
+        "src/packed/napi_session.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-Wall", "-Wno-unused-parameter", "-Wno-maybe-uninitialized"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-ffp-contract=off", "-Wall", "-Wno-unused-parameter", "-Wno-maybe-uninitialized"],
       # -z nodelete: Node unloads an addon that only a worker thread loaded when that worker exits; OpenMP's pool
       # threads would then run unmapped code (segfault at exit). Keeping it loaded is what a process-wide runtime needs.
       "ldflags": ["-fopenmp", "-Wl,-z,nodelete"],

@@ -8,6 +8,10 @@
 
 #include "kernels.h"
 
+namespace bnas::packed {
+void registerPackedSession(Napi::Env env, Napi::Object exports);  // packed/napi_session.cc
+}
+
 namespace {
 
 using bnas::ConvGeometry;
@@ -497,6 +501,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  bnas::packed::registerPackedSession(env, exports);
   exports.Set("conv2dForward", Napi::Function::New(env, Conv2dForward));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter));

@@ -208,7 +208,7 @@ export function registerPredict(program: Command): void {
     })
 }
 
-interface InferFlags {
+export interface InferFlags {
   genotype?: string
   cells: string
   channels: string
@@ -228,7 +228,7 @@ function positive(text: string, flag: string): number {
 }
 
 /** A network for timing: the model given, or a genotype's network with seeded random weights and BN statistics. */
-async function benchModel(model: string | undefined, flags: InferFlags): Promise<PackedModel> {
+export async function benchModel(model: string | undefined, flags: InferFlags): Promise<PackedModel> {
   await initBackend('cpu')
   if (model) {
     if (model.endsWith('.bnpk')) return decodePacked(new Uint8Array(await readFile(model)), model)

@@ -121,6 +121,61 @@ export interface NativeAddon {
   /** OpenMP threads for oneDNN and the parallel kernels; returns the count now in use. */
   setThreads(threads: number): number
   info(): NativeAddonInfo
+  /**
+   * The packed 1-bit inference session (native/src/packed): a whole network planned by
+   * src/main/export/packed/runtime/native-plan.ts, weights copied in and re-laid once. Malformed plans throw.
+   */
+  packedSessionCreate(
+    instructions: PackedSessionInstruction[],
+    arenaPerImage: number,
+    inputRegion: number,
+    inputPerImage: number,
+    outputRegion: number,
+    outputPerImage: number
+  ): PackedSessionHandle
+  /** Runs off the JavaScript thread; runs of one session are serialised. */
+  packedSessionRun(session: PackedSessionHandle, input: Float32Array, batch: number, threads: number): Promise<Float32Array>
+  packedSessionRunSync(session: PackedSessionHandle, input: Float32Array, batch: number, threads: number): Float32Array
+  packedSessionRunSync(
+    session: PackedSessionHandle,
+    input: Float32Array,
+    batch: number,
+    threads: number,
+    profile: true
+  ): { logits: Float32Array; msByKind: Record<string, number> }
+  packedSessionInfo(session: PackedSessionHandle): PackedSessionInfo
+  /** 'avx512-vpopcntdq' | 'avx2-vpshufb' | 'scalar'; refuses a kernel this CPU cannot run. */
+  packedSessionSetKernel(session: PackedSessionHandle, kernel: string): void
+  packedSessionProbe(session: PackedSessionHandle, batch: number, threads: number): PackedSessionProbe
+}
+
+/** Opaque: the addon's session. */
+export type PackedSessionHandle = { readonly __packedSession: unique symbol }
+
+export interface PackedSessionInstruction {
+  kind: number
+  name: string
+  ints: Int32Array
+  /** Float32Array / Uint32Array parameters by name (mean, inv, gamma, beta, alpha, sign, mask, weight, bias). */
+}
+
+export interface PackedSessionInfo {
+  /** Weights as the kernels hold them (bit-packed binary weights, float parameters, oneDNN's reordered filters). */
+  weightBytes: number
+  /** Arena and scratch held now (sized by the largest batch run so far). */
+  workBytes: number
+  binaryKernel: string
+  bestBinaryKernel: string
+}
+
+export interface PackedSessionProbe {
+  /** The popcount kernel alone on each binary conv's shape (streams prebuilt). */
+  binary: Array<{ name: string; macs: number; macsPerSecond: number }>
+  /** oneDNN alone on each float conv's shape. */
+  float: Array<{ name: string; macs: number; macsPerSecond: number }>
+  /** The kernel on a shape without padding waste: the binary MAC rate this core reaches. */
+  peakBinaryMacsPerSecond: number
+  binaryKernel: string
 }
 
 export interface NativeAddonInfo {

@@ -1,7 +1,7 @@
 import { inferShapes, stepInputs, type ExportGraph } from '../../steps'
 import type { PackedModel } from '../format'
 import { referencePath } from './reference'
-import type { PackedBackend, PackedRuntimePath, Shape3 } from './types'
+import type { CompiledPackedModel, PackedBackend, PackedRuntimePath, Shape3 } from './types'
 
 const registry = new Map<string, PackedRuntimePath>([[referencePath.name, referencePath]])
 
@@ -61,20 +61,24 @@ async function choosePath(name?: string): Promise<PackedRuntimePath> {
 }
 
 /**
- * A loaded packed model on one path: run(images) gives logits. Buffers are allocated per run and freed after their
- * last use, so peak memory is the live set of the graph, not its sum.
+ * A loaded packed model on one path: run(images) gives logits. On an interpreted path (reference, wasm-simd, webgpu)
+ * buffers are allocated per run and freed after their last use, so peak memory is the live set of the graph, not its
+ * sum; a compiling path (native) runs the whole graph in one call with its own planned arena.
  */
 export class PackedSession {
   private readonly shapes: Map<string, Shape3>
-  private readonly prepared: unknown[]
+  private readonly prepared: unknown[] = []
   /** For each step, the values whose last use it is. */
-  private readonly releases: string[][]
+  private readonly releases: string[][] = []
 
   private constructor(
     readonly model: PackedModel,
-    readonly backend: PackedBackend
+    /** The interpreter's per-step backend; absent on a compiling path. */
+    readonly backend: PackedBackend | undefined,
+    private readonly compiled?: CompiledPackedModel
   ) {
     this.shapes = inferShapes(model as unknown as ExportGraph)
+    if (!backend) return
     this.prepared = model.steps.map((step) =>
       backend.prepare(step, {
         inputs: stepInputs(step as never).map((name) => this.shapes.get(name)!),
@@ -89,33 +93,37 @@ export class PackedSession {
 
   static async create(model: PackedModel, options: { path?: string } = {}): Promise<PackedSession> {
     const path = await choosePath(options.path)
+    if (path.compile) return new PackedSession(model, undefined, await path.compile(model))
     return new PackedSession(model, await path.createBackend())
   }
 
   get pathName(): string {
-    return this.backend.name
+    return this.compiled ? this.compiled.name : this.backend!.name
   }
 
   /** images: [N, H, W, C] normalised as the model was trained (meta.normalize); returns logits [N, classes]. */
   async run(images: Float32Array, batch: number): Promise<Float32Array> {
     const [h, w, c] = this.model.meta.inputShape
+    if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch must be a positive integer (got ${batch})`)
     if (images.length !== batch * h * w * c) {
       throw new Error(`expected ${batch}×${h}×${w}×${c} = ${batch * h * w * c} input values, got ${images.length}`)
     }
+    if (this.compiled) return this.compiled.run(images, batch)
+    const backend = this.backend!
     const size = (name: string): number => {
       const [a, b, ch] = this.shapes.get(name)!
       return batch * a * b * ch
     }
     const live = new Map<string, unknown>()
-    const input = this.backend.alloc(images.length)
-    this.backend.write(input, images)
+    const input = backend.alloc(images.length)
+    backend.write(input, images)
     live.set(this.model.input, input)
     try {
       this.model.steps.forEach((step, i) => {
         const names = stepInputs(step as never)
-        const out = this.backend.alloc(size(step.output))
+        const out = backend.alloc(size(step.output))
         live.set(step.output, out)
-        this.backend.execute(
+        backend.execute(
           step,
           this.prepared[i],
           names.map((name) => live.get(name)),
@@ -123,17 +131,18 @@ export class PackedSession {
           { batch, inputs: names.map((name) => this.shapes.get(name)!), output: this.shapes.get(step.output)! }
         )
         for (const name of this.releases[i]) {
-          this.backend.free(live.get(name))
+          backend.free(live.get(name))
           live.delete(name)
         }
       })
-      return await this.backend.read(live.get(this.model.output), size(this.model.output))
+      return await backend.read(live.get(this.model.output), size(this.model.output))
     } finally {
-      for (const buffer of live.values()) this.backend.free(buffer)
+      for (const buffer of live.values()) backend.free(buffer)
     }
   }
 
   dispose(): void {
-    this.backend.dispose()
+    this.compiled?.dispose()
+    this.backend?.dispose()
   }
 }

@@ -1,4 +1,4 @@
-import type { PackedStep } from '../format'
+import type { PackedModel, PackedStep } from '../format'
 
 /** [H, W, C] of one image. */
 export type Shape3 = [number, number, number]
@@ -30,6 +30,16 @@ export interface PackedBackend<B = unknown, P = unknown> {
   dispose(): void
 }
 
+/**
+ * A model compiled by a path that runs the whole network itself (the native session: one call per run, nothing back
+ * in JavaScript between layers). Such a path has `compile` and the interpreter's per-step backend is not used.
+ */
+export interface CompiledPackedModel {
+  readonly name: string
+  run(images: Float32Array, batch: number): Promise<Float32Array>
+  dispose(): void
+}
+
 export interface PackedRuntimePath {
   /** 'reference', 'wasm-simd', 'native', 'webgpu', ... */
   readonly name: string
@@ -38,6 +48,8 @@ export interface PackedRuntimePath {
   /** Whether this path can run here, and if not, why (shown to the user). */
   available(): Promise<PathAvailability>
   createBackend(): Promise<PackedBackend>
+  /** Whole-graph paths: compile once, then run(). Takes precedence over createBackend when present. */
+  compile?(model: PackedModel): Promise<CompiledPackedModel>
 }
 
 /**

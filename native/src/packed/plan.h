@@ -1,0 +1,169 @@
+// The packed 1-bit inference session: a whole exported network (.bnpk) run in C++ from one call. The TypeScript side
+// (src/main/export/packed/runtime/native-plan.ts) lowers the model's steps to the instructions below: it fuses what
+// can be fused (concat by placement, node adds into the second binary conv's output, conv + ReLU) and assigns every
+// tensor a region of one arena. This side keeps the weights in the layout its kernels want (binary weights bit-packed
+// once at load), and runs the instructions over that arena; nothing goes back to JavaScript between layers.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace bnas::packed {
+
+// A float tensor [N][H][W][C] inside the arena: element (pixel p, channel c) of a batch of n images is at
+// arena[n * region + p * stride + offset + c]. region is per image, so a batch of n needs n times the plan's arena.
+struct View {
+  int64_t region = 0;
+  int stride = 0;
+  int offset = 0;
+};
+
+struct Bn {
+  // Per channel; gamma and beta are empty for a BN without affine parameters. inv = 1/√(var + eps) as float32.
+  std::vector<float> mean, inv, gamma, beta;
+};
+
+enum class Kind : int {
+  Bn = 0,
+  BinConv = 1,
+  Conv = 2,
+  Relu = 3,
+  MaxPool = 4,
+  AvgPool = 5,
+  Zero = 6,
+  Add = 7,
+  Copy = 8,
+  Gap = 9,
+  Linear = 10,
+};
+
+struct Geometry {
+  int h = 0, w = 0, cin = 0;     // input image
+  int ho = 0, wo = 0, cout = 0;  // output image
+  int k = 1, stride = 1, pad = 0, dilation = 1;
+};
+
+class BinConvLayer;
+class FloatConvLayer;
+
+struct Instruction {
+  Kind kind;
+  std::string name;
+  View in, in2, out;
+  Geometry g;
+  bool accumulate = false;  // binconv: out += result (the node's add, fused)
+  bool relu = false;        // conv: ReLU fused
+  Bn bn;
+  std::vector<float> weight, bias;  // linear: [fin][fout]
+  std::shared_ptr<BinConvLayer> binconv;
+  std::shared_ptr<FloatConvLayer> conv;
+};
+
+// Which binary conv kernel runs: chosen at run time from the CPU (never at build time), overridable for tests.
+enum class BinaryIsa : int { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+BinaryIsa bestBinaryIsa();
+const char* isaName(BinaryIsa isa);
+
+struct RunStats {
+  // CPU time of the calling thread per instruction kind (ns), filled when profiling; CPU time, not wall time, so a
+  // profile taken on a busy machine still says where the work goes. With threads > 1 only the caller's share counts.
+  std::vector<int64_t> nsByKind = std::vector<int64_t>(11, 0);
+  // The binary convs' phases: BN → sign → pack, tap-major streams, popcount dot + epilogue.
+  int64_t packNs = 0, streamsNs = 0, dotNs = 0;
+};
+
+int64_t threadCpuNs();
+
+class Session {
+ public:
+  Session(std::vector<Instruction> instructions, int64_t arenaPerImage, View input, int64_t inputPerImage, View output,
+          int64_t outputPerImage);
+  ~Session();
+  // Runs a batch: input [n][H][W][C] normalised, output the logits [n][classes]. Runs are serialised per session.
+  void run(const float* input, int n, float* output, int threads, RunStats* stats = nullptr);
+  int64_t weightBytes() const;
+  // Bytes of arena and scratch the last run held (grows with the largest batch run).
+  int64_t workBytes() const;
+  int64_t outputPerImage() const { return outputPerImage_; }
+  int64_t inputPerImage() const { return inputPerImage_; }
+  void setIsa(BinaryIsa isa) { isa_ = isa; }
+  BinaryIsa isa() const { return isa_; }
+  const std::vector<Instruction>& instructions() const { return instructions_; }
+
+ private:
+  std::vector<Instruction> instructions_;
+  int64_t arenaPerImage_, inputPerImage_, outputPerImage_;
+  View input_, output_;
+  BinaryIsa isa_;
+  std::mutex mutex_;
+  std::vector<float, std::allocator<float>> arena_;
+  std::vector<uint64_t> scratch_;
+};
+
+// ---- kernels (binconv.cc, float_ops.cc, float_conv.cc) ----
+
+// A binary conv with its weights re-laid once for the kernels: output channels in groups of 8, each group's weights
+// as tap-major bit streams [kq][8] (bit t·cin + c of a stream is channel c of tap t), so one 512-bit load holds one
+// stream word for 8 output channels.
+class BinConvLayer {
+ public:
+  BinConvLayer(const Geometry& g, const Bn& bn, const float* alpha, const uint32_t* sign, const uint32_t* mask);
+  // Scratch words the layer needs for a batch of n images and `threads` threads.
+  int64_t scratchWords(int n, int threads) const;
+  void run(const float* x, int xStride, float* y, int yStride, bool accumulate, int n, uint64_t* scratch,
+           int threads, BinaryIsa isa, RunStats* stats = nullptr) const;
+  int64_t weightBytes() const;
+  // The popcount kernel alone on this layer's shape (streams built once, L1/L2-resident): binary MACs per second.
+  double probeMacsPerSecond(BinaryIsa isa, int reps) const;
+
+  const Geometry g;
+
+ private:
+  void pack(const float* x, int xStride, int64_t pixels, uint64_t* sign, uint64_t* mask, int32_t* count,
+            int threads, BinaryIsa isa) const;
+  void rowStreams(const uint64_t* sign, const uint64_t* mask, const int32_t* count, int64_t planeStride, int n, int oy,
+                  uint64_t* s, uint64_t* m, int32_t* valid) const;
+  int64_t rowWords() const;
+  Bn bn_;
+  std::vector<float> alpha_;  // padded to groups·8 with zeros
+  int wq_, kbits_, kq_, kqs_, groups_;
+  bool oneByOne_;
+  std::vector<uint64_t> wsign_;  // [groups][kq][8]
+  std::vector<uint64_t> wmask_;  // same layout; empty unless some binary weight is exactly 0
+};
+
+// popcount-dot kernels over prepared streams: acc[p][o] for P pixels and the layer's groups, written out as
+// y = ReLU(α·(valid − 2·acc)) (+ y when accumulating).
+void binaryRow(BinaryIsa isa, const uint64_t* s, const uint64_t* m, int sStride, const int32_t* valid, int pixels,
+               const uint64_t* w, const uint64_t* wmask, int kq, int groups, const float* alpha, int cout, float* y,
+               int yStride, bool accumulate);
+
+void bnForward(const float* x, int xStride, float* y, int yStride, int64_t pixels, int c, const Bn& bn);
+void relu(const float* x, int xStride, float* y, int yStride, int64_t pixels, int c);
+void add(const float* a, int aStride, const float* b, int bStride, float* y, int yStride, int64_t pixels, int c);
+void copy(const float* x, int xStride, float* y, int yStride, int64_t pixels, int c);
+void zero(float* y, int yStride, int64_t pixels, int c);
+void pool3x3(bool max, const float* x, int xStride, float* y, int yStride, int n, const Geometry& g);
+void globalAvgPool(const float* x, int xStride, float* y, int yStride, int n, int hw, int c);
+void linear(const float* x, int xStride, float* y, int yStride, int n, int fin, int fout, const float* w,
+            const float* b);
+
+// A float conv on oneDNN with its weights reordered once per batch size (dense NHWC in and out).
+class FloatConvLayer {
+ public:
+  FloatConvLayer(const Geometry& g, const float* weight, const float* bias, bool relu);
+  ~FloatConvLayer();
+  void run(const float* x, float* y, int n, int threads);
+  int64_t weightBytes() const;
+  // oneDNN alone on this shape: float MACs per second (best of reps).
+  double probeMacsPerSecond(int n, int threads, int reps);
+  const Geometry g;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bnas::packed
