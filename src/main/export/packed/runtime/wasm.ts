@@ -1,4 +1,4 @@
-import { wordsFor } from '../bits'
+import { popcount32, wordsFor } from '../bits'
 import type { PackedStep } from '../format'
 import { PACKED_WASM_BASE64 } from './packed-wasm'
 import { bnInverse } from './reference'
@@ -33,7 +33,7 @@ interface Kernels {
     mask: number
   ): number
   // prettier-ignore
-  bin_conv(sign: number, mask: number, n: number, h: number, w: number, words: number, cin: number, k: number, stride: number, pad: number, dil: number, ho: number, wo: number, wsign: number, wmask: number, cout: number, len: number, alpha: number, y: number, ps: number, pm: number, dense: number): void
+  bin_conv(sign: number, mask: number, n: number, h: number, w: number, words: number, cin: number, k: number, stride: number, pad: number, dil: number, ho: number, wo: number, wsign: number, wmask: number, wsum: number, cout: number, len: number, alpha: number, y: number, ps: number, pm: number, corr: number, dense: number): void
   conv_f32(...args: number[]): void
   conv_f32_blocked(...args: number[]): void
   relu_f32(x: number, y: number, len: number): void
@@ -143,6 +143,8 @@ interface PreparedBn {
 interface PreparedBin extends PreparedBn {
   wsign: number
   wmask: number
+  /** [taps][⌈C_out/4⌉·4] i32: what the one-plane dot counts for an out-of-image tap (see kernels.c). */
+  wsum: number
   alpha: number
   /** 64-bit words of one tap-major bit stream (taps × C_in bits). */
   len: number
@@ -183,6 +185,25 @@ export function toStreams(bits: Uint32Array, step: { kernel: number; cin: number
     }
   }
   return out
+}
+
+/**
+ * For each tap t and output channel o, C_in − 2·popcount(sign bits of (o, t)): the dot of the weights of that tap with
+ * all +1, which the one-plane formula counts for a tap whose bits are 0. [taps][⌈C_out/4⌉·4] int32 (as u32 words).
+ */
+export function tapSums(bits: Uint32Array, step: { kernel: number; cin: number; cout: number }): Uint32Array {
+  const taps = step.kernel * step.kernel
+  const words = wordsFor(step.cin)
+  const cout4 = Math.ceil(step.cout / 4) * 4
+  const out = new Int32Array(taps * cout4)
+  for (let o = 0; o < step.cout; o++) {
+    for (let t = 0; t < taps; t++) {
+      let ones = 0
+      for (let j = 0; j < words; j++) ones += popcount32(bits[(o * taps + t) * words + j])
+      out[t * cout4 + o] = step.cin - 2 * ones
+    }
+  }
+  return new Uint32Array(out.buffer)
 }
 
 /**
@@ -264,6 +285,7 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
           ...this.prepareBn(step.bn),
           wsign: this.upload(toStreams(step.sign, step)),
           wmask: this.upload(step.mask && toStreams(step.mask, step)),
+          wsum: this.upload(tapSums(step.sign, step)),
           alpha: this.upload(step.alpha),
           len
         } satisfies PreparedBin
@@ -309,9 +331,10 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
         const words = wordsFor(c)
         const sign = this.heap.alloc(pixels * words * 4)
         const mask = this.heap.alloc(pixels * words * 4)
-        // One output row of streams (+1 word of slack for the gather's last OR).
-        const patchS = this.heap.alloc((wo + 1) * p.len * 8)
-        const patchM = this.heap.alloc((wo + 1) * p.len * 8)
+        // One output row of streams.
+        const patchS = this.heap.alloc(wo * p.len * 8)
+        const patchM = this.heap.alloc(wo * p.len * 8)
+        const corr = this.heap.alloc(wo * Math.ceil(co / 4) * 4 * 4)
         try {
           const zeros = k.bn_sign_pack(x.ptr, pixels, c, words, p.mean, p.inv, p.gamma, p.beta, sign, mask)
           k.bin_conv(
@@ -330,16 +353,18 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
             wo,
             p.wsign,
             p.wmask,
+            p.wsum,
             co,
             p.len,
             p.alpha,
             y.ptr,
             patchS,
             patchM,
+            corr,
             zeros === 0 ? 1 : 0
           )
         } finally {
-          for (const ptr of [sign, mask, patchS, patchM]) this.heap.release(ptr)
+          for (const ptr of [sign, mask, patchS, patchM, corr]) this.heap.release(ptr)
         }
         return
       }
