@@ -12,6 +12,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -144,6 +146,63 @@ void packAvx512(const float* x, int xStride, int64_t pixels, int cin, int wq, co
   }
 }
 
+// The same planes from the per-channel thresholds: one xor and two compares per 16 channels.
+void packThresholdAvx512(const float* x, int xStride, int64_t pixels, int cin, int wq, const float* lo,
+                         const float* hi, const uint32_t* flip, uint64_t* sign, uint64_t* mask, int64_t planeStride,
+                         int32_t* count) {
+  for (int64_t p = 0; p < pixels; ++p) {
+    const float* xp = x + p * xStride;
+    int nonzero = 0;
+    for (int j = 0; j < wq; ++j) {
+      uint64_t sw = 0, mw = 0;
+      for (int c = 64 * j; c < std::min(cin, 64 * j + 64); c += 16) {
+        const __mmask16 live = cin - c >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cin - c)) - 1);
+        const __m512 v = _mm512_castsi512_ps(_mm512_xor_si512(
+            _mm512_castps_si512(_mm512_maskz_loadu_ps(live, xp + c)), _mm512_loadu_si512(flip + c)));
+        const __mmask16 neg = _mm512_mask_cmp_ps_mask(live, v, _mm512_loadu_ps(lo + c), _CMP_LT_OQ);
+        const __mmask16 pos = _mm512_mask_cmp_ps_mask(live, v, _mm512_loadu_ps(hi + c), _CMP_GE_OQ);
+        sw |= uint64_t(neg) << (c & 63);
+        mw |= uint64_t(neg | pos) << (c & 63);
+      }
+      sign[j * planeStride + p] = sw;
+      mask[j * planeStride + p] = mw;
+      nonzero += int(_mm_popcnt_u64(mw));
+    }
+    count[p] = nonzero;
+  }
+}
+
+// C ≤ 64 (one word a pixel), the common case of a cell's ops: CH chunks of 16 unrolled, thresholds kept in registers.
+template <int CH>
+void packSmallAvx512(const float* x, int xStride, int64_t pixels, int cin, const float* lo, const float* hi,
+                     const uint32_t* flip, uint64_t* sign, uint64_t* mask, int32_t* count) {
+  __m512 vlo[CH], vhi[CH];
+  __m512i vflip[CH];
+  __mmask16 live[CH];
+  for (int k = 0; k < CH; ++k) {
+    const int c = 16 * k;
+    live[k] = cin - c >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cin - c)) - 1);
+    vlo[k] = _mm512_loadu_ps(lo + c);
+    vhi[k] = _mm512_loadu_ps(hi + c);
+    vflip[k] = _mm512_loadu_si512(flip + c);
+  }
+  for (int64_t p = 0; p < pixels; ++p) {
+    const float* xp = x + p * xStride;
+    uint64_t sw = 0, mw = 0;
+    for (int k = 0; k < CH; ++k) {
+      const __m512 v = _mm512_castsi512_ps(
+          _mm512_xor_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(live[k], xp + 16 * k)), vflip[k]));
+      const __mmask16 neg = _mm512_mask_cmp_ps_mask(live[k], v, vlo[k], _CMP_LT_OQ);
+      const __mmask16 pos = _mm512_mask_cmp_ps_mask(live[k], v, vhi[k], _CMP_GE_OQ);
+      sw |= uint64_t(neg) << (16 * k);
+      mw |= uint64_t(neg | pos) << (16 * k);
+    }
+    sign[p] = sw;
+    mask[p] = mw;
+    count[p] = int32_t(_mm_popcnt_u64(mw));
+  }
+}
+
 // P pixels × G groups of 8 output channels: P·G accumulators stay in registers over the whole stream.
 template <int P, int G>
 inline void blockAvx512(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, const uint64_t* w,
@@ -180,16 +239,22 @@ inline void blockAvx512(const uint64_t* s, const uint64_t* m, int qStride, const
   }
 }
 
+// Output channel groups in blocks of at most 5 (P·G ≤ 20 accumulators, the rest of the 32 registers for weights and
+// broadcasts), sized evenly: 5 groups (36 channels) run as one block, 9 as 5 + 4, 18 as 5 + 5 + 4 + 4.
 template <int P>
 inline void groupsAvx512(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, const uint64_t* w,
                          int kq, int groups, const float* alpha, int cout, float* y, int yStride, bool accumulate) {
-  int g = 0;
-  for (; g + 4 <= groups; g += 4) blockAvx512<P, 4>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate);
-  switch (groups - g) {
-    case 3: blockAvx512<P, 3>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
-    case 2: blockAvx512<P, 2>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
-    case 1: blockAvx512<P, 1>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
-    default: break;
+  const int blocks = (groups + 4) / 5;
+  for (int b = 0, g = 0; b < blocks; ++b) {
+    const int size = (groups - g) / (blocks - b) + ((groups - g) % (blocks - b) ? 1 : 0);
+    switch (size) {
+      case 5: blockAvx512<P, 5>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
+      case 4: blockAvx512<P, 4>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
+      case 3: blockAvx512<P, 3>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
+      case 2: blockAvx512<P, 2>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
+      default: blockAvx512<P, 1>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
+    }
+    g += size;
   }
 }
 
@@ -353,7 +418,75 @@ std::vector<float> padded(const std::vector<float>& v, size_t n) {
   std::copy(v.begin(), v.end(), out.begin());
   return out;
 }
+uint32_t bitsOf(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, 4);
+  return b;
+}
+float floatOf(uint32_t b) {
+  float v;
+  std::memcpy(&v, &b, 4);
+  return v;
+}
+// Floats in order as integers: −inf … −0, +0 … +inf map to increasing keys (NaNs fall outside that range).
+int64_t keyOf(float v) {
+  const uint32_t b = bitsOf(v);
+  return (b >> 31) ? -int64_t(b & 0x7fffffffu) - 1 : int64_t(b);
+}
+float floatOfKey(int64_t k) { return k < 0 ? floatOf(uint32_t(-(k + 1)) | 0x80000000u) : floatOf(uint32_t(k)); }
+
+// The smallest float x in [−inf, +inf] with pred(x), for a pred that is false then true along the float order.
+template <typename Pred>
+float firstTrue(Pred pred) {
+  int64_t lo = keyOf(-std::numeric_limits<float>::infinity()), hi = keyOf(std::numeric_limits<float>::infinity());
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (pred(floatOfKey(mid))) hi = mid;
+    else lo = mid + 1;
+  }
+  return floatOfKey(lo);
+}
 }  // namespace
+
+// BN in float32 is ((x − μ)·inv)·γ + β, each op rounded: every step is monotone in x, so the whole is non-decreasing
+// when γ > 0 (or absent) and non-increasing when γ < 0. Then sign(BN(x)) is two compares of x against per-channel
+// thresholds found once by bisection over the floats, exactly: neg ⟺ x < lo, pos ⟺ x ≥ hi (x negated when γ < 0).
+// Where that cannot hold (γ = 0, a non-finite parameter) the layer keeps the arithmetic.
+static bool thresholds(const Bn& bn, int cin, std::vector<float>& lo, std::vector<float>& hi,
+                       std::vector<uint32_t>& flip) {
+  const size_t cpad = size_t((cin + 15) / 16 * 16);
+  lo.assign(cpad, 0.0f);
+  hi.assign(cpad, 0.0f);
+  flip.assign(cpad, 0u);
+  for (int c = 0; c < cin; ++c) {
+    const float mean = bn.mean[c], inv = bn.inv[c];
+    const bool hasGamma = !bn.gamma.empty(), hasBeta = !bn.beta.empty();
+    const float gamma = hasGamma ? bn.gamma[c] : 1.0f, beta = hasBeta ? bn.beta[c] : 0.0f;
+    if (!std::isfinite(mean) || !std::isfinite(inv) || !(inv > 0) || !std::isfinite(gamma) || !std::isfinite(beta) ||
+        gamma == 0)
+      return false;
+    const bool negate = gamma < 0;
+    auto f = [&](float x) {
+      if (negate) x = -x;
+      float v = (x - mean) * inv;
+      if (hasGamma) v = v * gamma;
+      if (hasBeta) v = v + beta;
+      return v;
+    };
+    // At ±inf f is ±inf (or NaN where x − μ overflows: not reached, x is ±inf only at the ends), so both exist.
+    lo[c] = firstTrue([&](float x) { return f(x) >= 0; });
+    hi[c] = firstTrue([&](float x) { return f(x) > 0; });
+    flip[c] = negate ? 0x80000000u : 0u;
+    // Check the claim on the neighbours of each threshold (cheap, and a wrong threshold would be silent).
+    for (float t : {lo[c], hi[c]}) {
+      for (float x : {std::nextafter(t, -INFINITY), t, std::nextafter(t, INFINITY)}) {
+        const float v = f(x);
+        if ((v < 0) != (x < lo[c]) || (v > 0) != (x >= hi[c])) return false;
+      }
+    }
+  }
+  return true;
+}
 
 BinConvLayer::BinConvLayer(const Geometry& geometry, const Bn& bn, const float* alpha, const uint32_t* sign,
                            const uint32_t* mask)
@@ -363,6 +496,7 @@ BinConvLayer::BinConvLayer(const Geometry& geometry, const Bn& bn, const float* 
   // BN vectors padded to a multiple of 16 so the vector loops load whole registers.
   const size_t cpad = size_t((g.cin + 15) / 16 * 16);
   bn_ = {padded(bn.mean, cpad), padded(bn.inv, cpad), padded(bn.gamma, cpad), padded(bn.beta, cpad)};
+  if (!thresholds(bn_, g.cin, lo_, hi_, flip_)) lo_.clear(), hi_.clear(), flip_.clear();
   wq_ = wordsOf(g.cin);
   kbits_ = g.k * g.k * g.cin;
   oneByOne_ = g.k == 1 && g.stride == 1 && g.pad == 0;
@@ -423,6 +557,20 @@ void BinConvLayer::pack(const float* x, int xStride, int64_t pixels, uint64_t* s
   auto packRange = [&](int64_t p0, int64_t p1) {
     const float* xs = x + p0 * xStride;
 #if defined(__x86_64__)
+    if (isa == BinaryIsa::Avx512 && !lo_.empty() && wq_ == 1) {
+      const float* lo = lo_.data();
+      const float* hi = hi_.data();
+      const uint32_t* fl = flip_.data();
+      switch ((g.cin + 15) / 16) {
+        case 1: return packSmallAvx512<1>(xs, xStride, p1 - p0, g.cin, lo, hi, fl, sign + p0, mask + p0, count + p0);
+        case 2: return packSmallAvx512<2>(xs, xStride, p1 - p0, g.cin, lo, hi, fl, sign + p0, mask + p0, count + p0);
+        case 3: return packSmallAvx512<3>(xs, xStride, p1 - p0, g.cin, lo, hi, fl, sign + p0, mask + p0, count + p0);
+        default: return packSmallAvx512<4>(xs, xStride, p1 - p0, g.cin, lo, hi, fl, sign + p0, mask + p0, count + p0);
+      }
+    }
+    if (isa == BinaryIsa::Avx512 && !lo_.empty())
+      return packThresholdAvx512(xs, xStride, p1 - p0, g.cin, wq_, lo_.data(), hi_.data(), flip_.data(), sign + p0,
+                                 mask + p0, pixels, count + p0);
     if (isa == BinaryIsa::Avx512)
       return packAvx512(xs, xStride, p1 - p0, g.cin, wq_, bn_, sign + p0, mask + p0, pixels, count + p0);
     if (isa == BinaryIsa::Avx2)

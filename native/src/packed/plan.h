@@ -127,6 +127,10 @@ class BinConvLayer {
                   uint64_t* s, uint64_t* m, int32_t* valid) const;
   int64_t rowWords() const;
   Bn bn_;
+  // sign(BN(x)) as two compares per channel (see thresholds() in binconv.cc): neg ⟺ (x ^ flip) < lo,
+  // nonzero ⟺ neg or (x ^ flip) ≥ hi. Empty where some channel's BN is not strictly monotone (γ = 0, non-finite).
+  std::vector<float> lo_, hi_;
+  std::vector<uint32_t> flip_;
   std::vector<float> alpha_;  // padded to groups·8 with zeros
   int wq_, kbits_, kq_, kqs_, groups_;
   bool oneByOne_;
