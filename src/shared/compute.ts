@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import type { EngineStatus } from './contract/operations'
 
 /**
@@ -21,3 +22,18 @@ export function computeHeadline(status: EngineStatus): string {
   if (/no (Vulkan|Metal|Direct3D 12).*adapter/i.test(reason)) return `no GPU adapter, so ${cpu}`
   return `WebGPU is unavailable here, so ${cpu}`
 }
+
+/** One compute backend as `bnas backends` and the Start page show it (describeBackends in the engine). */
+export const backendDescriptionSchema = z.object({
+  name: z.string(),
+  description: z.string(),
+  available: z.boolean(),
+  reason: z.string().optional(),
+  /** What was found here (for webgpu: the adapter). */
+  found: z.string().optional(),
+  /** Why 'auto' passes it over although it runs. */
+  notAuto: z.string().optional(),
+  /** What to do to use it. */
+  advice: z.string().optional()
+})
+export type BackendInfo = z.infer<typeof backendDescriptionSchema>

@@ -81,7 +81,7 @@ describe('BNAS Studio in Chromium against the real engine', () => {
     await page.locator('[data-test=dataset-inspect]').click()
     await expect.poll(() => text('[data-test=dataset-shape]'), { timeout: 60_000 }).toBe('16 × 16 × 1')
     expect(await text('[data-test=dataset-train-count]')).toBe('128')
-    expect(await page.locator('[data-test=dataset-samples] img').count()).toBe(4) // one per class
+    expect(await page.locator('[data-test=dataset-samples] img').count()).toBe(24) // six per class
     expect(await page.locator('[data-test=dataset-histogram] canvas').count()).toBeGreaterThan(0)
     expect(await page.locator('[data-test=dataset-error]').count()).toBe(0)
     await shot('datasets-summary')

@@ -30,6 +30,11 @@ export function defaultRunsRoot(): string {
   return process.env.BNAS_RUNS_DIR ?? join(homedir(), '.bnas-studio', 'runs')
 }
 
+/** Where the app looks for datasets and puts the ones it downloads. */
+export function defaultDatasetsRoot(): string {
+  return process.env.BNAS_DATASETS_DIR ?? join(homedir(), '.bnas-studio', 'datasets')
+}
+
 /** What both the Electron main process and browser mode host: the engine worker, the event hub, the handlers. */
 export function createAppCore(options: AppCoreOptions): AppCore {
   const runsRoot = options.runsRoot ?? defaultRunsRoot()
@@ -42,6 +47,8 @@ export function createAppCore(options: AppCoreOptions): AppCore {
       mode: options.mode,
       modeReason: options.modeReason,
       runsRoot,
+      datasetsRoot: defaultDatasetsRoot(),
+      publish: (type, payload) => events.publish(SYSTEM_RUN_ID, type, payload),
       desktop: options.desktop
     })
   )

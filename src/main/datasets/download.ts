@@ -198,6 +198,8 @@ export interface CifarDownloadOptions extends DownloadOptions {
   /** Another source of the same archive (a mirror, or a test server), with its MD5. */
   url?: string
   md5?: string
+  /** Told when the work moves on from downloading: checking a kept archive's MD5, then extracting it. */
+  onStage?: (stage: 'checking' | 'extracting') => void
 }
 
 /**
@@ -225,12 +227,14 @@ export async function downloadCifar(
   makeFolder(root)
   const tarball = join(root, archive.fileName)
   const md5 = options.md5 ?? archive.md5
+  if (isFile(tarball)) options.onStage?.('checking')
   if (!(isFile(tarball) && (await md5File(tarball)) === md5)) {
     rmSync(tarball, { force: true })
     const offlineHint = `${kind}:/path/to/${archive.folder}`
     await downloadFile(options.url ?? archive.url, tarball, md5, { offlineHint, ...options })
   }
   makeFolder(folder)
+  options.onStage?.('extracting')
   // Keep only the expected files of the expected folder, by name.
   await extractTarGz(tarball, folder, (member) => {
     const name = posix.basename(member)

@@ -25,7 +25,7 @@ export const FASHION_MNIST_CLASSES = [
 type Part = 'train-images' | 'train-labels' | 't10k-images' | 't10k-labels'
 
 /** The official names use a dash (train-images-idx3-ubyte); some mirrors a dot; either may be gzipped. */
-function findPart(folder: string, part: Part): string {
+export function findPart(folder: string, part: Part): string {
   const idx = part.endsWith('images') ? 'idx3-ubyte' : 'idx1-ubyte'
   const names = [`${part}-${idx}`, `${part}.${idx}`].flatMap((n) => [n, `${n}.gz`])
   for (const name of names) {

@@ -8,6 +8,7 @@ import { RunIndex } from '../runs/run-index'
 import { exportRun } from '../export'
 import { join } from 'node:path'
 import { estimateSearch } from './search-estimate'
+import { describeBackends } from '../engine/backend'
 
 /** The operations the engine worker answers; the rest (app info, genotype text) are answered by the main thread. */
 export const ENGINE_OPERATIONS = [
@@ -20,7 +21,8 @@ export const ENGINE_OPERATIONS = [
   'runs.resume',
   'jobs.control',
   'export.run',
-  'search.estimate'
+  'search.estimate',
+  'backends.describe'
 ] as const
 export type EngineOperation = (typeof ENGINE_OPERATIONS)[number]
 
@@ -57,8 +59,13 @@ export class EngineService {
 
   async handle<K extends EngineOperation>(op: K, payload: RequestOf<K>): Promise<ReplyOf<K>> {
     const handlers: { [Op in EngineOperation]: (request: RequestOf<Op>) => Promise<ReplyOf<Op>> } = {
-      'datasets.inspect': async ({ spec, samples }) =>
-        summarizeDataset(loadDataset(spec), samples === undefined ? {} : { maxSamples: samples }),
+      'datasets.inspect': async ({ spec, samples, perClass }) =>
+        summarizeDataset(loadDataset(spec), {
+          ...(samples === undefined ? {} : { maxSamples: samples }),
+          ...(perClass === undefined ? {} : { samplesPerClass: perClass })
+        }),
+      // Here, where the engine's backend was started: what is loaded is known, and nothing loads twice.
+      'backends.describe': async () => describeBackends(),
       'runs.list': async () => this.runs.list(this.activeIds()),
       'runs.get': async ({ runId }) => this.runs.detail(runId, this.activeIds()),
       'runs.delete': async ({ runId }) => {

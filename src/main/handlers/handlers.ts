@@ -1,4 +1,7 @@
-import type { AppInfo, ReplyOf } from '../../shared/contract'
+import type { AppInfo, EventPayloadOf, EventType, ReplyOf } from '../../shared/contract'
+import { findDatasets, recommendedDataset } from '../datasets/found'
+import { DownloadManager } from '../datasets/download-manager'
+import { firstRunBudget, firstRunPlan } from '../first-run/plan'
 import { formatGenotypeJson, formatGenotypePython, parseGenotype, PUBLISHED_GENOTYPES } from '../../shared/genotype'
 import { ENGINE_OPERATIONS, type EngineOperation } from '../engine-host/engine-service'
 import type { EngineHost } from '../engine-host/engine-host'
@@ -17,6 +20,10 @@ export interface HandlerContext {
   mode: AppInfo['mode']
   modeReason?: string
   runsRoot: string
+  /** Where datasets are looked for and downloaded to (BNAS_DATASETS_DIR, else ~/.bnas-studio/datasets). */
+  datasetsRoot: string
+  /** App-wide events (run id 'system'): dataset downloads. */
+  publish: <T extends EventType>(type: T, payload: EventPayloadOf<T>) => void
   desktop?: DesktopServices
 }
 
@@ -31,6 +38,10 @@ export function createHandlers(context: HandlerContext): HandlerTable {
       (request: unknown) => context.engine.request(op, request) as Promise<ReplyOf<typeof op>>
     ])
   ) as { [K in EngineOperation]: Handler<K> }
+  const downloads = new DownloadManager({
+    root: context.datasetsRoot,
+    report: (state) => context.publish('dataset.download', state)
+  })
   return {
     ...forward,
     'app.info': () => ({
@@ -54,6 +65,17 @@ export function createHandlers(context: HandlerContext): HandlerTable {
       desktopOf(context).showFolder(new RunIndex(context.runsRoot).pathOf(runId))
       return { runId }
     },
+    'datasets.found': () => {
+      const datasets = findDatasets(context.datasetsRoot)
+      return {
+        root: context.datasetsRoot,
+        recommended: recommendedDataset(datasets).spec!,
+        datasets,
+        downloads: downloads.list()
+      }
+    },
+    'datasets.download': ({ kind }) => downloads.start(kind),
+    'firstRun.plan': () => firstRunPlan(recommendedDataset(findDatasets(context.datasetsRoot)), firstRunBudget()),
     'genotypes.parse': ({ text }) => {
       const genotype = parseGenotype(text)
       return { json: formatGenotypeJson(genotype), python: formatGenotypePython(genotype) }

@@ -3,6 +3,8 @@ import { createRouter, createWebHashHistory, type RouteRecordRaw } from 'vue-rou
 // Hash history: the same URLs work from Electron's file:// page and from the browser-mode server,
 // which serves files only and has no fallback route.
 export const pages = [
+  // Where a newcomer lands: the first-run path and the compute backends.
+  { path: '/start', name: 'start', title: 'Start', icon: '★', component: () => import('./views/StartView.vue') },
   {
     path: '/datasets',
     name: 'datasets',
@@ -24,7 +26,7 @@ export const pages = [
 ] as const
 
 const routes: RouteRecordRaw[] = [
-  { path: '/', redirect: '/datasets' },
+  { path: '/', redirect: '/start' },
   ...pages.map(({ path, name, title, component }) => ({ path, name, component, meta: { title } })),
   // A run's monitor (search or training): reached from Runs, or right after launching.
   { path: '/runs/:runId', name: 'monitor', component: () => import('./views/MonitorView.vue'), meta: { title: 'Run' } }

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { epochRecordSchema, jobStatusEventSchema, progressRecordSchema } from '../jobs'
+import { datasetDownloadSchema } from '../datasets-found'
 import { engineStatusSchema } from './operations'
 
 /**
@@ -16,7 +17,9 @@ export const eventPayloads = {
   'job.progress': progressRecordSchema,
   /** A job's end-of-epoch record: curves, α, genotype. */
   'job.epoch': epochRecordSchema,
-  'job.status': jobStatusEventSchema
+  'job.status': jobStatusEventSchema,
+  /** A dataset download's progress and end (run id 'system'). */
+  'dataset.download': datasetDownloadSchema
 } as const
 
 export type EventType = keyof typeof eventPayloads

@@ -1,6 +1,9 @@
 import { z } from 'zod'
 import { datasetSpecStringSchema, datasetSummarySchema } from '../datasets'
 import { runDetailSchema, runIdSchema, runSummarySchema, searchConfigSchema, trainConfigSchema } from '../jobs'
+import { backendDescriptionSchema } from '../compute'
+import { DOWNLOADABLE, datasetDownloadSchema, datasetsFoundSchema } from '../datasets-found'
+import { firstRunPlanSchema } from '../first-run'
 
 /**
  * Every operation the renderer can ask of the engine side: its name, request schema and reply schema.
@@ -58,9 +61,25 @@ export const operations = {
     reply: z.object({ json: z.string(), python: z.string() })
   },
   'datasets.inspect': {
-    request: z.object({ spec: datasetSpecStringSchema, samples: z.number().int().min(0).max(100).optional() }).strict(),
+    request: z
+      .object({
+        spec: datasetSpecStringSchema,
+        /** At most this many sample images in all. */
+        samples: z.number().int().min(0).max(100).optional(),
+        /** Sample images per class (default 1). */
+        perClass: z.number().int().min(1).max(20).optional()
+      })
+      .strict(),
     reply: datasetSummarySchema
   },
+  /** The datasets found on this machine, the one to start from, how to get the others, downloads under way. */
+  'datasets.found': { request: empty, reply: datasetsFoundSchema },
+  /** Starts downloading CIFAR into the app's datasets folder; progress comes as 'dataset.download' events. */
+  'datasets.download': { request: z.object({ kind: z.enum(DOWNLOADABLE) }).strict(), reply: datasetDownloadSchema },
+  /** Every compute backend, fastest first: whether it runs here, why not, and what to do (as `bnas backends`). */
+  'backends.describe': { request: empty, reply: z.array(backendDescriptionSchema) },
+  /** The first run's dataset and settings: a small search, its training and exports (see shared/first-run.ts). */
+  'firstRun.plan': { request: empty, reply: firstRunPlanSchema },
   'runs.list': { request: empty, reply: z.array(runSummarySchema) },
   'runs.get': { request: runRef, reply: runDetailSchema },
   'runs.delete': { request: runRef, reply: z.object({ deleted: runIdSchema }) },

@@ -22,6 +22,7 @@ export function registerBackends(program: Command): void {
         // The GPU adapter (or other hardware) found, and why 'auto' does not pick a backend that runs.
         if (backend.found) lines.push(`    found: ${backend.found}`)
         if (backend.notAuto) lines.push(`    not chosen by auto: ${backend.notAuto}`)
+        if (backend.advice) lines.push(`    to use it: ${backend.advice}`)
         process.stdout.write(lines.join('\n') + '\n')
       }
     })

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core'
 // Gradients are part of "a working backend" for the engine, whichever module the caller imports first.
 import '../ops/register-gradients'
+import { adviceFor } from './advice'
 import { BACKEND_CANDIDATES, isRegistered, type BackendCandidate } from './candidates'
 
 /** 'auto' tries every backend fastest first; a name forces that one (and fails with its reason if unavailable). */
@@ -99,6 +100,8 @@ export interface BackendDescription {
   found?: string
   /** Why 'auto' passes it over although it is available (it runs only when named). */
   notAuto?: string
+  /** What to do to use it, where it is not used here (see advice.ts). */
+  advice?: string
 }
 
 /**
@@ -121,14 +124,16 @@ export async function describeBackends(): Promise<BackendDescription[]> {
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error)
     }
-    out.push({
+    const description = {
       name: candidate.name,
       description: candidate.description,
       available,
       ...(reason ? { reason } : {}),
       ...(found ? { found } : {}),
       ...(notAuto ? { notAuto } : {})
-    })
+    }
+    const advice = adviceFor(description)
+    out.push({ ...description, ...(advice ? { advice } : {}) })
   }
   return out
 }
