@@ -76,30 +76,35 @@ void zero(float* y, int yStride, int64_t pixels, int c) {
 }
 
 // 3×3, padding 1: max pool where pads never win (taps outside the image are skipped), average pool over the in-image
-// taps only (count_include_pad = False).
+// taps only (count_include_pad = False), summed in double and rounded once, as the reference runtime does.
 BNAS_CLONES
 void pool3x3(bool max, const float* x, int xStride, float* y, int yStride, int n, const Geometry& g) {
   const int c = g.cin;
+  std::vector<double> acc(max ? 0 : c);
   for (int img = 0; img < n; ++img) {
     for (int oy = 0; oy < g.ho; ++oy) {
       for (int ox = 0; ox < g.wo; ++ox) {
         float* yp = y + ((int64_t(img) * g.ho + oy) * g.wo + ox) * yStride;
         const int y0 = std::max(oy * g.stride - 1, 0), y1 = std::min(oy * g.stride + 2, g.h);
         const int x0 = std::max(ox * g.stride - 1, 0), x1 = std::min(ox * g.stride + 2, g.w);
-        for (int i = 0; i < c; ++i) yp[i] = max ? -std::numeric_limits<float>::infinity() : 0.0f;
+        if (max) {
+          for (int i = 0; i < c; ++i) yp[i] = -std::numeric_limits<float>::infinity();
+        } else {
+          std::fill(acc.begin(), acc.end(), 0.0);
+        }
         for (int iy = y0; iy < y1; ++iy) {
           for (int ix = x0; ix < x1; ++ix) {
             const float* xp = x + ((int64_t(img) * g.h + iy) * g.w + ix) * xStride;
             if (max) {
               for (int i = 0; i < c; ++i) yp[i] = xp[i] > yp[i] ? xp[i] : yp[i];
             } else {
-              for (int i = 0; i < c; ++i) yp[i] += xp[i];
+              for (int i = 0; i < c; ++i) acc[i] += xp[i];
             }
           }
         }
         if (!max) {
-          const float count = float((y1 - y0) * (x1 - x0));
-          for (int i = 0; i < c; ++i) yp[i] = yp[i] / count;
+          const double count = double((y1 - y0) * (x1 - x0));
+          for (int i = 0; i < c; ++i) yp[i] = float(acc[i] / count);
         }
       }
     }

@@ -134,7 +134,12 @@ export interface NativeAddon {
     outputPerImage: number
   ): PackedSessionHandle
   /** Runs off the JavaScript thread; runs of one session are serialised. */
-  packedSessionRun(session: PackedSessionHandle, input: Float32Array, batch: number, threads: number): Promise<Float32Array>
+  packedSessionRun(
+    session: PackedSessionHandle,
+    input: Float32Array,
+    batch: number,
+    threads: number
+  ): Promise<Float32Array>
   packedSessionRunSync(session: PackedSessionHandle, input: Float32Array, batch: number, threads: number): Float32Array
   packedSessionRunSync(
     session: PackedSessionHandle,

@@ -236,9 +236,16 @@ export function planNative(model: PackedModel): NativePlan {
       }
       case 'conv': {
         const g = [h, w, c, ho, wo, co, step.kernel, step.stride, step.padding, step.dilation]
-        return emit('conv', step, [inView, undefined, outView], g, { weight: step.weight, bias: step.bias }, {
-          relu: convRelu.has(i)
-        })
+        return emit(
+          'conv',
+          step,
+          [inView, undefined, outView],
+          g,
+          { weight: step.weight, bias: step.bias },
+          {
+            relu: convRelu.has(i)
+          }
+        )
       }
       case 'relu':
         return emit('relu', step, [inView, undefined, outView], same)
@@ -252,10 +259,16 @@ export function planNative(model: PackedModel): NativePlan {
       case 'gap':
         return emit('gap', step, [inView, undefined, outView], [h, w, c, 1, 1, c, 1, 1, 0, 1])
       case 'linear':
-        return emit('linear', step, [inView, undefined, outView], [1, 1, step.inFeatures, 1, 1, step.outFeatures, 1, 1, 0, 1], {
-          weight: step.weight,
-          bias: step.bias
-        })
+        return emit(
+          'linear',
+          step,
+          [inView, undefined, outView],
+          [1, 1, step.inFeatures, 1, 1, step.outFeatures, 1, 1, 0, 1],
+          {
+            weight: step.weight,
+            bias: step.bias
+          }
+        )
     }
   })
   const outputPlace = read(model.output, steps.length)
@@ -279,7 +292,7 @@ export function planNative(model: PackedModel): NativePlan {
     inputRegion: inputPlace.buffer.region,
     inputPerImage: ih * iw * ic,
     outputRegion: outputPlace.buffer.region + outputPlace.offset,
-    outputPerImage: shape(model.output)[2],
+    outputPerImage: shape(model.output).reduce((a, b) => a * b, 1),
     fused
   }
 }

@@ -43,7 +43,7 @@ export class NativeCompiledModel implements CompiledPackedModel {
     return this.handle
   }
 
-  run(images: Float32Array, batch: number): Promise<Float32Array> {
+  async run(images: Float32Array, batch: number): Promise<Float32Array> {
     return this.addon.packedSessionRun(this.session, images, batch, this.threads)
   }
 
@@ -85,11 +85,16 @@ export function setNativePackedThreads(count: number): void {
   threads = count
 }
 
-export async function compileNative(model: PackedModel, options: { threads?: number } = {}): Promise<NativeCompiledModel> {
+export async function compileNative(
+  model: PackedModel,
+  options: { threads?: number } = {}
+): Promise<NativeCompiledModel> {
   const status = nativeAddonStatus()
   if (!status.available) throw new Error(`the native addon is not available: ${status.reason}`)
   if (typeof status.addon.packedSessionCreate !== 'function') {
-    throw new Error('the native addon was built before the packed session existed: rebuild it (node scripts/build-native.js --force)')
+    throw new Error(
+      'the native addon was built before the packed session existed: rebuild it (node scripts/build-native.js --force)'
+    )
   }
   return new NativeCompiledModel(status.addon, planNative(model), options.threads ?? defaultNativePackedThreads())
 }
@@ -102,7 +107,10 @@ export const nativePackedPath: PackedRuntimePath = {
     const status = nativeAddonStatus()
     if (!status.available) return { ok: false, reason: status.reason }
     if (typeof status.addon.packedSessionCreate !== 'function')
-      return { ok: false, reason: 'the native addon predates the packed session: rebuild it (node scripts/build-native.js --force)' }
+      return {
+        ok: false,
+        reason: 'the native addon predates the packed session: rebuild it (node scripts/build-native.js --force)'
+      }
     return { ok: true }
   },
   createBackend: async () => {
