@@ -36,13 +36,16 @@ void bn_f32(const float* x, float* y, int pixels, int c, const float* mean, cons
   }
 }
 
-// BN, sign, and packing into sign / nonzero planes: [pixels][words]. Four channels at a time with f32x4 (the same
-// float32 ops in the same order as bn_value, so the signs are bit-identical), the scalar loop for a channel tail.
-// Returns how many values are exactly 0 (0 lets bin_conv skip the mask plane inside the image).
+// BN, sign, and packing into sign / nonzero planes: [pixels][words], by two compares per value. BN of one channel,
+// f(x) = ((x - mean) * inv) * gamma + beta in float32, is monotone in x (each rounded op is), so sign(f(x)) is decided
+// by where x lies against two thresholds found at load (wasm.ts, bnThresholds, by bisection over the float32 values
+// with the same rounded ops): f(x) = 0 exactly for lo <= x <= hi; below lo f is negative (dir = 0, f increasing) or
+// positive (dir = ~0, f decreasing), above hi the other sign. So the signs are bit-identical to computing BN first
+// (tested at the thresholds), for every finite x. Four channels at a time with f32x4 compares and i32x4.bitmask.
+// Returns how many values are exactly 0 (none: bin_conv needs no mask plane).
 EXPORT(bn_sign_pack)
-int bn_sign_pack(const float* x, int pixels, int c, int words, const float* mean, const float* inv,
-                  const float* gamma, const float* beta, uint32_t* sign, uint32_t* mask) {
-  const v128_t zero = wasm_f32x4_splat(0.0f);
+int bn_sign_pack(const float* x, int pixels, int c, int words, const float* lo, const float* hi, const uint32_t* dir,
+                 uint32_t* sign, uint32_t* mask) {
   int zeros = 0;
   for (int p = 0; p < pixels; p++) {
     const float* row = x + p * c;
@@ -52,19 +55,18 @@ int bn_sign_pack(const float* x, int pixels, int c, int words, const float* mean
       if (end > 32) end = 32;
       int b = 0;
       for (; b + 4 <= end; b += 4) {
-        int ch = w * 32 + b;
-        v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(row + ch), wasm_v128_load(mean + ch)),
-                                  wasm_v128_load(inv + ch));
-        if (gamma) v = wasm_f32x4_mul(v, wasm_v128_load(gamma + ch));
-        if (beta) v = wasm_f32x4_add(v, wasm_v128_load(beta + ch));
-        s |= (uint32_t)wasm_i32x4_bitmask(wasm_f32x4_lt(v, zero)) << b;
-        m |= (uint32_t)wasm_i32x4_bitmask(wasm_f32x4_ne(v, zero)) << b;
+        const int ch = w * 32 + b;
+        const v128_t v = wasm_v128_load(row + ch);
+        const v128_t below = wasm_f32x4_lt(v, wasm_v128_load(lo + ch));
+        const v128_t above = wasm_f32x4_gt(v, wasm_v128_load(hi + ch));
+        s |= (uint32_t)wasm_i32x4_bitmask(wasm_v128_bitselect(above, below, wasm_v128_load(dir + ch))) << b;
+        m |= (uint32_t)wasm_i32x4_bitmask(wasm_v128_or(below, above)) << b;
       }
       for (; b < end; b++) {
-        int ch = w * 32 + b;
-        float v = bn_value(row[ch], mean[ch], inv[ch], gamma, beta, ch);
-        s |= (uint32_t)(v < 0.0f) << b;
-        m |= (uint32_t)(v != 0.0f) << b;
+        const int ch = w * 32 + b;
+        const int below = row[ch] < lo[ch], above = row[ch] > hi[ch];
+        s |= (uint32_t)(dir[ch] ? above : below) << b;
+        m |= (uint32_t)(below | above) << b;
       }
       sign[p * words + w] = s;
       mask[p * words + w] = m;

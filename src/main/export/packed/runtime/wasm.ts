@@ -1,5 +1,6 @@
 import { popcount32, wordsFor } from '../bits'
 import type { PackedStep } from '../format'
+import type { BnParams } from '../../steps'
 import { PACKED_WASM_BASE64 } from './packed-wasm'
 import { bnInverse } from './reference'
 import type { PackedBackend, PackedRuntimePath, StepDims } from './types'
@@ -25,10 +26,9 @@ interface Kernels {
     pixels: number,
     c: number,
     words: number,
-    mean: number,
-    inv: number,
-    gamma: number,
-    beta: number,
+    lo: number,
+    hi: number,
+    dir: number,
     sign: number,
     mask: number
   ): number
@@ -140,7 +140,11 @@ interface PreparedBn {
   beta: number
 }
 
-interface PreparedBin extends PreparedBn {
+interface PreparedBin {
+  /** BN → sign as two thresholds per channel (bnThresholds): lo, hi (f32), dir (u32 0 or ~0). */
+  lo: number
+  hi: number
+  dir: number
   wsign: number
   wmask: number
   /** [taps][⌈C_out/4⌉·4] i32: what the one-plane dot counts for an out-of-image tap (see kernels.c). */
@@ -185,6 +189,82 @@ export function toStreams(bits: Uint32Array, step: { kernel: number; cin: number
     }
   }
   return out
+}
+
+const f32 = new Float32Array(1)
+const u32 = new Uint32Array(f32.buffer)
+/** float32 values in order as integers 0 … 2³²−1 (−∞ … +∞ inside; −0 just below +0). */
+function floatKey(v: number): number {
+  f32[0] = v
+  const u = u32[0]
+  return u >>> 31 ? ~u >>> 0 : (u | 0x80000000) >>> 0
+}
+function keyFloat(key: number): number {
+  u32[0] = key >= 0x80000000 ? key & 0x7fffffff : ~key >>> 0
+  return f32[0]
+}
+const KEY_NEG_INF = floatKey(-Infinity)
+/** The largest finite float32 and its negation: the search runs over finite values (BN of ±∞ may be NaN). */
+const KEY_MIN = KEY_NEG_INF + 1
+const KEY_MAX = floatKey(Infinity) - 1
+
+/** The smallest finite float32 x with test(x), for a test that is false then true along the floats; +∞ if none. */
+function firstFloat(test: (x: number) => boolean): number {
+  let [a, b] = [KEY_MIN, KEY_MAX]
+  if (!test(keyFloat(b))) return Infinity
+  while (a < b) {
+    const mid = a + Math.floor((b - a) / 2)
+    if (test(keyFloat(mid))) b = mid
+    else a = mid + 1
+  }
+  return keyFloat(a)
+}
+
+/** The float32 just below x (−∞ stays). */
+function floatBelow(x: number): number {
+  const key = floatKey(x)
+  return key <= KEY_NEG_INF ? -Infinity : keyFloat(key - 1)
+}
+
+/**
+ * BN → sign as thresholds per channel, for kernels.c's bn_sign_pack: with f(x) = the engine's BN in float32 (each op
+ * rounded, monotone in x), f(x) = 0 exactly for lo ≤ x ≤ hi, and below lo f has the sign −1 when f increases
+ * (dir 0), +1 when it decreases (dir ~0); above hi the other. Found by bisection over the float32 values with the
+ * reference's own BN arithmetic, so the signs are the ones computing BN would give wherever BN is finite.
+ */
+export function bnThresholds(bn: BnParams): { lo: Float32Array; hi: Float32Array; dir: Uint32Array } {
+  const c = bn.mean.length
+  const inv = bnInverse(bn)
+  const lo = new Float32Array(c)
+  const hi = new Float32Array(c)
+  const dir = new Uint32Array(c)
+  const fround = Math.fround
+  for (let ch = 0; ch < c; ch++) {
+    const f = (x: number): number => {
+      let y = fround(fround(x - bn.mean[ch]) * inv[ch])
+      if (bn.gamma) y = fround(y * bn.gamma[ch])
+      if (bn.beta) y = fround(y + bn.beta[ch])
+      return y
+    }
+    if (bn.gamma && bn.gamma[ch] === 0) {
+      // f = β for every x where (x − μ)·inv is finite (∞·0 would be NaN, which breaks the bisection's order).
+      const b = bn.beta?.[ch] ?? 0
+      lo[ch] = b > 0 ? -Infinity : Infinity
+      hi[ch] = b < 0 ? Infinity : -Infinity
+      if (b === 0) [lo[ch], hi[ch]] = [-Infinity, Infinity]
+      continue
+    }
+    const decreasing = f(-1e30) > f(1e30)
+    if (decreasing) {
+      lo[ch] = firstFloat((x) => f(x) <= 0)
+      hi[ch] = floatBelow(firstFloat((x) => f(x) < 0))
+      dir[ch] = 0xffffffff
+    } else {
+      lo[ch] = firstFloat((x) => f(x) >= 0)
+      hi[ch] = floatBelow(firstFloat((x) => f(x) > 0))
+    }
+  }
+  return { lo, hi, dir }
 }
 
 /**
@@ -281,8 +361,11 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
         return this.prepareBn(step.bn)
       case 'binconv': {
         const len = streamWords(step.kernel * step.kernel * step.cin)
+        const t = bnThresholds(step.bn)
         return {
-          ...this.prepareBn(step.bn),
+          lo: this.upload(t.lo),
+          hi: this.upload(t.hi),
+          dir: this.upload(t.dir),
           wsign: this.upload(toStreams(step.sign, step)),
           wmask: this.upload(step.mask && toStreams(step.mask, step)),
           wsum: this.upload(tapSums(step.sign, step)),
@@ -336,7 +419,7 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
         const patchM = this.heap.alloc(wo * p.len * 8)
         const corr = this.heap.alloc(wo * Math.ceil(co / 4) * 4 * 4)
         try {
-          const zeros = k.bn_sign_pack(x.ptr, pixels, c, words, p.mean, p.inv, p.gamma, p.beta, sign, mask)
+          const zeros = k.bn_sign_pack(x.ptr, pixels, c, words, p.lo, p.hi, p.dir, sign, mask)
           k.bin_conv(
             sign,
             mask,
