@@ -21,7 +21,9 @@ export default defineConfig({
         input: {
           index: resolve(__dirname, 'src/main/index.ts'),
           cli: resolve(__dirname, 'src/main/cli/index.ts'),
-          'engine-worker': resolve(__dirname, 'src/main/engine-host/worker.ts')
+          'engine-worker': resolve(__dirname, 'src/main/engine-host/worker.ts'),
+          // One cluster job's engine, started by `bnas worker` (src/main/cluster/job-thread-host.ts).
+          'cluster-job-thread': resolve(__dirname, 'src/main/cluster/job-thread.ts')
         },
         // Dev-only tools, loaded by `bnas serve --dev` from node_modules, never bundled.
         external: ['vite', '@vitejs/plugin-vue'],

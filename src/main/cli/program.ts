@@ -7,6 +7,8 @@ import { registerEval, registerTrain } from './commands/train'
 import { registerBench } from './commands/bench'
 import { registerBackends } from './commands/backends'
 import { registerBenchInfer, registerExport, registerPredict } from './commands/export'
+import { registerWorker } from './commands/worker'
+import { registerSweep } from './commands/sweep'
 
 /**
  * The `bnas` command line: every job of the app runs headless from here.
@@ -29,6 +31,8 @@ export function createProgram(version: string): Command {
   registerExport(program)
   registerPredict(program)
   registerBenchInfer(program)
+  registerWorker(program)
+  registerSweep(program)
   return program
 }
 

@@ -4,6 +4,7 @@ import { isSearchPresetName, SEARCH_PRESETS, searchConfigSchema, type SearchConf
 import { BACKEND_OPTION_HELP } from '../../engine/backend'
 import { resumeRun, startSearchRun } from '../../engine/jobs/run-job'
 import { parseNumber, runWithSignals, withBackend } from '../job-cli'
+import { submitToCluster } from '../cluster-submit'
 import { createReporter } from '../reporter'
 
 /** Command-line flags of the numeric hyper-parameters, named as in the run config (BNAS-SPEC 5.1 defaults). */
@@ -34,7 +35,9 @@ const NUMERIC_OPTIONS: Array<[flag: string, key: keyof SearchConfigInput, help: 
 interface SearchOptions {
   dataset: string
   preset?: string
-  out: string
+  out?: string
+  queue?: string
+  priority?: number
   json: boolean
   backend: string
   weightGradient?: string
@@ -50,7 +53,9 @@ export function registerSearch(program: Command): void {
       '--dataset <spec>',
       'dataset: cifar10:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH, synthetic[:N]'
     )
-    .requiredOption('--out <folder>', 'new run folder (must not exist or be empty)')
+    .option('--out <folder>', 'new run folder (must not exist or be empty); not with --queue')
+    .option('--queue <url>', 'run it on the cluster instead: the Redis URL of the queue (see `bnas worker`)')
+    .option('--priority <n>', 'with --queue: BullMQ priority, 1 is served first', parseNumber)
     .option('--preset <name>', `start from a preset: ${Object.keys(SEARCH_PRESETS).join(', ')}`)
     .option('--weight-gradient <mode>', "binary weights' gradient: xnor (the authors' transform) or ste")
     .option('--no-augment', 'no random crop and flip')
@@ -59,9 +64,13 @@ export function registerSearch(program: Command): void {
   for (const [flag, , help] of NUMERIC_OPTIONS) command.option(flag, help, parseNumber)
   command.action(async (options: SearchOptions) => {
     const config = buildSearchConfig(options)
+    if (options.queue !== undefined) return submitToCluster(options, { kind: 'search', config })
+    if (options.out === undefined)
+      throw new Error('give --out RUN (a new run folder), or --queue URL to run on the cluster')
     const reporter = createReporter(options.json)
     await withBackend(options.backend, reporter)
-    await runWithSignals(reporter, (control) => startSearchRun(resolve(options.out), config, reporter, control))
+    const out = options.out
+    await runWithSignals(reporter, (control) => startSearchRun(resolve(out), config, reporter, control))
   })
 }
 

@@ -8,6 +8,7 @@ import { startTrainRun } from '../../engine/jobs/run-job'
 import { loadTrainedModel } from '../../engine/jobs/trained-model'
 import { RunFolder } from '../../runs/run-folder'
 import { parseNumber, runWithSignals, withBackend } from '../job-cli'
+import { submitToCluster } from '../cluster-submit'
 import { createReporter } from '../reporter'
 import { loadGenotype } from './summary'
 
@@ -33,7 +34,9 @@ const NUMERIC_OPTIONS: Array<[flag: string, key: keyof TrainConfigInput, help: s
 interface TrainOptions {
   genotype: string
   dataset: string
-  out: string
+  out?: string
+  queue?: string
+  priority?: number
   preset?: string
   macro?: string
   schedule?: string
@@ -58,7 +61,9 @@ export function registerTrain(program: Command): void {
       '--dataset <spec>',
       'dataset: cifar10:PATH, fashion-mnist[:PATH], mnist:PATH, folder:PATH, synthetic[:N]'
     )
-    .requiredOption('--out <folder>', 'new run folder (must not exist or be empty)')
+    .option('--out <folder>', 'new run folder (must not exist or be empty); not with --queue')
+    .option('--queue <url>', 'run it on the cluster instead: the Redis URL of the queue (see `bnas worker`)')
+    .option('--priority <n>', 'with --queue: BullMQ priority, 1 is served first', parseNumber)
     .option('--preset <name>', `start from a preset: ${Object.keys(TRAIN_PRESETS).join(', ')}`)
     .option('--macro <name>', 'cifar (BNAS-A) or imagenet stem and head')
     .option('--schedule <name>', 'one-cycle (CIFAR, spec 5.2), cosine-restarts (ImageNet, spec 5.3) or cosine')
@@ -87,9 +92,13 @@ export function registerTrain(program: Command): void {
       const issue = parsed.error.issues[0]!
       throw new Error(`invalid training settings: ${issue.path.join('.') || 'config'}: ${issue.message}`)
     }
+    if (options.queue !== undefined) return submitToCluster(options, { kind: 'train', config: parsed.data })
+    if (options.out === undefined)
+      throw new Error('give --out RUN (a new run folder), or --queue URL to run on the cluster')
     const reporter = createReporter(options.json)
     await withBackend(options.backend, reporter)
-    await runWithSignals(reporter, (control) => startTrainRun(resolve(options.out), parsed.data, reporter, control))
+    const out = options.out
+    await runWithSignals(reporter, (control) => startTrainRun(resolve(out), parsed.data, reporter, control))
   })
 }
 

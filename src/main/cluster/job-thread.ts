@@ -1,0 +1,45 @@
+import { parentPort } from 'node:worker_threads'
+import type { SearchConfig, TrainConfig } from '../../shared/jobs'
+import { initBackend, type BackendPreference } from '../engine/backend'
+import { JobControl } from '../engine/jobs/control'
+import { resumeRun, startSearchRun, startTrainRun, type JobResult } from '../engine/jobs/run-job'
+import type { JobListener } from '../engine/jobs/search-job'
+import { checkJobDataset } from './dataset-access'
+import type { FromJobThread, ToJobThread } from './job-thread-messages'
+
+/**
+ * One cluster job's engine, in its own thread: the steps are long synchronous computations, and the worker's main
+ * thread must keep renewing the job's lock in Redis, relaying events and copying checkpoints meanwhile.
+ */
+const port = parentPort
+if (port === null) throw new Error('the cluster job thread must run inside a worker thread')
+const send = (message: FromJobThread): void => port.postMessage(message)
+const control = new JobControl()
+
+port.on('message', (message: ToJobThread) => {
+  if (message.type === 'control') {
+    if (message.action === 'pause') control.pause()
+    if (message.action === 'resume') control.resume()
+    if (message.action === 'stop') control.stop()
+    return
+  }
+  void run(message).then(
+    (result) => send({ type: 'done', result }),
+    (error: unknown) => send({ type: 'failed', message: error instanceof Error ? error.message : String(error) })
+  )
+})
+
+async function run(message: Extract<ToJobThread, { type: 'start' }>): Promise<JobResult> {
+  const listener: JobListener = {
+    progress: (record) => send({ type: 'progress', record }),
+    epoch: (record) => send({ type: 'epoch', record }),
+    log: (text) => send({ type: 'log', message: text })
+  }
+  await initBackend(message.backend as BackendPreference)
+  checkJobDataset(message.datasetSpec, message.localDataset, message.worker)
+  if (message.resume) return (await resumeRun(message.folder, listener, control)).result
+  const config = { ...message.config, dataset: message.localDataset }
+  return message.kind === 'search'
+    ? startSearchRun(message.folder, config as SearchConfig, listener, control)
+    : startTrainRun(message.folder, config as TrainConfig, listener, control)
+}
