@@ -68,15 +68,22 @@ struct FloatConvLayer::Impl {
     p.prim = dnnl::convolution_forward(pd);
     p.src = src;
     p.dst = dst;
-    memory user(wUser, engine(), weight.data());
-    p.weights = memory(pd.weights_desc(), engine());
+    // One copy of the filter: the first plan reorders the caller's layout and frees it; a later batch size shares
+    // that copy when its primitive wants the same layout (the usual case), else reorders from it.
     dnnl::stream stream(engine());
-    dnnl::reorder(user, p.weights).execute(stream, user, p.weights);
+    if (!plans.empty() && plans.begin()->second.weights.get_desc() == pd.weights_desc()) {
+      p.weights = plans.begin()->second.weights;
+    } else {
+      memory source = plans.empty() ? memory(wUser, engine(), weight.data()) : plans.begin()->second.weights;
+      p.weights = memory(pd.weights_desc(), engine());
+      dnnl::reorder(source, p.weights).execute(stream, source, p.weights);
+    }
     if (hasBias) {
       p.bias = memory(bDesc, engine());
       std::copy(bias.begin(), bias.end(), static_cast<float*>(p.bias.get_data_handle()));
     }
     stream.wait();
+    if (plans.empty()) std::vector<float>().swap(weight);
     return plans.emplace(n, std::move(p)).first->second;
   }
 };
@@ -91,9 +98,15 @@ FloatConvLayer::FloatConvLayer(const Geometry& geometry, const float* w, const f
 FloatConvLayer::~FloatConvLayer() = default;
 
 int64_t FloatConvLayer::weightBytes() const {
-  // The user-layout copy plus one reordered copy per batch size planned.
-  const int64_t one = int64_t(sizeof(float)) * int64_t(impl_->weight.size() + impl_->bias.size());
-  return one * int64_t(1 + impl_->plans.size());
+  // The caller's copy until the first run plans the primitive; then the reordered copies (shared where equal).
+  int64_t bytes = int64_t(sizeof(float)) * int64_t(impl_->weight.size() + impl_->bias.size());
+  const void* last = nullptr;
+  for (const auto& [n, plan] : impl_->plans) {
+    if (plan.weights.get_data_handle() == last) continue;
+    last = plan.weights.get_data_handle();
+    bytes += int64_t(plan.weights.get_desc().get_size());
+  }
+  return bytes;
 }
 
 void FloatConvLayer::run(const float* x, float* y, int n, int threads) {
