@@ -5,6 +5,7 @@ import { EngineHost } from '../engine-host/engine-host'
 import { EventHub } from '../events/event-hub'
 import { Dispatcher } from '../handlers/dispatcher'
 import { createHandlers, type DesktopServices } from '../handlers/handlers'
+import { ClusterClient } from '../cluster/app-client'
 
 export interface AppCoreOptions {
   workerPath: string
@@ -40,6 +41,7 @@ export function createAppCore(options: AppCoreOptions): AppCore {
   const runsRoot = options.runsRoot ?? defaultRunsRoot()
   const engine = new EngineHost({ workerPath: options.workerPath, backend: options.backend, runsRoot })
   const events = new EventHub()
+  const cluster = new ClusterClient(runsRoot, (runId, type, payload) => events.publish(runId, type, payload))
   const dispatcher = new Dispatcher(
     createHandlers({
       engine,
@@ -49,11 +51,21 @@ export function createAppCore(options: AppCoreOptions): AppCore {
       runsRoot,
       datasetsRoot: defaultDatasetsRoot(),
       publish: (type, payload) => events.publish(SYSTEM_RUN_ID, type, payload),
-      desktop: options.desktop
+      desktop: options.desktop,
+      cluster
     })
   )
   engine.onStatus((status) => events.publish(SYSTEM_RUN_ID, 'engine.status', status))
   engine.onEvent((runId, type, payload) => events.publish(runId, type, payload))
   engine.start()
-  return { engine, events, dispatcher, runsRoot, stop: () => engine.stop() }
+  return {
+    engine,
+    events,
+    dispatcher,
+    runsRoot,
+    stop: async () => {
+      await cluster.disconnect()
+      await engine.stop()
+    }
+  }
 }

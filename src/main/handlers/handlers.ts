@@ -7,6 +7,8 @@ import { ENGINE_OPERATIONS, type EngineOperation } from '../engine-host/engine-s
 import type { EngineHost } from '../engine-host/engine-host'
 import { RunIndex } from '../runs/run-index'
 import type { Handler, HandlerTable } from './dispatcher'
+import type { ClusterClient } from '../cluster/app-client'
+import { createClusterHandlers } from '../cluster/handlers'
 
 /** What only the desktop window can do; absent in browser mode, where the server cannot touch the user's screen. */
 export interface DesktopServices {
@@ -25,6 +27,8 @@ export interface HandlerContext {
   /** App-wide events (run id 'system'): dataset downloads. */
   publish: <T extends EventType>(type: T, payload: EventPayloadOf<T>) => void
   desktop?: DesktopServices
+  /** The Redis queue and store of the cluster, once the user connects the app to one (the Cluster page). */
+  cluster: ClusterClient
 }
 
 /**
@@ -44,6 +48,21 @@ export function createHandlers(context: HandlerContext): HandlerTable {
   })
   return {
     ...forward,
+    ...createClusterHandlers(context.cluster),
+    // A job of the cluster is steered through Redis, a local one through the engine worker.
+    'jobs.control': async (request) => {
+      if (!(await context.cluster.has(request.runId))) return forward['jobs.control'](request)
+      const { state } = await context.cluster.control(request.runId, request.action)
+      return {
+        runId: request.runId,
+        status:
+          request.action === 'stop'
+            ? 'stopping'
+            : state === 'active' && request.action === 'pause'
+              ? 'paused'
+              : 'running'
+      }
+    },
     'app.info': () => ({
       name: 'BNAS Studio',
       version: context.version,

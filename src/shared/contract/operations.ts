@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { datasetSpecStringSchema, datasetSummarySchema } from '../datasets'
 import { runDetailSchema, runIdSchema, runSummarySchema, searchConfigSchema, trainConfigSchema } from '../jobs'
+import { clusterOperations } from '../cluster/operations'
 import { backendDescriptionSchema } from '../compute'
 import { DOWNLOADABLE, datasetDownloadSchema, datasetsFoundSchema } from '../datasets-found'
 import { firstRunPlanSchema } from '../first-run'
@@ -163,7 +164,8 @@ export const operations = {
         })
         .optional()
     })
-  }
+  },
+  ...clusterOperations
 } as const
 
 export type Operations = typeof operations
