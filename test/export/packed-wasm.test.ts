@@ -19,7 +19,7 @@ import {
   prepareReference
 } from '../../src/main/export/packed/runtime/reference'
 import type { Shape3, StepDims } from '../../src/main/export/packed/runtime/types'
-import { bnThresholds, WasmBackend } from '../../src/main/export/packed/runtime/wasm'
+import { bnThresholds, timeWasmKernel, WasmBackend } from '../../src/main/export/packed/runtime/wasm'
 import { packNetwork } from '../../src/main/export'
 import { argmaxRows, engineLogits, maxAbsDiff, perturbedNetwork, randomImages } from './fixture'
 
@@ -397,5 +397,18 @@ describe('wasm-simd on an exported network', () => {
     } finally {
       net.dispose()
     }
+  })
+})
+
+describe("wasm-simd kernel probes (for bench infer's bound)", () => {
+  it("time the runtime's binary and float conv kernels on a layer shape and count its MACs", async () => {
+    const shape = { h: 8, w: 6, cin: 36, cout: 12, kernel: 3, stride: 1, padding: 1, dilation: 1 }
+    const binary = await timeWasmKernel('binary', shape, { budgetMs: 20 })
+    expect(binary.macs).toBe(8 * 6 * 9 * 36 * 12)
+    expect(binary.ms).toBeGreaterThan(0)
+    expect(binary.macsPerS).toBeCloseTo(binary.macs / (binary.ms / 1000))
+    const float = await timeWasmKernel('float', { ...shape, kernel: 2, stride: 2, padding: 0 }, { budgetMs: 20 })
+    expect(float.macs).toBe(4 * 3 * 4 * 36 * 12)
+    expect(Number.isFinite(float.macsPerS) && float.macsPerS > 0).toBe(true)
   })
 })

@@ -471,9 +471,10 @@ void linear_f32(const float* x, const float* wt, const float* bias, float* y, in
   }
 }
 
-// Throughput probes for bench's boundMs, the same instruction mix as the kernels' inner loops: `reps` passes of
-// XNOR + AND + popcount over `len` 64-bit words into four accumulators (returns the count so nothing is optimised
-// away), and of float multiply-adds over `len` floats into eight f32x4 accumulators.
+// Throughput probes for bench's bound.
+// probe_popcount / probe_fma: the inner-loop instruction mix alone: `reps` passes of XNOR + AND + scalar popcount over
+// `len` 64-bit words into four accumulators (returns the count so nothing is optimised away), and of float
+// multiply-adds over `len` floats into eight f32x4 accumulators.
 EXPORT(probe_popcount)
 int probe_popcount(const uint64_t* a, const uint64_t* b, int len, int reps) {
   int a0 = 0, a1 = 0, a2 = 0, a3 = 0;
@@ -503,4 +504,123 @@ float probe_fma(const float* a, int len, int reps) {
   for (int j = 1; j < 8; j++) t = wasm_f32x4_add(t, s[j]);
   return wasm_f32x4_extract_lane(t, 0) + wasm_f32x4_extract_lane(t, 1) + wasm_f32x4_extract_lane(t, 2) +
          wasm_f32x4_extract_lane(t, 3);
+}
+
+// probe_binconv / probe_conv_f32: the runtime's own kernels on one layer shape (batch 1, pseudo-random data made here),
+// run `reps` times (after filling the data when `fill` is 1; call once with fill = 1 first): bin_conv on the one-plane path (gather + blocked i8x16.popcnt dots + alpha/ReLU; not the BN/pack,
+// which runs once per consumer in the network), and conv_f32_blocked. `scratch` must hold probe_*_bytes(...) bytes,
+// 16-byte aligned. They return a value computed from the outputs, so the work is not optimised away. Signatures:
+//   int   probe_binconv_bytes(h, w, cin, cout, k, stride, pad, dil)
+//   int   probe_binconv(scratch, h, w, cin, cout, k, stride, pad, dil, reps, fill)
+//   int   probe_conv_f32_bytes(h, w, cin, cout, k, stride, pad, dil)
+//   float probe_conv_f32(scratch, h, w, cin, cout, k, stride, pad, dil, reps, fill)
+static inline int out_size(int n, int k, int stride, int pad, int dil) {
+  return (n + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+}
+static inline int align16(int bytes) { return (bytes + 15) & ~15; }
+static uint32_t probe_state = 2463534242u;
+static inline uint32_t probe_next(void) {  // xorshift32
+  probe_state ^= probe_state << 13;
+  probe_state ^= probe_state >> 17;
+  probe_state ^= probe_state << 5;
+  return probe_state;
+}
+
+struct bin_layout {
+  int words, ho, wo, len, cout4, sign, mask, wsign, wsum, alpha, y, ps, pm, corr, total;
+};
+static struct bin_layout bin_layout_of(int h, int w, int cin, int cout, int k, int stride, int pad, int dil) {
+  struct bin_layout l;
+  l.words = (cin + 31) / 32;
+  l.ho = out_size(h, k, stride, pad, dil);
+  l.wo = out_size(w, k, stride, pad, dil);
+  l.len = (k * k * cin + 63) / 64;
+  l.cout4 = (cout + 3) & ~3;
+  int at = 0;
+  l.sign = at, at += align16(h * w * l.words * 4);
+  l.mask = at, at += align16(h * w * l.words * 4);
+  l.wsign = at, at += align16(l.cout4 * l.len * 8);
+  l.wsum = at, at += align16(k * k * l.cout4 * 4);
+  l.alpha = at, at += align16(l.cout4 * 4);
+  l.y = at, at += align16(l.ho * l.wo * cout * 4);
+  l.ps = at, at += align16(l.wo * l.len * 8);
+  l.pm = at, at += align16(l.wo * l.len * 8);
+  l.corr = at, at += align16(l.wo * l.cout4 * 4);
+  l.total = at;
+  return l;
+}
+
+EXPORT(probe_binconv_bytes)
+int probe_binconv_bytes(int h, int w, int cin, int cout, int k, int stride, int pad, int dil) {
+  return bin_layout_of(h, w, cin, cout, k, stride, pad, dil).total;
+}
+
+EXPORT(probe_binconv)
+int probe_binconv(uint8_t* scratch, int h, int w, int cin, int cout, int k, int stride, int pad, int dil, int reps,
+                  int fill) {
+  const struct bin_layout l = bin_layout_of(h, w, cin, cout, k, stride, pad, dil);
+  uint32_t* sign = (uint32_t*)(scratch + l.sign);
+  uint32_t* mask = (uint32_t*)(scratch + l.mask);
+  uint64_t* wsign = (uint64_t*)(scratch + l.wsign);
+  int32_t* wsum = (int32_t*)(scratch + l.wsum);
+  float* alpha = (float*)(scratch + l.alpha);
+  for (int p = 0; fill && p < h * w; p++)
+    for (int j = 0; j < l.words; j++) {
+      const int bits = cin - j * 32 >= 32 ? 32 : cin - j * 32;
+      const uint32_t valid = bits == 32 ? 0xffffffffu : (1u << bits) - 1;
+      sign[p * l.words + j] = probe_next() & valid;
+      mask[p * l.words + j] = valid;
+    }
+  for (int i = 0; fill && i < l.cout4 * l.len; i++) wsign[i] = ((uint64_t)probe_next() << 32) | probe_next();
+  for (int i = 0; fill && i < k * k * l.cout4; i++) wsum[i] = (int32_t)(probe_next() % 9) - 4;
+  for (int o = 0; fill && o < l.cout4; o++) alpha[o] = 0.5f;
+  float* y = (float*)(scratch + l.y);
+  int check = 0;
+  for (int r = 0; r < reps; r++) {
+    bin_conv(sign, mask, 1, h, w, l.words, cin, k, stride, pad, dil, l.ho, l.wo, wsign, 0, wsum, cout, l.len, alpha,
+             y, (uint64_t*)(scratch + l.ps), (uint64_t*)(scratch + l.pm), (int32_t*)(scratch + l.corr), 1);
+    check += (int)y[r % (l.ho * l.wo * cout)];
+  }
+  return check;
+}
+
+struct conv_layout {
+  int ho, wo, x, wt, bias, y, total;
+};
+static struct conv_layout conv_layout_of(int h, int w, int cin, int cout, int k, int stride, int pad, int dil) {
+  struct conv_layout l;
+  const int cout8 = (cout + 7) & ~7;
+  l.ho = out_size(h, k, stride, pad, dil);
+  l.wo = out_size(w, k, stride, pad, dil);
+  int at = 0;
+  l.x = at, at += align16(h * w * cin * 4);
+  l.wt = at, at += align16(k * k * cin * cout8 * 4);
+  l.bias = at, at += align16(cout8 * 4);
+  l.y = at, at += align16(l.ho * l.wo * cout * 4);
+  l.total = at;
+  return l;
+}
+
+EXPORT(probe_conv_f32_bytes)
+int probe_conv_f32_bytes(int h, int w, int cin, int cout, int k, int stride, int pad, int dil) {
+  return conv_layout_of(h, w, cin, cout, k, stride, pad, dil).total;
+}
+
+EXPORT(probe_conv_f32)
+float probe_conv_f32(uint8_t* scratch, int h, int w, int cin, int cout, int k, int stride, int pad, int dil, int reps,
+                     int fill) {
+  const struct conv_layout l = conv_layout_of(h, w, cin, cout, k, stride, pad, dil);
+  float* x = (float*)(scratch + l.x);
+  float* wt = (float*)(scratch + l.wt);
+  float* bias = (float*)(scratch + l.bias);
+  for (int i = 0; fill && i < h * w * cin; i++) x[i] = (float)(probe_next() % 2001) / 1000.0f - 1.0f;
+  for (int i = 0; fill && i < k * k * cin * ((cout + 7) & ~7); i++) wt[i] = (float)(probe_next() % 2001) / 1000.0f - 1.0f;
+  for (int i = 0; fill && i < ((cout + 7) & ~7); i++) bias[i] = 0.1f;
+  float* y = (float*)(scratch + l.y);
+  float check = 0.0f;
+  for (int r = 0; r < reps; r++) {
+    conv_f32_blocked(x, 1, h, w, cin, wt, bias, cout, k, stride, pad, dil, l.ho, l.wo, y);
+    check += y[r % (l.ho * l.wo * cout)];
+  }
+  return check;
 }

@@ -44,6 +44,14 @@ interface Kernels {
   gap_f32(x: number, y: number, n: number, hw: number, c: number): void
   linear_f32(x: number, w: number, bias: number, y: number, n: number, fin: number, fout: number): void
   probe_popcount(a: number, b: number, vecs: number, reps: number): number
+  // prettier-ignore
+  probe_binconv_bytes(h: number, w: number, cin: number, cout: number, k: number, stride: number, pad: number, dil: number): number
+  // prettier-ignore
+  probe_binconv(scratch: number, h: number, w: number, cin: number, cout: number, k: number, stride: number, pad: number, dil: number, reps: number, fill: number): number
+  // prettier-ignore
+  probe_conv_f32_bytes(h: number, w: number, cin: number, cout: number, k: number, stride: number, pad: number, dil: number): number
+  // prettier-ignore
+  probe_conv_f32(scratch: number, h: number, w: number, cin: number, cout: number, k: number, stride: number, pad: number, dil: number, reps: number, fill: number): number
   probe_fma(a: number, len: number, reps: number): number
 }
 
@@ -503,6 +511,77 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
 
   dispose(): void {
     for (const ptr of this.persistent.splice(0)) this.heap.release(ptr)
+  }
+}
+
+/** A conv layer's shape for the kernel probes: input h × w × cin, batch 1, PyTorch geometry. */
+export interface ProbeShape {
+  h: number
+  w: number
+  cin: number
+  cout: number
+  kernel: number
+  stride: number
+  padding: number
+  dilation: number
+}
+
+export interface KernelTiming {
+  /** The fastest of up to `calls` calls (within `budgetMs`), ms. */
+  ms: number
+  /** Multiply-accumulates of one call: ho·wo·k²·cin·cout. */
+  macs: number
+  /** macs / ms, per second. */
+  macsPerS: number
+}
+
+function convOut(n: number, k: number, s: number, p: number, d: number): number {
+  return Math.floor((n + 2 * p - d * (k - 1) - 1) / s) + 1
+}
+
+/**
+ * Times this path's own kernels on one layer shape, one thread: `binary` = bin_conv on the one-plane path (the
+ * gather and blocked i8x16.popcnt dots with α/ReLU, not the BN/pack that runs once per consumer), `float` =
+ * conv_f32_blocked. For bench's bound measured on the network's own shapes. Data are pseudo-random, made in the module.
+ */
+export async function timeWasmKernel(
+  kind: 'binary' | 'float',
+  g: ProbeShape,
+  opts: { calls?: number; budgetMs?: number } = {}
+): Promise<KernelTiming> {
+  const backend = await WasmBackend.create()
+  const k = backend.kernels
+  const args = [g.h, g.w, g.cin, g.cout, g.kernel, g.stride, g.padding, g.dilation] as const
+  const bytes = kind === 'binary' ? k.probe_binconv_bytes(...args) : k.probe_conv_f32_bytes(...args)
+  const scratch = backend.allocBytes(bytes)
+  const run = (reps: number, fill = 0): number => {
+    const t0 = performance.now()
+    if (kind === 'binary') k.probe_binconv(scratch, ...args, reps, fill)
+    else k.probe_conv_f32(scratch, ...args, reps, fill)
+    return performance.now() - t0
+  }
+  run(0, 1)
+  try {
+    // Warm-up calls until V8 has tiered the module up from its baseline compiler (a running call never switches, so a
+    // single long call would time baseline code); then the fastest of many single calls: on a machine shared with
+    // other work the fastest call is the closest to what the kernel does undisturbed.
+    const warm = performance.now()
+    while (performance.now() - warm < 100) run(1)
+    let best = Infinity
+    const start = performance.now()
+    for (let i = 0; i < (opts.calls ?? 1000) && performance.now() - start < (opts.budgetMs ?? 300); i++)
+      best = Math.min(best, run(1))
+    const macs =
+      convOut(g.h, g.kernel, g.stride, g.padding, g.dilation) *
+      convOut(g.w, g.kernel, g.stride, g.padding, g.dilation) *
+      g.kernel *
+      g.kernel *
+      g.cin *
+      g.cout
+    return { ms: best, macs, macsPerS: macs / (best / 1000) }
+  } finally {
+    backend.releaseBytes(scratch)
+    backend.dispose()
   }
 }
 
