@@ -391,6 +391,8 @@ describe('wasm-simd on an exported network', () => {
         expect(maxAbsDiff(got, want)).toBeLessThan(1e-4)
         expect(maxAbsDiff(got, engine)).toBeLessThan(1e-4)
         expect(argmaxRows(got, 7)).toEqual(argmaxRows(engine, 7))
+        // Again on the same session: buffers come back from the module's free list (reused, merged), same logits.
+        expect([...(await wasm.run(images, batch))]).toEqual([...got])
       }
       wasm.dispose()
       reference.dispose()

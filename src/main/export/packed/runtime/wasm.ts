@@ -84,7 +84,7 @@ const ALIGN = 16
  * SIMD loads are aligned; free blocks are coalesced; memory grows when nothing fits.
  */
 class WasmHeap {
-  private free: Array<{ at: number; size: number }> = []
+  private readonly free: Array<{ at: number; size: number }> = []
   private readonly sizes = new Map<number, number>()
   private end: number
 
@@ -124,15 +124,29 @@ class WasmHeap {
     const size = this.sizes.get(at)
     if (size === undefined) return
     this.sizes.delete(at)
-    this.free.push({ at, size })
-    this.free.sort((a, b) => a.at - b.at)
-    const merged: Array<{ at: number; size: number }> = []
-    for (const block of this.free) {
-      const last = merged[merged.length - 1]
-      if (last && last.at + last.size === block.at) last.size += block.size
-      else merged.push({ ...block })
+    // The free list stays sorted by address: insert by bisection, then merge with the neighbours it touches.
+    const free = this.free
+    let lo = 0
+    let hi = free.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (free[mid].at < at) lo = mid + 1
+      else hi = mid
     }
-    this.free = merged
+    const prev = free[lo - 1]
+    const next = free[lo]
+    if (prev && prev.at + prev.size === at) {
+      prev.size += size
+      if (next && prev.at + prev.size === next.at) {
+        prev.size += next.size
+        free.splice(lo, 1)
+      }
+    } else if (next && at + size === next.at) {
+      next.at = at
+      next.size += size
+    } else {
+      free.splice(lo, 0, { at, size })
+    }
   }
 }
 
