@@ -24,7 +24,7 @@ export const pages = [
   },
   { path: '/export', name: 'export', title: 'Export', icon: '⇪', component: () => import('./views/ExportView.vue') },
   // Workers on other machines through a Redis queue (issue 14).
-  { path: '/cluster', name: 'cluster', title: 'Cluster', icon: '⧉', component: () => import('./views/ClusterView.vue') }
+  { path: '/cluster', name: 'cluster', title: 'Cluster', icon: '⇄', component: () => import('./views/ClusterView.vue') }
 ] as const
 
 const routes: RouteRecordRaw[] = [
