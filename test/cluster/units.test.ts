@@ -58,6 +58,12 @@ describe('the store', () => {
     expect(readFileSync(join(copy, 'metrics.jsonl'), 'utf8')).toBe('{"step":1}\n')
     expect(JSON.parse(readFileSync(join(copy, 'run.json'), 'utf8')).config.dataset).toBe('cifar10:data')
     expect(await downloadRun(store, 'nothing', copy)).toBe(false)
+    // An index naming a file outside the run (a tampered store) is refused before anything is written.
+    await store.put(
+      'runs/r2/files.json',
+      JSON.stringify({ runId: 'r2', files: { '../../../evil': { sha256: '', bytes: 0 } } })
+    )
+    await expect(downloadRun(store, 'r2', join(temp('copy'), 'r2'))).rejects.toThrow(/invalid store key/)
 
     writeFileSync(join(store.root, 'runs', 'r1', 'metrics.jsonl'), '{"step":2}\n')
     await expect(downloadRun(store, 'r1', copy)).rejects.toThrow(/runs\/r1\/metrics.jsonl does not match its checksum/)
