@@ -30,7 +30,14 @@ const THIRD_PARTY = [
 ]
 
 function startAndRead(maxLines: number, timeoutMs: number): Promise<string[]> {
-  const env: Record<string, string | undefined> = { ...process.env, HOME: home, BNAS_RUNS_DIR: runs }
+  // BNAS_NO_ELECTRON: where the network would let Electron's binary download, the window would open instead of
+  // browser mode and there would be no URL line to read; offline, the download fails in an instant either way.
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    HOME: home,
+    BNAS_RUNS_DIR: runs,
+    BNAS_NO_ELECTRON: '1'
+  }
   // What a fresh shell has: no Vulkan driver chosen by hand, no npm_config_* from a surrounding npm, no cache dir.
   for (const key of Object.keys(env))
     if (key.startsWith('npm_') || key.startsWith('VK_') || key === 'XDG_CACHE_HOME' || key.startsWith('BNAS_LAVAPIPE'))

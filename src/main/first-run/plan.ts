@@ -60,7 +60,8 @@ export function firstRunPlan(dataset: FoundDataset, budget: FirstRunBudget): Fir
   return {
     budget,
     dataset: spec,
-    datasetName: dataset.name,
+    // "Fashion-MNIST", not the picker's "Fashion-MNIST (IDX)": the sentence is about the data, not its format.
+    datasetName: dataset.name.replace(/ \(.*\)$/, ''),
     synthetic: dataset.kind === 'synthetic',
     search: searchConfigSchema.parse({ ...search, dataset: spec }),
     train: trainSettings,

@@ -138,14 +138,20 @@ export const useFirstRunStore = defineStore('firstRun', () => {
     const detail = await api.call['runs.get']({ runId: trainRunId.value! })
     if (detail.ok) trainAccuracy.value = detail.value.summary.bestAccuracy
     exports.value = []
+    // Each format on its own: one that fails its check says so, and the others (and the result) still count.
+    const problems: string[] = []
     for (const format of current.exports) {
       const result = await api.call['export.run']({ runId: trainRunId.value!, format })
-      if (!result.ok) return fail('export', `${format}: ${result.error.message}`)
-      exports.value = [...exports.value, result.value]
+      if (result.ok) exports.value = [...exports.value, result.value]
+      else problems.push(`${format}: ${result.error.message}`)
     }
     step.value = null
     finished.value = true
     active.value = false
+    if (problems.length > 0) {
+      failedStep.value = 'export'
+      error.value = problems.join('\n')
+    }
     remember()
   }
 
