@@ -33,7 +33,7 @@ struct FloatConvLayer::Impl {
   struct Plan {
     dnnl::convolution_forward prim;
     memory weights, bias;
-    memory::desc src, dst;
+    memory::desc src, dst, scratchpad;
   };
   std::map<int, Plan> plans;  // by batch size
 
@@ -58,6 +58,8 @@ struct FloatConvLayer::Impl {
                                                           dnnl::algorithm::convolution_direct, src, wAny, dst, strides,
                                                           dilates, padL, padR);
     dnnl::primitive_attr attr;
+    // The caller's scratchpad: threads running images at once must not share oneDNN's library-managed one.
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (relu) {
       dnnl::post_ops ops;
       ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
@@ -68,6 +70,7 @@ struct FloatConvLayer::Impl {
     p.prim = dnnl::convolution_forward(pd);
     p.src = src;
     p.dst = dst;
+    p.scratchpad = pd.scratchpad_desc();
     // One copy of the filter: the first plan reorders the caller's layout and frees it; a later batch size shares
     // that copy when its primitive wants the same layout (the usual case), else reorders from it.
     dnnl::stream stream(engine());
@@ -109,12 +112,18 @@ int64_t FloatConvLayer::weightBytes() const {
   return bytes;
 }
 
+void FloatConvLayer::prepare(int n) { impl_->plan(g, n); }
+
 void FloatConvLayer::run(const float* x, float* y, int n, int threads) {
   auto& p = impl_->plan(g, n);
   dnnl::stream stream(engine());
   memory src(p.src, engine(), const_cast<float*>(x));
   memory dst(p.dst, engine(), y);
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst}};
+  thread_local std::vector<uint8_t> pad;
+  if (pad.size() < p.scratchpad.get_size()) pad.resize(p.scratchpad.get_size());
+  memory scratchpad(p.scratchpad, engine(), pad.data());
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scratchpad}};
   if (!impl_->bias.empty()) args.emplace(DNNL_ARG_BIAS, p.bias);
   p.prim.execute(stream, args);
   stream.wait();

@@ -81,10 +81,10 @@ class Session {
   Session(std::vector<Instruction> instructions, int64_t arenaPerImage, View input, int64_t inputPerImage, View output,
           int64_t outputPerImage);
   ~Session();
-  // Runs a batch: input [n][H][W][C] normalised, output the logits [n][classes]. Runs are serialised per session.
+  // Runs a batch: input [n][H][W][C] normalised, output [n][outputPerImage]. Runs are serialised per session.
   void run(const float* input, int n, float* output, int threads, RunStats* stats = nullptr);
   int64_t weightBytes() const;
-  // Bytes of arena and scratch the last run held (grows with the largest batch run).
+  // Bytes of arena and scratch held (one image's worth per thread that has run images).
   int64_t workBytes() const;
   int64_t outputPerImage() const { return outputPerImage_; }
   int64_t inputPerImage() const { return inputPerImage_; }
@@ -97,9 +97,11 @@ class Session {
   int64_t arenaPerImage_, inputPerImage_, outputPerImage_;
   View input_, output_;
   BinaryIsa isa_;
+  void runImage(const float* input, float* output, int threads, float* arena, uint64_t* scratch, RunStats* stats) const;
   std::mutex mutex_;
-  std::vector<float, std::allocator<float>> arena_;
-  std::vector<uint64_t> scratch_;
+  // One arena and one scratch per thread that runs images (one image's tensors each).
+  std::vector<std::vector<float>> arenas_;
+  std::vector<std::vector<uint64_t>> scratches_;
 };
 
 // ---- kernels (binconv.cc, float_ops.cc, float_conv.cc) ----
@@ -160,6 +162,8 @@ class FloatConvLayer {
   FloatConvLayer(const Geometry& g, const float* weight, const float* bias, bool relu);
   ~FloatConvLayer();
   void run(const float* x, float* y, int n, int threads);
+  // Plans the primitive for batch n now (not thread-safe: called before threads run images).
+  void prepare(int n);
   int64_t weightBytes() const;
   // oneDNN alone on this shape: float MACs per second (best of reps).
   double probeMacsPerSecond(int n, int threads, int reps);

@@ -35,28 +35,53 @@ int64_t Session::weightBytes() const {
 }
 
 int64_t Session::workBytes() const {
-  return int64_t(arena_.size() * sizeof(float) + scratch_.size() * sizeof(uint64_t));
+  int64_t bytes = 0;
+  for (const auto& a : arenas_) bytes += int64_t(a.size() * sizeof(float));
+  for (const auto& s : scratches_) bytes += int64_t(s.size() * sizeof(uint64_t));
+  return bytes;
 }
 
+// A batch runs image by image: one image's tensors (the arena, ~2 MB for BNAS-A) stay in this core's cache through the
+// whole network, where a batch-wide pass would stream every layer's batch through memory. With several threads the
+// images are shared out, each thread with an arena of its own (no barrier between layers); a single image splits each
+// binary conv's rows and packing between the threads instead.
 void Session::run(const float* input, int n, float* output, int threads, RunStats* stats) {
   if (n < 1) throw std::invalid_argument("batch must be at least 1");
   threads = std::max(1, threads);
   std::lock_guard<std::mutex> lock(mutex_);
-  const size_t arenaFloats = size_t(arenaPerImage_) * n;
-  if (arena_.size() < arenaFloats) arena_.resize(arenaFloats);
+  const int teams = stats ? 1 : std::min(threads, n);
+  const int inner = teams == 1 && n == 1 ? threads : 1;
   int64_t scratchWords = 0;
   for (const auto& in : instructions_)
-    if (in.binconv) scratchWords = std::max(scratchWords, in.binconv->scratchWords(n, threads));
-  if (int64_t(scratch_.size()) < scratchWords) scratch_.resize(size_t(scratchWords));
-  // oneDNN (OpenMP runtime) takes its team size from this thread's ICV.
-  omp_set_num_threads(threads);
-
-  float* arena = arena_.data();
-  auto at = [&](const View& v) { return arena + v.region * n + v.offset; };
-  {
-    float* dst = at(input_);
-    std::memcpy(dst, input, sizeof(float) * size_t(inputPerImage_) * n);
+    if (in.binconv) scratchWords = std::max(scratchWords, in.binconv->scratchWords(1, inner));
+  if (int(arenas_.size()) < teams) arenas_.resize(teams), scratches_.resize(teams);
+  for (int t = 0; t < teams; ++t) {
+    if (int64_t(arenas_[t].size()) < arenaPerImage_) arenas_[t].resize(size_t(arenaPerImage_));
+    if (int64_t(scratches_[t].size()) < scratchWords) scratches_[t].resize(size_t(scratchWords));
   }
+  // oneDNN (OpenMP runtime) takes its team size from this thread's ICV; its plans are made before any team starts.
+  omp_set_num_threads(inner);
+  for (const auto& in : instructions_)
+    if (in.conv) in.conv->prepare(1);
+  if (teams == 1) {
+    for (int img = 0; img < n; ++img)
+      runImage(input + int64_t(img) * inputPerImage_, output + int64_t(img) * outputPerImage_, inner,
+               arenas_[0].data(), scratches_[0].data(), stats);
+    return;
+  }
+#pragma omp parallel for num_threads(teams) schedule(dynamic, 1)
+  for (int img = 0; img < n; ++img) {
+    const int t = omp_get_thread_num();
+    runImage(input + int64_t(img) * inputPerImage_, output + int64_t(img) * outputPerImage_, 1, arenas_[t].data(),
+             scratches_[t].data(), nullptr);
+  }
+}
+
+void Session::runImage(const float* input, float* output, int threads, float* arena, uint64_t* scratch,
+                       RunStats* stats) const {
+  const int n = 1;
+  auto at = [&](const View& v) { return arena + v.region + v.offset; };
+  std::memcpy(at(input_), input, sizeof(float) * size_t(inputPerImage_));
   for (const auto& in : instructions_) {
     const int64_t t0 = stats ? threadCpuNs() : 0;
     const Geometry& g = in.g;
@@ -64,8 +89,8 @@ void Session::run(const float* input, int n, float* output, int threads, RunStat
     switch (in.kind) {
       case Kind::Bn: bnForward(at(in.in), in.in.stride, at(in.out), in.out.stride, pixelsIn, g.cin, in.bn); break;
       case Kind::BinConv:
-        in.binconv->run(at(in.in), in.in.stride, at(in.out), in.out.stride, in.accumulate, n, scratch_.data(), threads,
-                        isa_, stats);
+        in.binconv->run(at(in.in), in.in.stride, at(in.out), in.out.stride, in.accumulate, n, scratch, threads, isa_,
+                        stats);
         break;
       case Kind::Conv: in.conv->run(at(in.in), at(in.out), n, threads); break;
       case Kind::Relu: relu(at(in.in), in.in.stride, at(in.out), in.out.stride, pixelsIn, g.cin); break;
@@ -85,10 +110,7 @@ void Session::run(const float* input, int n, float* output, int threads, RunStat
     }
     if (stats) stats->nsByKind[int(in.kind)] += threadCpuNs() - t0;
   }
-  const float* out = at(output_);
-  for (int img = 0; img < n; ++img)
-    std::memcpy(output + int64_t(img) * outputPerImage_, out + int64_t(img) * output_.stride,
-                sizeof(float) * size_t(outputPerImage_));
+  std::memcpy(output, at(output_), sizeof(float) * size_t(outputPerImage_));
 }
 
 }  // namespace bnas::packed

@@ -5,7 +5,7 @@ import type { PackedModel } from './packed/format'
 import { describePackedPaths, PackedSession, WasmBackend, webgpuAdapterStatus } from './packed/runtime'
 import { unpackSigns } from './packed/bits'
 import { createRng } from '../engine/nn'
-import { setNativePackedThreads } from './packed/runtime/native'
+import { NativeCompiledModel, setNativePackedThreads } from './packed/runtime/native'
 
 export interface InferBenchResult {
   batch: number
@@ -20,16 +20,32 @@ export interface InferBenchResult {
   /** onnxruntime-node, float, the same network, intra-op threads = threads; null when it is not installed. */
   onnxMs: number | null
   onnxError?: string
-  /** Binary MACs over the measured XNOR+popcount rate plus float MACs over the measured float rate. */
+  /** The bound of the best path (`bounds[packedPath]`). */
   boundMs: number
   bound: { binaryMacs: number; floatMacs: number; popcountGbitPerS: number; floatGmacPerS: number; basis: string }
+  /**
+   * Per CPU path, measured here in this run: binary MACs over the rate of the path's best popcount kernel (on a shape
+   * without padding waste) plus float MACs over its float conv rate on the network's own float conv shapes.
+   */
+  bounds: Record<string, PathBound>
   /** Every path's median, ms per batch. */
   paths: Record<string, number>
+  /** onnxMs / each packed path's median (how many times faster than float onnxruntime). */
+  speedup: Record<string, number>
   repeats: number
   /** CPU threads of the packed CPU paths: wasm-simd and reference always 1; native uses `threads`. */
   packedThreads: Record<string, number>
+  /** The native session: its binary kernel, and one run's CPU time by kind of step (ms, the calling thread). */
+  native?: { binaryKernel: string; msByKind: Record<string, number>; weightBytes: number; workBytes: number }
   /** The WebGPU path: the adapter timed (and a note where its figures say nothing about speed), or why it is absent. */
   webgpu: { available: true; adapter: string; kind: string; note?: string } | { available: false; reason: string }
+}
+
+export interface PathBound {
+  boundMs: number
+  binaryMacsPerSecond: number
+  floatMacsPerSecond: number
+  basis: string
 }
 
 /** The note on figures from a software adapter (a CPU rasteriser: Mesa's lavapipe, SwiftShader, WARP). */
@@ -74,7 +90,7 @@ export function graphOfPacked(model: PackedModel): ExportGraph {
 }
 
 /** Measured throughput of the wasm kernels (popcount bits/s of their inner loop, float MAC/s of the conv kernel) here. */
-async function probeRates(): Promise<{ popcountGbitPerS: number; floatGmacPerS: number }> {
+async function wasmRates(): Promise<{ binary: number; float: number }> {
   const backend = await WasmBackend.create()
   const k = backend.kernels
   const words = 512
@@ -108,7 +124,34 @@ async function probeRates(): Promise<{ popcountGbitPerS: number; floatGmacPerS: 
     (h / 2) * (h / 2) * 4 * cin * cout
   )
   backend.dispose()
-  return { popcountGbitPerS: popcount / 1e9, floatGmacPerS: floatRate / 1e9 }
+  return { binary: popcount, float: floatRate }
+}
+
+function boundOf(
+  model: PackedModel,
+  batch: number,
+  rates: { binary: number; float: number },
+  basis: string
+): PathBound {
+  const boundMs = ((model.summary.bops * batch) / rates.binary + (model.summary.flops * batch) / rates.float) * 1000
+  return { boundMs, binaryMacsPerSecond: rates.binary, floatMacsPerSecond: rates.float, basis }
+}
+
+/**
+ * The native path's bound: its best popcount kernel (AVX-512 VPOPCNTDQ where the CPU has it) on a shape without
+ * padding waste, and oneDNN on each of the network's float convs alone (the float rate is their MACs over their time).
+ */
+function nativeBound(compiled: NativeCompiledModel, model: PackedModel, batch: number): PathBound {
+  const probe = compiled.probe(batch)
+  const floatMacs = probe.float.reduce((sum, f) => sum + f.macs, 0)
+  const floatSeconds = probe.float.reduce((sum, f) => sum + f.macs / f.macsPerSecond, 0)
+  const rates = { binary: probe.peakBinaryMacsPerSecond, float: floatSeconds > 0 ? floatMacs / floatSeconds : Infinity }
+  return boundOf(
+    model,
+    batch,
+    rates,
+    `native, ${compiled.threads} thread(s): ${probe.binaryKernel} popcount kernel (1024-bit streams, 64 channels); oneDNN on the network's ${probe.float.length} float convs`
+  )
 }
 
 /**
@@ -128,6 +171,7 @@ export async function benchInfer(
   const described = await describePackedPaths()
   let webgpuError: string | undefined
   const automatic = new Set(described.filter((p) => p.auto).map((p) => p.name))
+  const sessions = new Map<string, PackedSession>()
   // Every path that runs here is timed, also those that run only when named (WebGPU on a software adapter).
   for (const path of described) {
     if (!path.ok) continue
@@ -142,6 +186,7 @@ export async function benchInfer(
       webgpuError = `the model does not run on it: ${(error as Error).message}`
       continue
     }
+    sessions.set(path.name, session)
     runners.push({ name: path.name, run: () => session.run(images, batch), close: () => session.dispose() })
   }
   let onnxError: string | undefined
@@ -152,6 +197,8 @@ export async function benchInfer(
     onnxError = (error as Error).message
   }
   const times = new Map<string, number[]>(runners.map((r) => [r.name, []]))
+  const bounds: Record<string, PathBound> = {}
+  let native: InferBenchResult['native']
   try {
     for (let i = 0; i < (opts.warmup ?? 2); i++) for (const r of runners) await r.run()
     for (let i = 0; i < repeats; i++) {
@@ -161,38 +208,60 @@ export async function benchInfer(
         times.get(r.name)!.push(performance.now() - t0)
       }
     }
+    // Probes after the timed runs, so they do not warm or cool anything the timings see.
+    const compiled = sessions.get('native')?.compiledModel
+    if (compiled instanceof NativeCompiledModel) {
+      bounds.native = nativeBound(compiled, model, batch)
+      const { msByKind } = compiled.profile(images, batch)
+      const info = compiled.info()
+      native = { binaryKernel: info.binaryKernel, msByKind, weightBytes: info.weightBytes, workBytes: info.workBytes }
+    }
   } finally {
     for (const r of runners) await r.close()
   }
   const paths = Object.fromEntries([...times].map(([name, list]) => [name, median(list)]))
   const packed = Object.entries(paths).filter(([name]) => automatic.has(name))
   const [packedPath, packedMs] = packed.reduce((best, entry) => (entry[1] < best[1] ? entry : best))
-  const rates = await probeRates()
-  const binaryMacs = model.summary.bops * batch
-  const floatMacs = model.summary.flops * batch
-  const boundMs = (binaryMacs / (rates.popcountGbitPerS * 1e9) + floatMacs / (rates.floatGmacPerS * 1e9)) * 1000
+  if (paths['wasm-simd'] !== undefined) {
+    bounds['wasm-simd'] = boundOf(
+      model,
+      batch,
+      await wasmRates(),
+      'wasm-simd, one thread: scalar i64 XNOR+AND+popcount loop; the float conv kernel on a 2×2/s2 144→288 conv'
+    )
+  }
+  const best = bounds[packedPath] ?? Object.values(bounds)[0]
+  const onnxMs = paths.onnx ?? null
   return {
     batch,
     threads,
     packedMs,
     packedPath,
     packedWasmMs: paths['wasm-simd'] ?? NaN,
-    onnxMs: paths.onnx ?? null,
+    onnxMs,
     ...(onnxError ? { onnxError } : {}),
-    boundMs,
+    boundMs: best?.boundMs ?? NaN,
     bound: {
-      binaryMacs,
-      floatMacs,
-      ...rates,
-      basis: 'wasm-simd, one thread: scalar i64 XNOR+AND+popcount loop; the float conv kernel on a 2×2/s2 144→288 conv'
+      binaryMacs: model.summary.bops * batch,
+      floatMacs: model.summary.flops * batch,
+      popcountGbitPerS: (best?.binaryMacsPerSecond ?? NaN) / 1e9,
+      floatGmacPerS: (best?.floatMacsPerSecond ?? NaN) / 1e9,
+      basis: best?.basis ?? 'no CPU path ran'
     },
+    bounds,
     paths,
+    speedup: Object.fromEntries(
+      Object.entries(paths)
+        .filter(([name]) => name !== 'onnx' && onnxMs !== null)
+        .map(([name, ms]) => [name, onnxMs! / ms])
+    ),
     repeats,
     packedThreads: Object.fromEntries(
       Object.keys(paths)
         .filter((name) => name !== 'onnx' && name !== 'webgpu')
         .map((name) => [name, name === 'native' ? threads : 1])
     ),
+    ...(native ? { native } : {}),
     webgpu: webgpuError ? { available: false, reason: webgpuError } : await webgpuInfo()
   }
 }

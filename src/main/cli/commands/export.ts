@@ -1,4 +1,7 @@
-import { readFile, stat } from 'node:fs/promises'
+import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import * as tf from '@tensorflow/tfjs-core'
@@ -8,12 +11,15 @@ import { loadTrainedModel } from '../../engine/jobs/trained-model'
 import { FinalNetwork } from '../../engine/network'
 import { createRng } from '../../engine/nn'
 import { EXPORT_FORMATS, exportRun, metaOf, packNetwork, type ExportFormat, type ExportReport } from '../../export'
-import { benchInfer, type InferBenchResult } from '../../export/bench'
+import { benchInfer, graphOfPacked, type InferBenchResult } from '../../export/bench'
 import type { ModelMeta } from '../../export/graph'
-import { createOnnxSession } from '../../export/onnx/run'
+import { exportOnnx } from '../../export/onnx'
+import { createOnnxSession, loadOnnxRuntime } from '../../export/onnx/run'
 import { onnxRoot } from '../../export/onnx/schema'
-import { decodePacked, type PackedModel } from '../../export/packed/format'
-import { PackedSession } from '../../export/packed/runtime'
+import { decodePacked, encodePacked, type PackedModel } from '../../export/packed/format'
+import { setNativePackedThreads } from '../../export/packed/runtime/native'
+import { nativeAddonStatus } from '../../engine/native/addon'
+import { describePackedPaths, PackedSession } from '../../export/packed/runtime'
 import { loadTfjsModel } from '../../export/tfjs'
 import { loadGenotype, parseInputShape } from './summary'
 
@@ -218,6 +224,8 @@ export interface InferFlags {
   batch: string
   threads: string
   repeats: string
+  /** Measure each runtime's peak memory in a child process (`--no-memory` skips it). */
+  memory?: boolean
   json: boolean
 }
 
@@ -267,22 +275,137 @@ export async function benchModel(model: string | undefined, flags: InferFlags): 
   }
 }
 
+/** Peak memory a runtime's session adds (bytes), per runtime, measured in a fresh process each. */
+export type MemoryReport = Record<string, number | { error: string }>
+
 export async function runBenchInfer(
   model: string | undefined,
   flags: InferFlags
-): Promise<InferBenchResult & { network: Record<string, unknown> }> {
+): Promise<InferBenchResult & { network: Record<string, unknown>; memory?: MemoryReport }> {
+  const [run] = await runBenchInferBatches(model, { ...flags, batch: String(positive(flags.batch, '--batch')) })
+  return run
+}
+
+/** `--batch 1,8`: one result per batch size; memory (batch 1, or the first batch) where `flags.memoryEntry` is set. */
+export async function runBenchInferBatches(
+  model: string | undefined,
+  flags: InferFlags & { memoryEntry?: string }
+): Promise<Array<InferBenchResult & { network: Record<string, unknown>; memory?: MemoryReport }>> {
+  const batches = String(flags.batch)
+    .split(',')
+    .map((b) => positive(b.trim(), '--batch'))
   const packed = await benchModel(model, flags)
-  const result = await benchInfer(packed, {
-    batch: positive(flags.batch, '--batch'),
-    threads: positive(flags.threads, '--threads'),
-    repeats: positive(flags.repeats, '--repeats')
-  })
   const { genotype: _genotype, ...network } = {
     ...packed.meta,
     binaryMacs: packed.summary.bops,
     floatMacs: packed.summary.flops
   }
-  return { ...result, network }
+  const threads = positive(flags.threads, '--threads')
+  const memory =
+    flags.memory && flags.memoryEntry ? await measureMemory(packed, batches[0], threads, flags.memoryEntry) : undefined
+  const runs = []
+  for (const batch of batches) {
+    const result = await benchInfer(packed, { batch, threads, repeats: positive(flags.repeats, '--repeats') })
+    runs.push({ ...result, network, ...(memory && batch === batches[0] ? { memory } : {}) })
+  }
+  return runs
+}
+
+/**
+ * Each runtime's session in a process of its own (`bnas bench memory`), so one runtime's freed memory cannot hide
+ * another's: the peak resident memory the session adds over the process with the model bytes and the runtime's library
+ * already loaded.
+ */
+async function measureMemory(model: PackedModel, batch: number, threads: number, entry: string): Promise<MemoryReport> {
+  const dir = await mkdtemp(join(tmpdir(), 'bnas-bench-memory-'))
+  const report: MemoryReport = {}
+  try {
+    const files = { packed: join(dir, 'model.bnpk'), onnx: join(dir, 'model.onnx') }
+    await writeFile(files.packed, encodePacked(model))
+    await writeFile(files.onnx, exportOnnx(graphOfPacked(model)))
+    const runtimes = [
+      ...(await describePackedPaths()).filter((p) => p.auto && p.name !== 'reference').map((p) => p.name),
+      'onnx'
+    ]
+    for (const runtime of runtimes) {
+      const file = runtime === 'onnx' ? files.onnx : files.packed
+      const shape = model.meta.inputShape.join('x')
+      const args = [
+        ...process.execArgv,
+        '--expose-gc',
+        entry,
+        'bench',
+        'memory',
+        file,
+        '--runtime',
+        runtime,
+        '--input',
+        shape
+      ]
+      const child = spawnSync(process.execPath, [...args, '--batch', String(batch), '--threads', String(threads)], {
+        encoding: 'utf8'
+      })
+      try {
+        report[runtime] = JSON.parse(child.stdout.trim().split('\n').pop() ?? '').peakBytes
+      } catch {
+        report[runtime] = { error: (child.stderr || child.stdout || `exit ${child.status}`).trim().split('\n')[0] }
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+  return report
+}
+
+function procStatusKiB(field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const match = readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))
+    return match ? Number(match[1]) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * `bnas bench memory FILE --runtime NAME --input HxWxC`: one session's peak added memory in bytes, printed as JSON
+ * (run by `bench infer` in a process of its own).
+ */
+async function runBenchMemory(
+  file: string,
+  runtime: string,
+  shape: [number, number, number],
+  batch: number,
+  threads: number
+): Promise<number> {
+  const bytes = new Uint8Array(await readFile(file))
+  const images = createRng(7).normalArray(batch * shape[0] * shape[1] * shape[2])
+  let start: () => Promise<{ run: () => Promise<unknown> }>
+  if (runtime === 'onnx') {
+    await loadOnnxRuntime() // the library is loaded before the baseline
+    start = async () => {
+      const session = await createOnnxSession(bytes, shape, threads)
+      return { run: () => session.run(images, batch) }
+    }
+  } else {
+    const model = decodePacked(bytes, file)
+    setNativePackedThreads(threads)
+    if (runtime === 'native') nativeAddonStatus() // the addon is loaded before the baseline
+    start = async () => {
+      const session = await PackedSession.create(model, { path: runtime })
+      return { run: () => session.run(images, batch) }
+    }
+  }
+  ;(globalThis as { gc?: () => void }).gc?.()
+  try {
+    writeFileSync('/proc/self/clear_refs', '5') // resets the peak (VmHWM) to the current resident size
+  } catch {
+    // not Linux: the lifetime peak below then includes start-up, an upper bound
+  }
+  const baseline = (procStatusKiB('VmRSS') ?? process.memoryUsage().rss / 1024) * 1024
+  const session = await start()
+  for (let i = 0; i < 3; i++) await session.run()
+  const peak = (procStatusKiB('VmHWM') ?? process.resourceUsage().maxRSS) * 1024
+  return peak - baseline
 }
 
 /** Adds `bench infer` to the program's `bench` command (created by bench.ts; made here if it is absent). */
@@ -299,37 +422,83 @@ export function registerBenchInfer(program: Command): void {
     .option('--input <HxWxC>', 'input shape', '32x32x3')
     .option('--classes <K>', 'classes', '10')
     .option('--macro <cifar|imagenet>', 'macro-architecture', 'cifar')
-    .option('--batch <B>', 'batch size', '1')
-    .option('--threads <T>', 'onnxruntime intra-op threads (the packed CPU paths run one thread)', '1')
+    .option('--batch <B[,B...]>', 'batch sizes, e.g. 1,8', '1,8')
+    .option('--threads <T>', 'threads of onnxruntime (intra-op) and of the native path; wasm-simd runs one', '1')
     .option('--repeats <n>', 'timed repeats (medians reported)', '10')
+    .option('--no-memory', 'skip the peak memory of each runtime (measured in a process of its own each)')
     .option('--json', 'print JSON', false)
     .action(async (model: string | undefined, flags: InferFlags) => {
-      const r = await runBenchInfer(model, flags)
+      const runs = await runBenchInferBatches(model, { ...flags, memoryEntry: process.argv[1] })
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(r)}\n`)
+        // One batch: the result itself (as before); several: { network, memory, runs }.
+        const out = runs.length === 1 ? runs[0] : { network: runs[0].network, memory: runs[0].memory, runs }
+        process.stdout.write(`${JSON.stringify(out)}\n`)
         return
       }
-      process.stdout.write(formatInferTable(r))
+      process.stdout.write(runs.map(formatInferTable).join('\n'))
+    })
+  bench
+    .command('memory', { hidden: true })
+    .description("one runtime's peak added memory for a model file (run by bench infer in its own process)")
+    .argument('<file>', 'a .bnpk or .onnx model')
+    .requiredOption('--runtime <name>', 'onnx or a packed path')
+    .requiredOption('--input <HxWxC>', 'input shape')
+    .option('--batch <B>', 'batch size', '1')
+    .option('--threads <T>', 'threads', '1')
+    .action(async (file: string, flags: { runtime: string; input: string; batch: string; threads: string }) => {
+      const peakBytes = await runBenchMemory(
+        file,
+        flags.runtime,
+        parseInputShape(flags.input),
+        positive(flags.batch, '--batch'),
+        positive(flags.threads, '--threads')
+      )
+      process.stdout.write(`${JSON.stringify({ runtime: flags.runtime, peakBytes })}\n`)
     })
 }
 
-/** The readable table of `bnas bench infer`: every path timed, each CPU path with its threads. */
-export function formatInferTable(r: InferBenchResult): string {
-  const fmt = (v: number | null) => (v === null || Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)} ms`)
+/** The readable table of `bnas bench infer`: every path timed, each CPU path with its threads, bound and speed-up. */
+export function formatInferTable(r: InferBenchResult & { memory?: MemoryReport }): string {
+  const fmt = (v: number | null | undefined) =>
+    v === null || v === undefined || Number.isNaN(v) ? 'n/a' : `${v.toFixed(2)} ms`
+  const times = (name: string) => (r.speedup[name] ? `, ${r.speedup[name].toFixed(1)}× onnxruntime` : '')
+  const bound = (name: string) => {
+    const b = r.bounds[name]
+    return b ? `; bound ${fmt(b.boundMs)}` : ''
+  }
+  const mib = (v: number | { error: string }) => (typeof v === 'number' ? `${(v / 2 ** 20).toFixed(1)} MiB` : v.error)
   return (
     [
-      `batch ${r.batch}, onnxruntime threads ${r.threads}; medians of ${r.repeats}`,
+      `batch ${r.batch}, threads ${r.threads}; medians of ${r.repeats}`,
       `  packed (best: ${r.packedPath})  ${fmt(r.packedMs)}`,
-      // Every CPU path timed (wasm-simd, native where the addon is built, reference when it is the only one).
+      // Every CPU path timed (native, wasm-simd, reference when it is the only one).
       ...Object.entries(r.packedThreads).map(
         ([name, threads]) =>
-          `  packed ${name.padEnd(18)}${fmt(r.paths[name] ?? null)} (${threads} thread${threads === 1 ? '' : 's'})`
+          `  packed ${name.padEnd(18)}${fmt(r.paths[name] ?? null)} (${threads} thread${threads === 1 ? '' : 's'}${times(name)}${bound(name)})`
       ),
       r.webgpu.available
         ? `  packed webgpu            ${fmt(r.paths.webgpu ?? null)} (${r.webgpu.adapter})${r.webgpu.note ? `\n                           ${r.webgpu.note}` : ''}`
         : `  packed webgpu            not timed: ${r.webgpu.reason}`,
       `  onnxruntime-node (float) ${fmt(r.onnxMs)}${r.onnxError ? ` (${r.onnxError})` : ''}`,
-      `  bound                    ${fmt(r.boundMs)} (${r.bound.popcountGbitPerS.toFixed(0)} Gbit/s popcount, ${r.bound.floatGmacPerS.toFixed(1)} GMAC/s float)`
+      ...Object.entries(r.bounds).map(
+        ([name, b]) =>
+          `  bound ${name.padEnd(19)}${fmt(b.boundMs)} (${(b.binaryMacsPerSecond / 1e9).toFixed(0)} G binary MAC/s, ${(b.floatMacsPerSecond / 1e9).toFixed(1)} G float MAC/s: ${b.basis})`
+      ),
+      ...(r.native
+        ? [
+            `  native session: ${r.native.binaryKernel}; CPU ms by step: ${Object.entries(r.native.msByKind)
+              .filter(([, ms]) => ms >= 0.005)
+              .map(([kind, ms]) => `${kind} ${ms.toFixed(2)}`)
+              .join(', ')}`
+          ]
+        : []),
+      ...(r.memory
+        ? [
+            `  peak memory of a session (batch ${r.batch}): ${Object.entries(r.memory)
+              .map(([k, v]) => `${k} ${mib(v)}`)
+              .join(', ')}`
+          ]
+        : [])
     ].join('\n') + '\n'
   )
 }

@@ -97,6 +97,11 @@ export class PackedSession {
     return new PackedSession(model, await path.createBackend())
   }
 
+  /** The compiled model of a compiling path (the native session), for its path-specific tools (probe, profile). */
+  get compiledModel(): CompiledPackedModel | undefined {
+    return this.compiled
+  }
+
   get pathName(): string {
     return this.compiled ? this.compiled.name : this.backend!.name
   }
