@@ -32,24 +32,66 @@ export interface JobThread {
   control(action: 'pause' | 'resume' | 'stop'): void
 }
 
-/** Runs one job in a new thread; the promise settles with the job's result or its failure, and the thread ends. */
-export function runInThread(start: Extract<ToJobThread, { type: 'start' }>, listener: JobListener): JobThread {
-  addPrivateLavapipe()
-  const thread = startThread()
-  const result = new Promise<JobResult>((resolve, reject) => {
-    thread.on('message', (message: FromJobThread) => {
-      if (message.type === 'progress') listener.progress(message.record)
-      else if (message.type === 'epoch') listener.epoch(message.record)
-      else if (message.type === 'log') listener.log(message.message)
-      else {
-        if (message.type === 'done') resolve(message.result)
-        else reject(new Error(message.message))
-        void thread.terminate()
+/**
+ * The worker's engine threads: a job takes an idle one (or a new one) and gives it back when it ends, so the thread
+ * start and the backend's start-up are paid once per slot, not once per job. A thread that crashed is dropped.
+ */
+export class JobThreadPool {
+  private readonly idle: Worker[] = []
+  private readonly all = new Set<Worker>()
+
+  run(start: Extract<ToJobThread, { type: 'start' }>, listener: JobListener): JobThread {
+    const thread = this.idle.pop() ?? this.spawn()
+    const result = new Promise<JobResult>((resolve, reject) => {
+      const onMessage = (message: FromJobThread): void => {
+        if (message.type === 'progress') listener.progress(message.record)
+        else if (message.type === 'epoch') listener.epoch(message.record)
+        else if (message.type === 'log') listener.log(message.message)
+        else {
+          cleanup()
+          this.idle.push(thread)
+          if (message.type === 'done') resolve(message.result)
+          else reject(new Error(message.message))
+        }
       }
+      const onError = (error: Error): void => {
+        cleanup()
+        reject(new Error(`the job's engine thread crashed: ${error.message}`))
+      }
+      const onExit = (code: number): void => {
+        cleanup()
+        reject(new Error(`the job's engine thread exited (code ${code})`))
+      }
+      const cleanup = (): void => {
+        thread.off('message', onMessage)
+        thread.off('error', onError)
+        thread.off('exit', onExit)
+      }
+      thread.on('message', onMessage)
+      thread.on('error', onError)
+      thread.on('exit', onExit)
     })
-    thread.on('error', (error) => reject(new Error(`the job's engine thread crashed: ${error.message}`)))
-    thread.on('exit', (code) => reject(new Error(`the job's engine thread exited (code ${code})`)))
-  })
-  thread.postMessage(start)
-  return { result, control: (action) => thread.postMessage({ type: 'control', action } satisfies ToJobThread) }
+    thread.postMessage(start)
+    return { result, control: (action) => thread.postMessage({ type: 'control', action } satisfies ToJobThread) }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.all].map((thread) => thread.terminate()))
+    this.all.clear()
+    this.idle.length = 0
+  }
+
+  private spawn(): Worker {
+    addPrivateLavapipe()
+    const thread = startThread()
+    this.all.add(thread)
+    const forget = (): void => {
+      this.all.delete(thread)
+      const at = this.idle.indexOf(thread)
+      if (at >= 0) this.idle.splice(at, 1)
+    }
+    thread.on('exit', forget)
+    thread.on('error', forget)
+    return thread
+  }
 }

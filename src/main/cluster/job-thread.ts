@@ -8,13 +8,15 @@ import { checkJobDataset } from './dataset-access'
 import type { FromJobThread, ToJobThread } from './job-thread-messages'
 
 /**
- * One cluster job's engine, in its own thread: the steps are long synchronous computations, and the worker's main
- * thread must keep renewing the job's lock in Redis, relaying events and copying checkpoints meanwhile.
+ * The engine of a cluster worker's jobs, in its own thread: the steps are long synchronous computations, and the
+ * worker's main thread must keep renewing the job's lock in Redis, relaying events and copying checkpoints meanwhile.
+ * The thread runs one job at a time and stays for the next (the backend is started once).
  */
 const port = parentPort
 if (port === null) throw new Error('the cluster job thread must run inside a worker thread')
 const send = (message: FromJobThread): void => port.postMessage(message)
-const control = new JobControl()
+let control = new JobControl()
+let backend: Promise<unknown> | null = null
 
 port.on('message', (message: ToJobThread) => {
   if (message.type === 'control') {
@@ -23,6 +25,7 @@ port.on('message', (message: ToJobThread) => {
     if (message.action === 'stop') control.stop()
     return
   }
+  control = new JobControl()
   void run(message).then(
     (result) => send({ type: 'done', result }),
     (error: unknown) => send({ type: 'failed', message: error instanceof Error ? error.message : String(error) })
@@ -35,7 +38,8 @@ async function run(message: Extract<ToJobThread, { type: 'start' }>): Promise<Jo
     epoch: (record) => send({ type: 'epoch', record }),
     log: (text) => send({ type: 'log', message: text })
   }
-  await initBackend(message.backend as BackendPreference)
+  backend ??= initBackend(message.backend as BackendPreference)
+  await backend
   checkJobDataset(message.datasetSpec, message.localDataset, message.worker)
   if (message.resume) return (await resumeRun(message.folder, listener, control)).result
   const config = { ...message.config, dataset: message.localDataset }

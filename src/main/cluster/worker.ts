@@ -19,7 +19,7 @@ import {
   type TlsFiles
 } from './connection'
 import { resolveJobDataset } from './dataset-access'
-import { runInThread, type JobThread } from './job-thread-host'
+import { JobThreadPool, type JobThread } from './job-thread-host'
 import { EventPublisher, parseControlMessage, readControl } from './events'
 import { downloadRun, readRunIndex, runPrefix, RunUploader } from './run-sync'
 import type { Store } from './store'
@@ -90,6 +90,7 @@ export class ClusterWorker {
   private publisher: EventPublisher | null = null
   private heartbeat: NodeJS.Timeout | null = null
   private readonly running = new Map<string, RunningJob>()
+  private readonly threads = new JobThreadPool()
   private readonly startedAt = new Date().toISOString()
   private readonly log: (message: string) => void
 
@@ -145,6 +146,7 @@ export class ClusterWorker {
     }
     if (this.heartbeat !== null) clearInterval(this.heartbeat)
     await this.worker?.close()
+    await this.threads.close()
     await this.redis?.hdel(WORKERS_KEY, this.name).catch(() => undefined)
     this.subscriber?.disconnect()
     this.redis?.disconnect()
@@ -293,7 +295,7 @@ export class ClusterWorker {
       this.log(`${runId}: starting on ${this.name}`)
     }
     await this.emitStatus(runId, 'running')
-    const thread = runInThread(
+    const thread = this.threads.run(
       {
         type: 'start',
         kind: spec.kind,
