@@ -191,6 +191,127 @@ describe('wasm-simd binary conv: the u8 popcount lanes do not overflow', () => {
   })
 })
 
+describe('wasm-simd kernels on strided views (the compiled plan: concat slices, fused node adds)', () => {
+  /** `data` [pixels][c] laid into a wider buffer [pixels][stride] at channel `offset`; the rest is `fill`. */
+  const widen = (data: Float32Array, c: number, stride: number, offset: number, fill: number): Float32Array => {
+    const pixels = data.length / c
+    const out = new Float32Array(pixels * stride).fill(fill)
+    for (let p = 0; p < pixels; p++) out.set(data.subarray(p * c, (p + 1) * c), p * stride + offset)
+    return out
+  }
+  const slice = (data: Float32Array, c: number, stride: number, offset: number): Float32Array => {
+    const pixels = data.length / stride
+    const out = new Float32Array(pixels * c)
+    for (let p = 0; p < pixels; p++) out.set(data.subarray(p * stride + offset, p * stride + offset + c), p * c)
+    return out
+  }
+
+  it('binary conv: strided input, output into a channel slice, accumulate adds to what is there (bit for bit)', async () => {
+    const [h, w, cin, cout, batch] = [7, 6, 33, 9, 3]
+    const rng = createRng(77)
+    const bn = randomBn(rng, cin)
+    const { sign } = packConvWeight(
+      rng.normalArray(9 * cin * cout).map((v) => v || 1),
+      3,
+      cin,
+      cout
+    )
+    const step = {
+      op: 'binconv' as const,
+      name: 'c',
+      input: 'x',
+      output: 'y',
+      bn,
+      alpha: rng.uniformArray(cout, 0.1, 1),
+      sign,
+      kernel: 3,
+      stride: 1 as const,
+      padding: 1,
+      dilation: 1 as const,
+      cin,
+      cout
+    }
+    const dims: StepDims = { batch, inputs: [[h, w, cin]], output: [h, w, cout] }
+    const x = rng.normalArray(batch * h * w * cin)
+    const base = rng.normalArray(batch * h * w * cout)
+    const conv = new Float32Array(batch * h * w * cout)
+    executeReference(step, prepareReference(step), [x], conv, dims)
+    const backend = await WasmBackend.create()
+    try {
+      const prepared = backend.prepare(step)
+      const [xs, xo, ys, yo] = [cin + 3, 2, cout + 7, 5]
+      const xb = backend.alloc(batch * h * w * xs)
+      backend.write(xb, widen(x, cin, xs, xo, NaN))
+      for (const accumulate of [false, true]) {
+        const yb = backend.alloc(batch * h * w * ys)
+        backend.write(yb, widen(base, cout, ys, yo, -7))
+        backend.run(
+          step,
+          prepared,
+          [{ ptr: xb.ptr + xo * 4, stride: xs }],
+          { ptr: yb.ptr + yo * 4, stride: ys },
+          dims,
+          {
+            accumulate
+          }
+        )
+        const out = backend.read(yb, batch * h * w * ys)
+        const want = accumulate ? base.map((b, i) => Math.fround(b + conv[i])) : conv
+        expect([...slice(out, cout, ys, yo)]).toEqual([...want])
+        // Nothing outside the slice was written.
+        expect([...slice(out, yo, ys, 0)].every((v) => v === -7)).toBe(true)
+        expect([...slice(out, ys - yo - cout, ys, yo + cout)].every((v) => v === -7)).toBe(true)
+      }
+    } finally {
+      backend.dispose()
+    }
+  })
+
+  it('BN, ReLU, add, pools, zero and copy read and write strided views', async () => {
+    const [h, w, c, batch] = [5, 7, 6, 3]
+    const rng = createRng(78)
+    const shape: Shape3 = [h, w, c]
+    const x = rng.normalArray(batch * h * w * c)
+    const z = rng.normalArray(batch * h * w * c)
+    const steps: Array<[PackedStep, Float32Array[], Shape3]> = [
+      [{ op: 'bn', name: 'b', input: 'x', output: 'y', bn: randomBn(rng, c) }, [x], shape],
+      [{ op: 'relu', name: 'r', input: 'x', output: 'y' }, [x], shape],
+      [{ op: 'add', name: 'a', inputs: ['x', 'z'], output: 'y' }, [x, z], shape],
+      [{ op: 'maxpool', name: 'm', input: 'x', output: 'y', stride: 2 }, [x], [3, 4, c]],
+      [{ op: 'avgpool', name: 'v', input: 'x', output: 'y', stride: 1 }, [x], shape],
+      [{ op: 'zero', name: 'z', input: 'x', output: 'y', stride: 1 }, [x], shape]
+    ]
+    const backend = await WasmBackend.create()
+    try {
+      for (const [step, inputs, out] of steps) {
+        const dims: StepDims = { batch, inputs: inputs.map(() => shape), output: out }
+        const size = batch * out[0] * out[1] * c
+        const want = new Float32Array(size)
+        executeReference(step, prepareReference(step), inputs, want, dims)
+        const views = inputs.map((data, i) => {
+          const stride = c + 2 + i
+          const b = backend.alloc((data.length / c) * stride)
+          backend.write(b, widen(data, c, stride, 1 + i, NaN))
+          return { ptr: b.ptr + (1 + i) * 4, stride }
+        })
+        const yb = backend.alloc((size / c) * (c + 4))
+        backend.write(yb, new Float32Array((size / c) * (c + 4)).fill(-7))
+        backend.run(step as never, backend.prepare(step), views, { ptr: yb.ptr + 3 * 4, stride: c + 4 }, dims)
+        const got = slice(backend.read(yb, (size / c) * (c + 4)), c, c + 4, 3)
+        expectClose(got, want)
+      }
+      // copy: a concat part into its slice
+      const yb = backend.alloc(batch * h * w * (c + 4))
+      const xb = backend.alloc(x.length)
+      backend.write(xb, x)
+      backend.copy({ ptr: xb.ptr, stride: c }, { ptr: yb.ptr + 4 * 4, stride: c + 4 }, batch * h * w, c)
+      expect([...slice(backend.read(yb, batch * h * w * (c + 4)), c, c + 4, 4)]).toEqual([...x])
+    } finally {
+      backend.dispose()
+    }
+  })
+})
+
 function popcount(v: number): number {
   let n = 0
   for (let u = v >>> 0; u; u &= u - 1) n++
@@ -230,7 +351,7 @@ describe('wasm-simd BN → sign → pack by thresholds', () => {
         const xp = at(x)
         const sp = backend.allocBytes(pixels * words * 4)
         const mp = backend.allocBytes(pixels * words * 4)
-        const zeros = k.bn_sign_pack(xp, pixels, c, words, at(t.lo), at(t.hi), at(t.dir), sp, mp)
+        const zeros = k.bn_sign_pack(xp, c, pixels, c, words, at(t.lo), at(t.hi), at(t.dir), sp, mp)
         const view = new Uint32Array(k.memory.buffer)
         expect([...view.slice(sp / 4, sp / 4 + pixels * words)]).toEqual([...want.sign])
         expect([...view.slice(mp / 4, mp / 4 + pixels * words)]).toEqual([...want.mask])

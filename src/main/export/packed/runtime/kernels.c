@@ -1,7 +1,8 @@
 // Kernels of the packed 1-bit runtime, compiled to WebAssembly with SIMD (scripts/build-packed-wasm.sh):
 //   clang --target=wasm32 -msimd128 -O3 -nostdlib
 // No libc: memory is managed by the TypeScript side (wasm.ts), which passes pointers into this module's memory.
-// Tensors are NHWC float32; bit planes follow ../bits.ts (32 values a word, sign bit 1 = -1, mask bit 1 = nonzero,
+// Tensors are NHWC float32, each pixel `stride` floats after the previous one (xs, ys: the channel count for a dense
+// tensor; more where a tensor is a channel slice of a concat, as wasm.ts's compiled plan places them); bit planes follow ../bits.ts (32 values a word, sign bit 1 = -1, mask bit 1 = nonzero,
 // padding = 0 in both planes). Every function here has a pure-TS twin in reference.ts that the tests compare with.
 #include <stdint.h>
 #include <wasm_simd128.h>
@@ -19,11 +20,11 @@ static inline float bn_value(float x, float mean, float inv, const float* gamma,
 }
 
 EXPORT(bn_f32)
-void bn_f32(const float* x, float* y, int pixels, int c, const float* mean, const float* inv, const float* gamma,
-            const float* beta) {
+void bn_f32(const float* x, int xs, float* y, int ys, int pixels, int c, const float* mean, const float* inv,
+            const float* gamma, const float* beta) {
   for (int p = 0; p < pixels; p++) {
-    const float* row = x + p * c;
-    float* out = y + p * c;
+    const float* row = x + p * xs;
+    float* out = y + p * ys;
     int ch = 0;
     for (; ch + 4 <= c; ch += 4) {
       v128_t v = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(row + ch), wasm_v128_load(mean + ch)),
@@ -44,11 +45,11 @@ void bn_f32(const float* x, float* y, int pixels, int c, const float* mean, cons
 // (tested at the thresholds), for every finite x. Four channels at a time with f32x4 compares and i32x4.bitmask.
 // Returns how many values are exactly 0 (none: bin_conv needs no mask plane).
 EXPORT(bn_sign_pack)
-int bn_sign_pack(const float* x, int pixels, int c, int words, const float* lo, const float* hi, const uint32_t* dir,
-                 uint32_t* sign, uint32_t* mask) {
+int bn_sign_pack(const float* x, int xs, int pixels, int c, int words, const float* lo, const float* hi,
+                 const uint32_t* dir, uint32_t* sign, uint32_t* mask) {
   int zeros = 0;
   for (int p = 0; p < pixels; p++) {
-    const float* row = x + p * c;
+    const float* row = x + p * xs;
     for (int w = 0; w < words; w++) {
       uint32_t s = 0, m = 0;
       int end = c - w * 32;
@@ -125,7 +126,9 @@ static inline v128_t bytes_to_u32(v128_t acc) {
 // [cout/4][len][4] u64, so w01 holds word i of channels o and o+1, w23 of o+2 and o+3. A stream word is splatted into
 // both i64 lanes and XORed with them; i8x16.popcnt counts bytes, summed in u8 lanes for up to 31 words
 // (8 * 31 < 256), then widened (u8 -> u16 -> u32 pairwise; a shuffle adds the two halves of each i64 lane).
-// Each weight vector is loaded once per P pixels, each stream word once per 4 channels.
+// Each weight vector is loaded once per P pixels, each stream word once per 4 channels. Output pixel p at out + p * ys;
+// with `acc` the result is added to what is there (a node's sum a + conv(b): IEEE addition commutes, so bit for bit
+// the interpreter's add).
 //   dot = present - 2 * popcount(s ^ w) - corr: present = taps * cin; corr (null inside the image) takes out what the
 //   one-plane formula counts for out-of-image taps, whose stream bits are 0 (see bin_conv).
 // i8x16.popcnt was measured against scalar i64.popcnt in the same blocking (P x 4 accumulators): V8 lowers the vector
@@ -134,7 +137,7 @@ static inline v128_t bytes_to_u32(v128_t acc) {
 // accumulators and the per-channel reductions), so the vector one is used.
 #define SIMD_BLOCK(P)                                                                                                  \
   static inline void simd_block_##P(const uint64_t* s, int len, const uint64_t* wb, int present, const float* alpha,  \
-                                    float* out, int cout, int o, int nout, const int32_t* const* corr) {               \
+                                    float* out, int ys, int acc, int o, int nout, const int32_t* const* corr) {        \
     v128_t sum[P];                                                                                                     \
     for (int p = 0; p < P; p++) sum[p] = wasm_i32x4_splat(0);                                                          \
     for (int i0 = 0; i0 < len; i0 += 31) {                                                                             \
@@ -159,13 +162,16 @@ static inline v128_t bytes_to_u32(v128_t acc) {
     for (int p = 0; p < P; p++) {                                                                                      \
       v128_t dot = wasm_i32x4_sub(pv, wasm_i32x4_shl(sum[p], 1));                                                      \
       if (corr[p]) dot = wasm_i32x4_sub(dot, wasm_v128_load(corr[p] + o));                                            \
+      float* dst = out + p * ys + o;                                                                                   \
       if (nout == 4) {                                                                                                 \
         const v128_t r = wasm_f32x4_mul(wasm_v128_load(alpha + o), wasm_f32x4_convert_i32x4(dot));                     \
-        wasm_v128_store(out + p * cout + o, wasm_f32x4_max(r, zero));                                                  \
+        const v128_t v = wasm_f32x4_max(r, zero);                                                                      \
+        wasm_v128_store(dst, acc ? wasm_f32x4_add(wasm_v128_load(dst), v) : v);                                        \
       } else {                                                                                                         \
         int d[4];                                                                                                      \
         wasm_v128_store(d, dot);                                                                                       \
-        for (int j = 0; j < nout; j++) out[p * cout + o + j] = relu_scaled(alpha[o + j], d[j]);                        \
+        for (int j = 0; j < nout; j++) dst[j] = acc ? dst[j] + relu_scaled(alpha[o + j], d[j])                         \
+                                                    : relu_scaled(alpha[o + j], d[j]);                                 \
       }                                                                                                                \
     }                                                                                                                  \
   }
@@ -175,7 +181,7 @@ SIMD_BLOCK(4)
 // The two-plane dot of one pixel, used where some activation is exactly 0 or some weight is: m = activation mask
 // (& weight mask), dot = popcount(m) - 2 * popcount((s ^ w) & m). Out-of-image taps have m = 0.
 static void masked_pixel(const uint64_t* s, const uint64_t* m, int len, const uint64_t* wsign, const uint64_t* wmask,
-                         const float* alpha, float* out, int cout) {
+                         const float* alpha, float* out, int cout, int acc) {
   int present = 0;
   if (!wmask)
     for (int i = 0; i < len; i++) present += __builtin_popcountll(m[i]);
@@ -191,7 +197,8 @@ static void masked_pixel(const uint64_t* s, const uint64_t* m, int len, const ui
       }
       a += __builtin_popcountll((s[i] ^ wb[4 * i]) & mi);
     }
-    out[o] = relu_scaled(alpha[o], c - 2 * a);
+    const float r = relu_scaled(alpha[o], c - 2 * a);
+    out[o] = acc ? out[o] + r : r;
   }
 }
 
@@ -201,6 +208,7 @@ static void masked_pixel(const uint64_t* s, const uint64_t* m, int len, const ui
 //   wsum: [taps][ceil(cout/4) * 4] i32, cin - 2 * popcount(sign bits of tap t, channel o): what the one-plane formula
 //     counts for a tap whose stream bits are 0 (the tap reads as +1 everywhere), i.e. for an out-of-image tap
 //   ps, pm: scratch, wo * len u64 each (one output row of streams); corr: scratch, wo * ceil(cout/4) * 4 i32
+//   y, ys, acc: output pixels ys floats apart; acc = 1 adds the result to y (a fused node add)
 //   dense: 1 when no activation is exactly 0.
 // Dense and no weight mask (the usual case): every pixel takes the one-plane path, 4 pixels x 4 channels a pass;
 // pixels with out-of-image taps subtract corr = the sum of wsum over those taps (LCE's zero-padding correction), so
@@ -208,18 +216,19 @@ static void masked_pixel(const uint64_t* s, const uint64_t* m, int len, const ui
 EXPORT(bin_conv)
 void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, int words, int cin, int k, int stride,
               int pad, int dil, int ho, int wo, const uint64_t* wsign, const uint64_t* wmask, const int32_t* wsum,
-              int cout, int len, const float* alpha, float* y, uint64_t* ps, uint64_t* pm, int32_t* corr, int dense) {
+              int cout, int len, const float* alpha, float* y, int ys, int acc, uint64_t* ps, uint64_t* pm, int32_t* corr,
+              int dense) {
   const int present = k * k * cin, cout4 = (cout + 3) & ~3;
   const int plain = dense && !wmask;
   const int32_t* cp[4];
   for (int b = 0; b < n; b++) {
     for (int oy = 0; oy < ho; oy++) {
-      float* row = y + (b * ho + oy) * wo * cout;
+      float* row = y + (b * ho + oy) * wo * ys;
       for (int ox = 0; ox < wo; ox++) gather(sign, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, ps + ox * len);
       if (!plain) {
         for (int ox = 0; ox < wo; ox++) {
           gather(mask, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, pm + ox * len);
-          masked_pixel(ps + ox * len, pm + ox * len, len, wsign, wmask, alpha, row + ox * cout, cout);
+          masked_pixel(ps + ox * len, pm + ox * len, len, wsign, wmask, alpha, row + ox * ys, cout, acc);
         }
         continue;
       }
@@ -247,10 +256,10 @@ void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, i
         for (int o = 0; o < cout4; o += 4) {
           const int nout = cout - o < 4 ? cout - o : 4;
           if (P == 4)
-            simd_block_4(ps + ox0 * len, len, wsign + o * len, present, alpha, row + ox0 * cout, cout, o, nout, cp);
+            simd_block_4(ps + ox0 * len, len, wsign + o * len, present, alpha, row + ox0 * ys, ys, acc, o, nout, cp);
           else
             for (int p = 0; p < P; p++)
-              simd_block_1(ps + (ox0 + p) * len, len, wsign + o * len, present, alpha, row + (ox0 + p) * cout, cout,
+              simd_block_1(ps + (ox0 + p) * len, len, wsign + o * len, present, alpha, row + (ox0 + p) * ys, ys, acc,
                            o, nout, cp + p);
         }
       }
@@ -272,7 +281,7 @@ static float zero_row[ZERO_ROW];
 
 // wb: weight of (tap t, input channel ci, lane j) at wb[(t * cin + ci) * ldw + j]; 8 lanes, `nout` of them stored.
 static inline void conv_tile(const float* const* rows, int P, const float* wb, int ldw, int cin, int taps,
-                             const float* bias, float* const* outs, int nout) {
+                             const float* bias, float* const* outs, int nout, int relu) {
   v128_t acc[CONV_P][2];
   for (int p = 0; p < P; p++) acc[p][0] = acc[p][1] = wasm_f32x4_splat(0.0f);
   for (int t = 0; t < taps; t++) {
@@ -294,6 +303,10 @@ static inline void conv_tile(const float* const* rows, int P, const float* wb, i
       acc[p][0] = wasm_f32x4_add(acc[p][0], wasm_v128_load(bias));
       acc[p][1] = wasm_f32x4_add(acc[p][1], wasm_v128_load(bias + 4));
     }
+    if (relu) {
+      acc[p][0] = wasm_f32x4_max(acc[p][0], wasm_f32x4_splat(0.0f));
+      acc[p][1] = wasm_f32x4_max(acc[p][1], wasm_f32x4_splat(0.0f));
+    }
     if (nout == 8) {
       wasm_v128_store(outs[p], acc[p][0]);
       wasm_v128_store(outs[p] + 4, acc[p][1]);
@@ -310,7 +323,7 @@ static inline void conv_tile(const float* const* rows, int P, const float* wb, i
 // not null) must be readable for 8 lanes per block.
 static void conv_blocks(const float* x, int n, int h, int w, int cin, const float* wt, int ldw, int bstride,
                         const float* bias, int cout, int blocks, int k, int stride, int pad, int dil, int ho, int wo,
-                        float* y) {
+                        float* y, int relu) {
   const int taps = k * k;
   const float* rows[CONV_P * 81];
   float* outs[CONV_P];
@@ -334,9 +347,9 @@ static void conv_blocks(const float* x, int n, int h, int w, int cin, const floa
           const float* wb = wt + cb * bstride;
           const float* bb = bias ? bias + co : 0;
           if (P == CONV_P)
-            conv_tile(rows, CONV_P, wb, ldw, cin, taps, bb, outs, nout);
+            conv_tile(rows, CONV_P, wb, ldw, cin, taps, bb, outs, nout, relu);
           else
-            for (int p = 0; p < P; p++) conv_tile(rows + p * taps, 1, wb, ldw, cin, taps, bb, outs + p, nout);
+            for (int p = 0; p < P; p++) conv_tile(rows + p * taps, 1, wb, ldw, cin, taps, bb, outs + p, nout, relu);
         }
       }
     }
@@ -344,12 +357,13 @@ static void conv_blocks(const float* x, int n, int h, int w, int cin, const floa
 }
 
 // The runtime's float conv: weights re-laid at load (wasm.ts) as [ceil(cout/8)][k][k][cin][8] (channels past cout
-// 0) and bias padded to a multiple of 8. cin <= 4096, k <= 9.
+// 0) and bias padded to a multiple of 8. cin <= 4096, k <= 9. Dense input and output; relu = 1 applies ReLU (the
+// stem's conv + ReLU in one pass).
 EXPORT(conv_f32_blocked)
 void conv_f32_blocked(const float* x, int n, int h, int w, int cin, const float* wt, const float* bias, int cout,
-                      int k, int stride, int pad, int dil, int ho, int wo, float* y) {
+                      int k, int stride, int pad, int dil, int ho, int wo, float* y, int relu) {
   const int blocks = (cout + 7) / 8;
-  conv_blocks(x, n, h, w, cin, wt, 8, k * k * cin * 8, bias, cout, blocks, k, stride, pad, dil, ho, wo, y);
+  conv_blocks(x, n, h, w, cin, wt, 8, k * k * cin * 8, bias, cout, blocks, k, stride, pad, dil, ho, wo, y, relu);
 }
 
 // The same conv on weights as stored, [k][k][cin][cout] (bench's float probe times this): full blocks of 8 channels
@@ -358,7 +372,7 @@ EXPORT(conv_f32)
 void conv_f32(const float* x, int n, int h, int w, int cin, const float* wt, const float* bias, int cout, int k,
               int stride, int pad, int dil, int ho, int wo, float* y) {
   const int full = cout / 8, taps = k * k;
-  conv_blocks(x, n, h, w, cin, wt, cout, 8, bias, cout, full, k, stride, pad, dil, ho, wo, y);
+  conv_blocks(x, n, h, w, cin, wt, cout, 8, bias, cout, full, k, stride, pad, dil, ho, wo, y, 0);
   for (int b = 0; b < n; b++)
     for (int oy = 0; oy < ho; oy++)
       for (int ox = 0; ox < wo; ox++)
@@ -374,49 +388,62 @@ void conv_f32(const float* x, int n, int h, int w, int cin, const float* wt, con
         }
 }
 
-// Element-wise steps in f32x4 with a scalar tail (the auto-vectorizer is off, see build-packed-wasm.sh).
+// Element-wise steps in f32x4 with a scalar tail (the auto-vectorizer is off, see build-packed-wasm.sh), on `pixels`
+// pixels of c channels, strided.
 EXPORT(relu_f32)
-void relu_f32(const float* x, float* y, int len) {
+void relu_f32(const float* x, int xs, float* y, int ys, int pixels, int c) {
   const v128_t zero = wasm_f32x4_splat(0.0f);
+  for (int p = 0; p < pixels; p++) {
+    const float* a = x + p * xs;
+    float* out = y + p * ys;
+    int i = 0;
+    for (; i + 4 <= c; i += 4) wasm_v128_store(out + i, wasm_f32x4_max(wasm_v128_load(a + i), zero));
+    for (; i < c; i++) out[i] = a[i] > 0.0f ? a[i] : 0.0f;
+  }
+}
+
+static inline void add_row(const float* a, const float* b, float* y, int c) {
   int i = 0;
-  for (; i + 4 <= len; i += 4) wasm_v128_store(y + i, wasm_f32x4_max(wasm_v128_load(x + i), zero));
-  for (; i < len; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  for (; i + 4 <= c; i += 4) wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+  for (; i < c; i++) y[i] = a[i] + b[i];
 }
 
 EXPORT(add_f32)
-void add_f32(const float* a, const float* b, float* y, int len) {
-  int i = 0;
-  for (; i + 4 <= len; i += 4) wasm_v128_store(y + i, wasm_f32x4_add(wasm_v128_load(a + i), wasm_v128_load(b + i)));
-  for (; i < len; i++) y[i] = a[i] + b[i];
+void add_f32(const float* a, int as, const float* b, int bs, float* y, int ys, int pixels, int c) {
+  for (int p = 0; p < pixels; p++) add_row(a + p * as, b + p * bs, y + p * ys, c);
 }
 
 EXPORT(fill_zero)
-void fill_zero(float* y, int len) {
-  int i = 0;
-  for (; i + 4 <= len; i += 4) wasm_v128_store(y + i, wasm_f32x4_splat(0.0f));
-  for (; i < len; i++) y[i] = 0.0f;
+void fill_zero(float* y, int ys, int pixels, int c) {
+  for (int p = 0; p < pixels; p++) {
+    float* out = y + p * ys;
+    int i = 0;
+    for (; i + 4 <= c; i += 4) wasm_v128_store(out + i, wasm_f32x4_splat(0.0f));
+    for (; i < c; i++) out[i] = 0.0f;
+  }
 }
 
-static inline void copy_f32(float* dst, const float* src, int len) {
-  int i = 0;
-  for (; i + 4 <= len; i += 4) wasm_v128_store(dst + i, wasm_v128_load(src + i));
-  for (; i < len; i++) dst[i] = src[i];
-}
-
-// Copies src [pixels][csrc] into channels [offset, offset + csrc) of dst [pixels][ctotal].
-EXPORT(concat_into)
-void concat_into(float* dst, const float* src, int pixels, int ctotal, int csrc, int offset) {
-  for (int p = 0; p < pixels; p++) copy_f32(dst + p * ctotal + offset, src + p * csrc, csrc);
+// Copies x into y (a concat's part into its channel slice: y = the concat + offset, ys = its channel count).
+EXPORT(copy_f32)
+void copy_f32(const float* x, int xs, float* y, int ys, int pixels, int c) {
+  for (int p = 0; p < pixels; p++) {
+    const float* a = x + p * xs;
+    float* out = y + p * ys;
+    int i = 0;
+    for (; i + 4 <= c; i += 4) wasm_v128_store(out + i, wasm_v128_load(a + i));
+    for (; i < c; i++) out[i] = a[i];
+  }
 }
 
 // 3x3 pool, padding 1: max pads with -inf (never wins), avg divides by the in-image taps (count_include_pad=False).
 // Channels in f32x4; the sum runs over the taps in the same order as the reference (row by row).
 EXPORT(pool3x3)
-void pool3x3(const float* x, float* y, int n, int h, int w, int c, int stride, int ho, int wo, int is_max) {
+void pool3x3(const float* x, int xs, float* y, int ys, int n, int h, int w, int c, int stride, int ho, int wo,
+             int is_max) {
   for (int b = 0; b < n; b++) {
     for (int oy = 0; oy < ho; oy++) {
       for (int ox = 0; ox < wo; ox++) {
-        float* out = y + ((b * ho + oy) * wo + ox) * c;
+        float* out = y + ((b * ho + oy) * wo + ox) * ys;
         int y0 = oy * stride - 1, x0 = ox * stride - 1;
         int ya = y0 < 0 ? 0 : y0, yb = y0 + 3 > h ? h : y0 + 3;
         int xa = x0 < 0 ? 0 : x0, xb = x0 + 3 > w ? w : x0 + 3;
@@ -426,7 +453,7 @@ void pool3x3(const float* x, float* y, int n, int h, int w, int c, int stride, i
           v128_t acc = is_max ? wasm_f32x4_splat(-__builtin_inff()) : wasm_f32x4_splat(0.0f);
           for (int iy = ya; iy < yb; iy++) {
             for (int ix = xa; ix < xb; ix++) {
-              const v128_t v = wasm_v128_load(x + ((b * h + iy) * w + ix) * c + ch);
+              const v128_t v = wasm_v128_load(x + ((b * h + iy) * w + ix) * xs + ch);
               // pmax: v if acc < v, as the scalar `in > out ? in : out`
               acc = is_max ? wasm_f32x4_pmax(acc, v) : wasm_f32x4_add(acc, v);
             }
@@ -437,7 +464,7 @@ void pool3x3(const float* x, float* y, int n, int h, int w, int c, int stride, i
           float acc = is_max ? -__builtin_inff() : 0.0f;
           for (int iy = ya; iy < yb; iy++) {
             for (int ix = xa; ix < xb; ix++) {
-              const float v = x[((b * h + iy) * w + ix) * c + ch];
+              const float v = x[((b * h + iy) * w + ix) * xs + ch];
               acc = is_max ? (v > acc ? v : acc) : acc + v;
             }
           }
@@ -449,11 +476,11 @@ void pool3x3(const float* x, float* y, int n, int h, int w, int c, int stride, i
 }
 
 EXPORT(gap_f32)
-void gap_f32(const float* x, float* y, int n, int hw, int c) {
+void gap_f32(const float* x, int xs, float* y, int n, int hw, int c) {
   for (int b = 0; b < n; b++) {
     float* out = y + b * c;
     for (int ch = 0; ch < c; ch++) out[ch] = 0.0f;
-    for (int p = 0; p < hw; p++) add_f32(out, x + (b * hw + p) * c, out, c);
+    for (int p = 0; p < hw; p++) add_row(out, x + (b * hw + p) * xs, out, c);
     for (int ch = 0; ch < c; ch++) out[ch] /= (float)hw;
   }
 }
@@ -578,7 +605,7 @@ int probe_binconv(uint8_t* scratch, int h, int w, int cin, int cout, int k, int 
   int check = 0;
   for (int r = 0; r < reps; r++) {
     bin_conv(sign, mask, 1, h, w, l.words, cin, k, stride, pad, dil, l.ho, l.wo, wsign, 0, wsum, cout, l.len, alpha,
-             y, (uint64_t*)(scratch + l.ps), (uint64_t*)(scratch + l.pm), (int32_t*)(scratch + l.corr), 1);
+             y, cout, 0, (uint64_t*)(scratch + l.ps), (uint64_t*)(scratch + l.pm), (int32_t*)(scratch + l.corr), 1);
     check += (int)y[r % (l.ho * l.wo * cout)];
   }
   return check;
@@ -619,7 +646,7 @@ float probe_conv_f32(uint8_t* scratch, int h, int w, int cin, int cout, int k, i
   float* y = (float*)(scratch + l.y);
   float check = 0.0f;
   for (int r = 0; r < reps; r++) {
-    conv_f32_blocked(x, 1, h, w, cin, wt, bias, cout, k, stride, pad, dil, l.ho, l.wo, y);
+    conv_f32_blocked(x, 1, h, w, cin, wt, bias, cout, k, stride, pad, dil, l.ho, l.wo, y, 0);
     check += y[r % (l.ho * l.wo * cout)];
   }
   return check;

@@ -1,9 +1,10 @@
 import { popcount32, wordsFor } from '../bits'
-import type { PackedStep } from '../format'
+import type { PackedModel, PackedStep } from '../format'
 import type { BnParams } from '../../steps'
 import { PACKED_WASM_BASE64 } from './packed-wasm'
+import { NATIVE_KIND, planNative, type NativePlan } from './native-plan'
 import { bnInverse } from './reference'
-import type { PackedBackend, PackedRuntimePath, StepDims } from './types'
+import type { CompiledPackedModel, PackedBackend, PackedRuntimePath, Shape3, StepDims } from './types'
 
 /** The parts of the WebAssembly API used here (the node tsconfig has no DOM lib, where its full types live). */
 interface WasmMemory {
@@ -20,9 +21,11 @@ const wasmApi = (): WasmApi | undefined => (globalThis as unknown as { WebAssemb
 interface Kernels {
   memory: WasmMemory
   __heap_base: { value: number }
-  bn_f32(x: number, y: number, pixels: number, c: number, mean: number, inv: number, gamma: number, beta: number): void
+  // prettier-ignore
+  bn_f32(x: number, xs: number, y: number, ys: number, pixels: number, c: number, mean: number, inv: number, gamma: number, beta: number): void
   bn_sign_pack(
     x: number,
+    xs: number,
     pixels: number,
     c: number,
     words: number,
@@ -33,15 +36,15 @@ interface Kernels {
     mask: number
   ): number
   // prettier-ignore
-  bin_conv(sign: number, mask: number, n: number, h: number, w: number, words: number, cin: number, k: number, stride: number, pad: number, dil: number, ho: number, wo: number, wsign: number, wmask: number, wsum: number, cout: number, len: number, alpha: number, y: number, ps: number, pm: number, corr: number, dense: number): void
+  bin_conv(sign: number, mask: number, n: number, h: number, w: number, words: number, cin: number, k: number, stride: number, pad: number, dil: number, ho: number, wo: number, wsign: number, wmask: number, wsum: number, cout: number, len: number, alpha: number, y: number, ys: number, acc: number, ps: number, pm: number, corr: number, dense: number): void
   conv_f32(...args: number[]): void
   conv_f32_blocked(...args: number[]): void
-  relu_f32(x: number, y: number, len: number): void
-  add_f32(a: number, b: number, y: number, len: number): void
-  fill_zero(y: number, len: number): void
-  concat_into(dst: number, src: number, pixels: number, ctotal: number, csrc: number, offset: number): void
+  relu_f32(x: number, xs: number, y: number, ys: number, pixels: number, c: number): void
+  add_f32(a: number, as: number, b: number, bs: number, y: number, ys: number, pixels: number, c: number): void
+  fill_zero(y: number, ys: number, pixels: number, c: number): void
+  copy_f32(x: number, xs: number, y: number, ys: number, pixels: number, c: number): void
   pool3x3(...args: number[]): void
-  gap_f32(x: number, y: number, n: number, hw: number, c: number): void
+  gap_f32(x: number, xs: number, y: number, n: number, hw: number, c: number): void
   linear_f32(x: number, w: number, bias: number, y: number, n: number, fin: number, fout: number): void
   probe_popcount(a: number, b: number, vecs: number, reps: number): number
   // prettier-ignore
@@ -153,6 +156,12 @@ class WasmHeap {
 interface Buf {
   ptr: number
   length: number
+}
+
+/** A tensor in the module's memory: byte address of its first value, and floats from one pixel to the next. */
+interface View {
+  ptr: number
+  stride: number
 }
 
 interface PreparedBn {
@@ -424,6 +433,33 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
   }
 
   execute(step: PackedStep, prepared: unknown, inputs: Buf[], y: Buf, dims: StepDims): void {
+    const dense = (buf: Buf, shape: Shape3): View => ({ ptr: buf.ptr, stride: shape[2] })
+    if (step.op === 'concat') {
+      let offset = 0
+      inputs.forEach((part, i) => {
+        const c = dims.inputs[i][2]
+        const view = { ptr: y.ptr + offset * 4, stride: dims.output[2] }
+        this.k.copy_f32(part.ptr, c, view.ptr, view.stride, dims.batch * dims.inputs[i][0] * dims.inputs[i][1], c)
+        offset += c
+      })
+      return
+    }
+    const views = inputs.map((buf, i) => dense(buf, dims.inputs[i]))
+    this.run(step, prepared, views, dense(y, dims.output), dims)
+  }
+
+  /**
+   * Runs one step on views: tensors whose pixels lie `stride` floats apart (a channel slice of a concat in the
+   * compiled plan). `accumulate` adds a binary conv's result to the output (a fused node add), `relu` follows a conv.
+   */
+  run(
+    step: Exclude<PackedStep, { op: 'concat' }>,
+    prepared: unknown,
+    inputs: View[],
+    y: View,
+    dims: StepDims,
+    flags: { accumulate?: boolean; relu?: boolean } = {}
+  ): void {
     const k = this.k
     const x = inputs[0]
     const [h, w, c] = dims.inputs[0]
@@ -441,33 +477,9 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
         const patchM = this.heap.alloc(wo * p.len * 8)
         const corr = this.heap.alloc(wo * Math.ceil(co / 4) * 4 * 4)
         try {
-          const zeros = k.bn_sign_pack(x.ptr, pixels, c, words, p.lo, p.hi, p.dir, sign, mask)
-          k.bin_conv(
-            sign,
-            mask,
-            n,
-            h,
-            w,
-            words,
-            c,
-            step.kernel,
-            step.stride,
-            step.padding,
-            step.dilation,
-            ho,
-            wo,
-            p.wsign,
-            p.wmask,
-            p.wsum,
-            co,
-            p.len,
-            p.alpha,
-            y.ptr,
-            patchS,
-            patchM,
-            corr,
-            zeros === 0 ? 1 : 0
-          )
+          const zeros = k.bn_sign_pack(x.ptr, x.stride, pixels, c, words, p.lo, p.hi, p.dir, sign, mask)
+          // prettier-ignore
+          k.bin_conv(sign, mask, n, h, w, words, c, step.kernel, step.stride, step.padding, step.dilation, ho, wo, p.wsign, p.wmask, p.wsum, co, p.len, p.alpha, y.ptr, y.stride, flags.accumulate ? 1 : 0, patchS, patchM, corr, zeros === 0 ? 1 : 0)
         } finally {
           for (const ptr of [sign, mask, patchS, patchM, corr]) this.heap.release(ptr)
         }
@@ -475,52 +487,38 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
       }
       case 'bn': {
         const p = prepared as PreparedBn
-        return k.bn_f32(x.ptr, y.ptr, pixels, c, p.mean, p.inv, p.gamma, p.beta)
+        return k.bn_f32(x.ptr, x.stride, y.ptr, y.stride, pixels, c, p.mean, p.inv, p.gamma, p.beta)
       }
       case 'conv': {
+        if (x.stride !== c || y.stride !== co) throw new Error(`${step.name}: the float conv needs dense tensors`)
         const p = prepared as { weight: number; bias: number }
-        return k.conv_f32_blocked(
-          x.ptr,
-          n,
-          h,
-          w,
-          c,
-          p.weight,
-          p.bias,
-          co,
-          step.kernel,
-          step.stride,
-          step.padding,
-          step.dilation,
-          ho,
-          wo,
-          y.ptr
-        )
+        // prettier-ignore
+        return k.conv_f32_blocked(x.ptr, n, h, w, c, p.weight, p.bias, co, step.kernel, step.stride, step.padding, step.dilation, ho, wo, y.ptr, flags.relu ? 1 : 0)
       }
       case 'relu':
-        return k.relu_f32(x.ptr, y.ptr, pixels * c)
+        return k.relu_f32(x.ptr, x.stride, y.ptr, y.stride, pixels, c)
       case 'maxpool':
       case 'avgpool':
-        return k.pool3x3(x.ptr, y.ptr, n, h, w, c, step.stride, ho, wo, step.op === 'maxpool' ? 1 : 0)
+        // prettier-ignore
+        return k.pool3x3(x.ptr, x.stride, y.ptr, y.stride, n, h, w, c, step.stride, ho, wo, step.op === 'maxpool' ? 1 : 0)
       case 'zero':
-        return k.fill_zero(y.ptr, n * ho * wo * co)
+        return k.fill_zero(y.ptr, y.stride, n * ho * wo, co)
       case 'add':
-        return k.add_f32(x.ptr, inputs[1].ptr, y.ptr, pixels * c)
-      case 'concat': {
-        let offset = 0
-        inputs.forEach((part, i) => {
-          k.concat_into(y.ptr, part.ptr, pixels, co, dims.inputs[i][2], offset)
-          offset += dims.inputs[i][2]
-        })
-        return
-      }
+        return k.add_f32(x.ptr, x.stride, inputs[1].ptr, inputs[1].stride, y.ptr, y.stride, pixels, c)
       case 'gap':
-        return k.gap_f32(x.ptr, y.ptr, n, h * w, c)
+        if (y.stride !== c) throw new Error(`${step.name}: global average pooling writes a dense tensor`)
+        return k.gap_f32(x.ptr, x.stride, y.ptr, n, h * w, c)
       case 'linear': {
+        if (x.stride !== c) throw new Error(`${step.name}: the linear layer needs dense input`)
         const p = prepared as { weight: number; bias: number }
         return k.linear_f32(x.ptr, p.weight, p.bias, y.ptr, n, step.inFeatures, step.outFeatures)
       }
     }
+  }
+
+  /** Copies a strided view into another (a concat part the plan could not place). */
+  copy(x: View, y: View, pixels: number, c: number): void {
+    this.k.copy_f32(x.ptr, x.stride, y.ptr, y.stride, pixels, c)
   }
 
   dispose(): void {
@@ -599,6 +597,83 @@ export async function timeWasmKernel(
   }
 }
 
+interface CompiledOp {
+  ints: Int32Array
+  /** Absent for a copy (a concat part the plan could not place). */
+  step?: Exclude<PackedStep, { op: 'concat' }>
+  prepared?: unknown
+}
+
+/**
+ * The whole network on this path from the plan the native session runs (native-plan.ts): each cell's concat costs
+ * nothing (nodes are written into their channel slice), node adds are fused into the binary conv that produces their
+ * second operand (it adds its ReLU(α·dot) to the first), other adds run in place, the stem's conv + ReLU is one pass,
+ * and every tensor has a region of one arena in the module's memory, planned by liveness. Weights are prepared once
+ * (the per-step backend's prepare); a run is a loop of kernel calls with no allocation but the binary convs' scratch.
+ */
+export class WasmCompiledModel implements CompiledPackedModel {
+  readonly name = 'wasm-simd'
+  private arena = 0
+  private arenaBatch = 0
+
+  private constructor(
+    private readonly backend: WasmBackend,
+    readonly plan: NativePlan,
+    private readonly ops: CompiledOp[]
+  ) {}
+
+  static async create(model: PackedModel): Promise<WasmCompiledModel> {
+    const backend = await WasmBackend.create()
+    const plan = planNative(model)
+    const steps = new Map(model.steps.map((step) => [step.name, step]))
+    const ops = plan.instructions.map((ins): CompiledOp => {
+      if (ins.kind === NATIVE_KIND.copy) return { ints: ins.ints }
+      const step = steps.get(ins.name)
+      if (!step || step.op === 'concat')
+        throw new Error(`packed runtime (wasm): the plan names an unknown step ${ins.name}`)
+      return { ints: ins.ints, step, prepared: backend.prepare(step) }
+    })
+    return new WasmCompiledModel(backend, plan, ops)
+  }
+
+  async run(images: Float32Array, batch: number): Promise<Float32Array> {
+    const plan = this.plan
+    if (this.arenaBatch !== batch) {
+      if (this.arena) this.backend.releaseBytes(this.arena)
+      this.arena = 0
+      this.arena = this.backend.allocBytes(plan.arenaPerImage * batch * 4)
+      this.arenaBatch = batch
+    }
+    const base = this.arena
+    // A tensor of the plan: region and offset per image, so a batch of n has its pixels at region·n + offset.
+    const view = (ints: Int32Array, j: number): View => ({
+      ptr: base + (ints[3 * j] * batch + ints[3 * j + 2]) * 4,
+      stride: ints[3 * j + 1]
+    })
+    const memory = (): Float32Array => new Float32Array(this.backend.kernels.memory.buffer)
+    memory().set(images, (base >> 2) + plan.inputRegion * batch)
+    for (const op of this.ops) {
+      const g = op.ints
+      const [h, w, cin, ho, wo, cout] = g.subarray(11, 17)
+      if (!op.step) {
+        this.backend.copy(view(g, 0), view(g, 2), batch * h * w, cin)
+        continue
+      }
+      const inputs = op.step.op === 'add' ? [view(g, 0), view(g, 1)] : [view(g, 0)]
+      const dims: StepDims = { batch, inputs: inputs.map((): Shape3 => [h, w, cin]), output: [ho, wo, cout] }
+      this.backend.run(op.step, op.prepared, inputs, view(g, 2), dims, { accumulate: g[9] === 1, relu: g[10] === 1 })
+    }
+    const at = (base >> 2) + plan.outputRegion * batch
+    return memory().slice(at, at + plan.outputPerImage * batch)
+  }
+
+  dispose(): void {
+    if (this.arena) this.backend.releaseBytes(this.arena)
+    this.arena = 0
+    this.backend.dispose()
+  }
+}
+
 export const wasmSimdPath: PackedRuntimePath = {
   name: 'wasm-simd',
   priority: 10,
@@ -614,5 +689,6 @@ export const wasmSimdPath: PackedRuntimePath = {
       }
     }
   },
-  createBackend: () => WasmBackend.create()
+  createBackend: () => WasmBackend.create(),
+  compile: (model) => WasmCompiledModel.create(model)
 }
