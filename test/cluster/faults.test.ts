@@ -9,7 +9,15 @@ import { ClusterQueue } from '../../src/main/cluster/queue'
 import { downloadRun } from '../../src/main/cluster/run-sync'
 import { FolderStore } from '../../src/main/cluster/store'
 import { decodeCheckpoint } from '../../src/main/runs/checkpoint-file'
-import { startRedis, startWorker, TINY_SEARCH, waitFor, type RedisProcess, type WorkerProcess } from './harness'
+import {
+  haveRedis,
+  startRedis,
+  startWorker,
+  TINY_SEARCH,
+  waitFor,
+  type RedisProcess,
+  type WorkerProcess
+} from './harness'
 
 /**
  * The cluster end to end below the UI: a real redis-server (AOF on), real `bnas worker` processes, tiny seeded
@@ -38,6 +46,7 @@ function lastEpoch(folder: string): { alphaNormal: number[][]; alphaReduce: numb
 }
 
 beforeAll(async () => {
+  if (!haveRedis) return
   redis = await startRedis({ aof: true })
   base = mkdtempSync(join(tmpdir(), 'bnas-cluster-'))
   store = new FolderStore(join(base, 'store'))
@@ -57,7 +66,7 @@ afterAll(async () => {
   if (base !== undefined) rmSync(base, { recursive: true, force: true })
 })
 
-describe('a sweep on two workers', () => {
+describe.skipIf(!haveRedis)('a sweep on two workers', () => {
   it('splits the jobs between them; a job failing 3 times is failed with its reason, the rest goes on', async () => {
     const ids = ['sweep-a-1', 'sweep-a-2', 'sweep-a-3']
     await queue.submit(
@@ -122,7 +131,7 @@ describe('a sweep on two workers', () => {
   })
 })
 
-describe('faults', () => {
+describe.skipIf(!haveRedis)('faults', () => {
   it('kill -9 of a worker mid-search: another worker resumes from the stored checkpoint, same genotype', async () => {
     const config = { seed: 7, epochs: 2 }
     await queue.submit([search('whole', config)])

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -11,6 +11,10 @@ import { fileURLToPath } from 'node:url'
  */
 export const root = fileURLToPath(new URL('../..', import.meta.url))
 export const cli = join(root, 'src', 'main', 'cli', 'index.ts')
+
+/** Whether redis-server is installed (Debian: redis-server; .ci/run installs it). Tests without it say they skipped. */
+export const haveRedis = spawnSync('redis-server', ['--version']).status === 0
+if (!haveRedis) console.warn('skipped: the cluster tests need redis-server (Debian: apt-get install redis-server)')
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
