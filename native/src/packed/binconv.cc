@@ -18,6 +18,7 @@
 #include <cstring>
 #include <random>
 #include <stdexcept>
+#include <utility>
 #include <ctime>
 
 #include "plan.h"
@@ -150,20 +151,38 @@ void packAvx512(const float* x, int xStride, int64_t pixels, int cin, int wq, co
 void packThresholdAvx512(const float* x, int xStride, int64_t pixels, int cin, int wq, const float* lo,
                          const float* hi, const uint32_t* flip, uint64_t* sign, uint64_t* mask, int64_t planeStride,
                          int32_t* count) {
+  // Each chunk's two 16-bit compare masks land in order in a small buffer; on a little-endian machine four of them
+  // are the pixel's 64-bit word, so no shifting or merging per chunk.
+  constexpr int kMaxWords = 64;  // C ≤ 4096 (larger: the arithmetic path)
+  uint16_t sbits[4 * kMaxWords], mbits[4 * kMaxWords];
+  const int full = cin / 16, chunks = (cin + 15) / 16;
+  const __mmask16 tail = __mmask16((1u << (cin & 15)) - 1);
+  for (int k = chunks; k < 4 * wq; ++k) sbits[k] = mbits[k] = 0;
   for (int64_t p = 0; p < pixels; ++p) {
     const float* xp = x + p * xStride;
+    for (int k = 0; k < full; ++k) {
+      const int c = 16 * k;
+      const __m512 v = _mm512_castsi512_ps(
+          _mm512_xor_si512(_mm512_castps_si512(_mm512_loadu_ps(xp + c)), _mm512_loadu_si512(flip + c)));
+      const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_loadu_ps(lo + c), _CMP_LT_OQ);
+      const __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_loadu_ps(hi + c), _CMP_GE_OQ);
+      sbits[k] = neg;
+      mbits[k] = neg | pos;
+    }
+    if (full < chunks) {
+      const int c = 16 * full;
+      const __m512 v = _mm512_castsi512_ps(
+          _mm512_xor_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(tail, xp + c)), _mm512_loadu_si512(flip + c)));
+      const __mmask16 neg = _mm512_mask_cmp_ps_mask(tail, v, _mm512_loadu_ps(lo + c), _CMP_LT_OQ);
+      const __mmask16 pos = _mm512_mask_cmp_ps_mask(tail, v, _mm512_loadu_ps(hi + c), _CMP_GE_OQ);
+      sbits[full] = neg;
+      mbits[full] = neg | pos;
+    }
     int nonzero = 0;
     for (int j = 0; j < wq; ++j) {
-      uint64_t sw = 0, mw = 0;
-      for (int c = 64 * j; c < std::min(cin, 64 * j + 64); c += 16) {
-        const __mmask16 live = cin - c >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cin - c)) - 1);
-        const __m512 v = _mm512_castsi512_ps(_mm512_xor_si512(
-            _mm512_castps_si512(_mm512_maskz_loadu_ps(live, xp + c)), _mm512_loadu_si512(flip + c)));
-        const __mmask16 neg = _mm512_mask_cmp_ps_mask(live, v, _mm512_loadu_ps(lo + c), _CMP_LT_OQ);
-        const __mmask16 pos = _mm512_mask_cmp_ps_mask(live, v, _mm512_loadu_ps(hi + c), _CMP_GE_OQ);
-        sw |= uint64_t(neg) << (c & 63);
-        mw |= uint64_t(neg | pos) << (c & 63);
-      }
+      uint64_t sw, mw;
+      std::memcpy(&sw, sbits + 4 * j, 8);
+      std::memcpy(&mw, mbits + 4 * j, 8);
       sign[j * planeStride + p] = sw;
       mask[j * planeStride + p] = mw;
       nonzero += int(_mm_popcnt_u64(mw));
@@ -505,6 +524,7 @@ BinConvLayer::BinConvLayer(const Geometry& geometry, const Bn& bn, const float* 
   kq_ = oneByOne_ ? wq_ : wordsOf(kbits_);
   kqs_ = oneByOne_ ? wq_ : kq_ + 1;
   groups_ = (g.cout + 7) / 8;
+  if (!oneByOne_) buildGeometryMasks();
   alpha_.assign(size_t(groups_) * 8, 0.0f);
   std::copy(alpha, alpha + g.cout, alpha_.begin());
 
@@ -568,7 +588,7 @@ void BinConvLayer::pack(const float* x, int xStride, int64_t pixels, uint64_t* s
         default: return packSmallAvx512<4>(xs, xStride, p1 - p0, g.cin, lo, hi, fl, sign + p0, mask + p0, count + p0);
       }
     }
-    if (isa == BinaryIsa::Avx512 && !lo_.empty())
+    if (isa == BinaryIsa::Avx512 && !lo_.empty() && wq_ <= 64)
       return packThresholdAvx512(xs, xStride, p1 - p0, g.cin, wq_, lo_.data(), hi_.data(), flip_.data(), sign + p0,
                                  mask + p0, pixels, count + p0);
     if (isa == BinaryIsa::Avx512)
@@ -608,12 +628,50 @@ void appendTapStrided(const uint64_t* src, int step, int count, uint64_t* lo, ui
 }
 }  // namespace
 
+void BinConvLayer::buildGeometryMasks() {
+  const int wo = g.wo;
+  std::vector<int> keys;
+  rowPattern_.assign(g.ho, 0);
+  for (int oy = 0; oy < g.ho; ++oy) {
+    int key = 0;
+    for (int ky = 0; ky < g.k; ++ky) {
+      const int iy = oy * g.stride - g.pad + ky * g.dilation;
+      if (iy >= 0 && iy < g.h) key |= 1 << ky;
+    }
+    auto found = std::find(keys.begin(), keys.end(), key);
+    rowPattern_[oy] = int(found - keys.begin());
+    if (found != keys.end()) continue;
+    keys.push_back(key);
+    geoMask_.resize(keys.size() * size_t(kqs_) * wo, 0);
+    geoValid_.resize(keys.size() * size_t(wo), 0);
+    uint64_t* m = geoMask_.data() + (keys.size() - 1) * size_t(kqs_) * wo;
+    int32_t* valid = geoValid_.data() + (keys.size() - 1) * size_t(wo);
+    for (int ky = 0; ky < g.k; ++ky) {
+      if (!(key >> ky & 1)) continue;
+      for (int kx = 0; kx < g.k; ++kx) {
+        const int tapBit = (ky * g.k + kx) * g.cin;
+        for (int ox = 0; ox < wo; ++ox) {
+          const int ix = ox * g.stride - g.pad + kx * g.dilation;
+          if (ix < 0 || ix >= g.w) continue;
+          valid[ox] += g.cin;
+          for (int c = 0; c < g.cin; ++c) {
+            const int bit = tapBit + c;
+            m[int64_t(bit >> 6) * wo + ox] |= uint64_t(1) << (bit & 63);
+          }
+        }
+      }
+    }
+  }
+}
+
 void BinConvLayer::rowStreams(const uint64_t* sign, const uint64_t* mask, const int32_t* count, int64_t planeStride,
-                              int n, int oy, uint64_t* s, uint64_t* m, int32_t* valid) const {
+                              int n, int oy, uint64_t* s, uint64_t* m, int32_t* valid, bool signOnly) const {
   const int wo = g.wo;
   std::memset(s, 0, sizeof(uint64_t) * size_t(wo) * kqs_);
-  std::memset(m, 0, sizeof(uint64_t) * size_t(wo) * kqs_);
-  std::fill(valid, valid + wo, 0);
+  if (!signOnly) {
+    std::memset(m, 0, sizeof(uint64_t) * size_t(wo) * kqs_);
+    std::fill(valid, valid + wo, 0);
+  }
   for (int ky = 0; ky < g.k; ++ky) {
     const int iy = oy * g.stride - g.pad + ky * g.dilation;
     // Taps outside the image are the value 0: zero bits in both planes, and nothing added to `valid`.
@@ -625,7 +683,8 @@ void BinConvLayer::rowStreams(const uint64_t* sign, const uint64_t* mask, const 
       const int hi = g.w - 1 - ix0 < 0 ? 0 : std::min(wo, (g.w - 1 - ix0) / g.stride + 1);
       if (lo >= hi) continue;
       const int64_t p0 = rowBase + int64_t(lo) * g.stride + ix0;
-      for (int ox = lo; ox < hi; ++ox) valid[ox] += count[p0 + int64_t(ox - lo) * g.stride];
+      if (!signOnly)
+        for (int ox = lo; ox < hi; ++ox) valid[ox] += count[p0 + int64_t(ox - lo) * g.stride];
       const int tapBit = (ky * g.k + kx) * g.cin;
       for (int j = 0; j < wq_; ++j) {
         const int bit = tapBit + 64 * j, q = bit >> 6, r = bit & 63;
@@ -635,10 +694,10 @@ void BinConvLayer::rowStreams(const uint64_t* sign, const uint64_t* mask, const 
         uint64_t* mLo = m + int64_t(q) * wo + lo;
         if (g.stride == 1) {
           appendTap(fs, hi - lo, sLo, sLo + wo, r);
-          appendTap(fm, hi - lo, mLo, mLo + wo, r);
+          if (!signOnly) appendTap(fm, hi - lo, mLo, mLo + wo, r);
         } else {
           appendTapStrided(fs, g.stride, hi - lo, sLo, sLo + wo, r);
-          appendTapStrided(fm, g.stride, hi - lo, mLo, mLo + wo, r);
+          if (!signOnly) appendTapStrided(fm, g.stride, hi - lo, mLo, mLo + wo, r);
         }
       }
     }
@@ -661,11 +720,23 @@ void BinConvLayer::run(const float* x, int xStride, float* y, int yStride, bool 
   }
   const uint64_t* wmask = wmask_.empty() ? nullptr : wmask_.data();
   const int totalRows = n * g.ho;
+  // No exact zero in the input (the usual case: BN output is rarely exactly 0): only sign streams are built, and each
+  // row's masks and valid counts come from its geometry pattern.
+  bool signOnly = !oneByOne_;
+  for (int64_t p = 0; p < pixels && signOnly; ++p) signOnly = count[p] == g.cin;
   // A 1×1 conv reads the packed planes in place; others build each output row's tap-major streams first.
   auto dotRow = [&](int row, const uint64_t* s, const uint64_t* m, int64_t qStride, const int32_t* valid) {
     float* yr = y + int64_t(row) * g.wo * yStride;
     binaryRow(isa, s, m, int(qStride), valid, g.wo, wsign_.data(), wmask, kq_, groups_, alpha_.data(), g.cout, yr,
               yStride, accumulate);
+  };
+  // Streams of one output row into s (and m, valid unless signOnly); returns the m and valid the dot must read.
+  auto streams = [&](int row, uint64_t* s, uint64_t* m, int32_t* valid) -> std::pair<const uint64_t*, const int32_t*> {
+    const int oy = row % g.ho;
+    rowStreams(sign, mask, count, pixels, row / g.ho, oy, s, m, valid, signOnly);
+    if (!signOnly) return {m, valid};
+    const size_t pattern = size_t(rowPattern_[oy]);
+    return {geoMask_.data() + pattern * kqs_ * g.wo, geoValid_.data() + pattern * g.wo};
   };
   auto doRows = [&](int r0, int r1, int thread) {
     uint64_t* s = rows + rowWords() * thread;
@@ -677,8 +748,8 @@ void BinConvLayer::run(const float* x, int xStride, float* y, int yStride, bool 
         dotRow(row, sign + p0, mask + p0, pixels, count + p0);
         continue;
       }
-      rowStreams(sign, mask, count, pixels, row / g.ho, row % g.ho, s, m, valid);
-      dotRow(row, s, m, g.wo, valid);
+      const auto [mr, vr] = streams(row, s, m, valid);
+      dotRow(row, s, mr, g.wo, vr);
     }
   };
   if (stats) {
@@ -686,11 +757,11 @@ void BinConvLayer::run(const float* x, int xStride, float* y, int yStride, bool 
     // read per row would cost more than a row).
     const int64_t perRow = rowWords();
     std::vector<uint64_t> all(size_t(perRow) * totalRows + 1);
+    std::vector<std::pair<const uint64_t*, const int32_t*>> masks(totalRows);
     const int64_t t1 = threadCpuNs();
     for (int row = 0; row < totalRows && !oneByOne_; ++row) {
       uint64_t* s = all.data() + perRow * row;
-      rowStreams(sign, mask, count, pixels, row / g.ho, row % g.ho, s, s + int64_t(g.wo) * kqs_,
-                 reinterpret_cast<int32_t*>(s + int64_t(g.wo) * kqs_ * 2));
+      masks[row] = streams(row, s, s + int64_t(g.wo) * kqs_, reinterpret_cast<int32_t*>(s + int64_t(g.wo) * kqs_ * 2));
     }
     const int64_t t2 = threadCpuNs();
     for (int row = 0; row < totalRows; ++row) {
@@ -699,8 +770,7 @@ void BinConvLayer::run(const float* x, int xStride, float* y, int yStride, bool 
         dotRow(row, sign + p0, mask + p0, pixels, count + p0);
         continue;
       }
-      const uint64_t* s = all.data() + perRow * row;
-      dotRow(row, s, s + int64_t(g.wo) * kqs_, g.wo, reinterpret_cast<const int32_t*>(s + int64_t(g.wo) * kqs_ * 2));
+      dotRow(row, all.data() + perRow * row, masks[row].first, g.wo, masks[row].second);
     }
     stats->streamsNs += t2 - t1;
     stats->dotNs += threadCpuNs() - t2;

@@ -125,8 +125,11 @@ class BinConvLayer {
  private:
   void pack(const float* x, int xStride, int64_t pixels, uint64_t* sign, uint64_t* mask, int32_t* count,
             int threads, BinaryIsa isa) const;
+  // signOnly: the input has no exact zeros, so only the sign streams are built; masks and valid counts then depend
+  // on the geometry alone (which taps fall outside the image) and come from geoMask_ / geoValid_.
   void rowStreams(const uint64_t* sign, const uint64_t* mask, const int32_t* count, int64_t planeStride, int n, int oy,
-                  uint64_t* s, uint64_t* m, int32_t* valid) const;
+                  uint64_t* s, uint64_t* m, int32_t* valid, bool signOnly) const;
+  void buildGeometryMasks();
   int64_t rowWords() const;
   Bn bn_;
   // sign(BN(x)) as two compares per channel (see thresholds() in binconv.cc): neg ⟺ (x ^ flip) < lo,
@@ -136,6 +139,11 @@ class BinConvLayer {
   std::vector<float> alpha_;  // padded to groups·8 with zeros
   int wq_, kbits_, kq_, kqs_, groups_;
   bool oneByOne_;
+  // Per distinct set of in-image kernel rows (top border, interior, bottom border...): a row of mask streams [kqs][wo]
+  // and valid counts [wo] for an input without zeros; rowPattern_[oy] says which set output row oy has.
+  std::vector<uint64_t> geoMask_;
+  std::vector<int32_t> geoValid_;
+  std::vector<int> rowPattern_;
   std::vector<uint64_t> wsign_;  // [groups][kq][8]
   std::vector<uint64_t> wmask_;  // same layout; empty unless some binary weight is exactly 0
 };
