@@ -11,7 +11,7 @@
 // outside the engine's epochs (thread start, backend, dataset, store copies) from the jobs' own timestamps.
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { QueueEvents, Worker, type ConnectionOptions } from 'bullmq'
 import { CLUSTER_PREFIX, QUEUE_NAME, redisOptions } from '../../src/main/cluster/connection'
@@ -101,12 +101,18 @@ try {
   const one: number[] = []
   const two: number[] = []
   const overhead: number[] = []
+  const loads: number[] = []
   for (let round = 0; round < REPEAT; round++) {
     for (const workers of [1, 2]) {
+      const load = loadavg()[0]!
       const result = await sweep(workers, round)
       ;(workers === 1 ? one : two).push(result.seconds)
       overhead.push(...result.overheadMs)
-      console.log(`round ${round + 1}: ${JOBS} searches on ${workers} worker(s): ${result.seconds.toFixed(1)} s`)
+      // The 1-minute load average before the sweep: the machine is shared, and other work shows here.
+      loads.push(load)
+      console.log(
+        `round ${round + 1}: ${JOBS} searches on ${workers} worker(s): ${result.seconds.toFixed(1)} s (load before: ${load.toFixed(1)})`
+      )
     }
   }
 
@@ -135,7 +141,8 @@ try {
     config: TINY,
     sweepSeconds: { oneWorker: one, twoWorkers: two },
     speedup: one.map((t, i) => t / two[i]!),
-    medianSpeedup: median(one) / median(two),
+    medianSpeedup: median(one.map((t, i) => t / two[i]!)),
+    loadBefore: loads,
     workerOverheadMsPerJob: { median: median(overhead), samples: overhead.length },
     noopRoundTripMs: {
       median: median(trips),

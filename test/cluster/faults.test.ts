@@ -9,6 +9,7 @@ import { ClusterQueue } from '../../src/main/cluster/queue'
 import { downloadRun } from '../../src/main/cluster/run-sync'
 import { FolderStore } from '../../src/main/cluster/store'
 import { decodeCheckpoint } from '../../src/main/runs/checkpoint-file'
+import { PUBLISHED_GENOTYPES } from '../../src/shared/genotype'
 import {
   haveRedis,
   startRedis,
@@ -180,14 +181,37 @@ describe.skipIf(!haveRedis)('faults', () => {
     a.alphaReduce.flat().forEach((value, i) => expect(b.alphaReduce.flat()[i]).toBeCloseTo(value, 6))
   })
 
-  it('Redis killed and restarted mid-sweep (AOF on) loses no job', async () => {
+  it('Redis killed and restarted mid-sweep (AOF on) loses no job; a training job stores its model', async () => {
     await waitFor('two workers', async () => (await queue.workers()).length === 2)
-    const ids = ['restart-1', 'restart-2', 'restart-3']
-    await queue.submit(ids.map((id, i) => search(id, { seed: 10 + i }, 'sweep-restart')))
+    const ids = ['restart-1', 'restart-2']
+    await queue.submit([
+      ...ids.map((id, i) => search(id, { seed: 10 + i }, 'sweep-restart')),
+      {
+        kind: 'train',
+        runId: 'restart-train',
+        sweep: 'sweep-restart',
+        config: {
+          dataset: TINY_SEARCH.dataset,
+          genotype: PUBLISHED_GENOTYPES.latest_cell_zeroise.genotype,
+          genotypeSource: 'latest_cell_zeroise',
+          cells: 3,
+          channels: 2,
+          epochs: 1,
+          batchSize: 8,
+          dropPath: 0,
+          progressEvery: 1
+        }
+      }
+    ])
     await waitFor('a job running', async () => (await queue.overview()).counts.active > 0)
     await redis.restart(1500)
-    const done = await queue.waitFor(ids)
+    const done = await queue.waitFor([...ids, 'restart-train'])
     for (const job of done) expect(job.state, `${job.runId}: ${job.failedReason}`).toBe('completed')
+    const trained = JSON.parse(Buffer.from((await store.get('runs/restart-train/run.json'))!).toString('utf8'))
+    expect(trained).toMatchObject({ kind: 'train', status: 'completed' })
+    expect((await store.list('runs/restart-train/')).some((key) => key.startsWith('runs/restart-train/model/'))).toBe(
+      true
+    )
     for (const id of ids) expect((await storedResult(id)).genotype).toBeTruthy()
   })
 })
