@@ -277,6 +277,8 @@ describe.skipIf(!available)(`native packed session: graphs${skipReason}`, () => 
       expect(plan.fused).toMatchObject({ concatsPlaced: 1, copies: 0 })
       expect(plan.fused.addsIntoBinconv).toBeGreaterThanOrEqual(2)
       expect(plan.fused.addsInPlace).toBeGreaterThanOrEqual(1)
+      // n2 = Zeroise + avg pool of binary conv outputs, n3 = Zeroise + binary conv: neither Zeroise nor add runs.
+      expect(plan.fused.zeroAddsFolded).toBe(2)
       for (const batch of [1, 3]) {
         const x = createRng(c + batch).normalArray(batch * shape[0] * shape[1] * shape[2])
         const want = await referenceOf(model, x, batch)
@@ -285,6 +287,32 @@ describe.skipIf(!available)(`native packed session: graphs${skipReason}`, () => 
         }
       }
     }
+  })
+
+  it('x + Zeroise is folded only where x cannot hold −0 (a BN output can: −0 + 0 is +0)', async () => {
+    const shape: [number, number, number] = [3, 3, 4]
+    const model: PackedModel = {
+      meta: { ...META, inputShape: shape },
+      summary: {} as PackedModel['summary'],
+      input: 'input',
+      output: 'sum',
+      steps: [
+        {
+          op: 'bn',
+          name: 'bn',
+          input: 'input',
+          output: 'bn',
+          bn: { mean: new Float32Array(4), variance: new Float32Array(4).fill(1 - 1e-5) }
+        },
+        { op: 'zero', name: 'z', input: 'input', output: 'z', stride: 1 },
+        { op: 'add', name: 'sum', inputs: ['bn', 'z'], output: 'sum' }
+      ]
+    }
+    expect(planNative(model).fused.zeroAddsFolded).toBe(0)
+    const x = new Float32Array(36).fill(-0)
+    const [[, got]] = await runEachKernel(model, x, 1)
+    expect(Object.is(got[0], 0)).toBe(true) // +0, as the reference's −0 + 0
+    expect(Array.from(got)).toEqual(Array.from(await referenceOf(model, x, 1)))
   })
 
   it('the arena holds the live set, not every tensor: far below the sum of all values', () => {

@@ -59,7 +59,14 @@ export interface NativePlan {
   outputRegion: number
   outputPerImage: number
   /** What the lowering fused, for the benchmark's report and the tests. */
-  fused: { concatsPlaced: number; addsIntoBinconv: number; addsInPlace: number; convRelu: number; copies: number }
+  fused: {
+    concatsPlaced: number
+    addsIntoBinconv: number
+    addsInPlace: number
+    convRelu: number
+    copies: number
+    zeroAddsFolded: number
+  }
 }
 
 interface Buffer {
@@ -116,7 +123,26 @@ export function planNative(model: PackedModel): NativePlan {
   const accumulate = new Set<number>()
   const convRelu = new Set<number>()
   const concatCopies = new Map<number, string[]>()
-  const fused = { concatsPlaced: 0, addsIntoBinconv: 0, addsInPlace: 0, convRelu: 0, copies: 0 }
+  const fused = { concatsPlaced: 0, addsIntoBinconv: 0, addsInPlace: 0, convRelu: 0, copies: 0, zeroAddsFolded: 0 }
+  /** Steps not run at all (a Zeroise folded into its add): their outputs are never read. */
+  const dropped = new Set<number>()
+  const zeroOf = (name: string): boolean => producerOp(name) === 'zero' && uses.get(name) === 1
+
+  // Values that cannot hold −0 (ReLU outputs, and what pools and adds make of them): for these x + 0 = x bit for bit,
+  // so a node `x + Zeroise(…)` is x itself, written where the node goes.
+  const noNegativeZero = new Set<string>()
+  for (const step of steps) {
+    const all = (names: string[]) => names.every((n) => noNegativeZero.has(n))
+    const some = (names: string[]) => names.some((n) => noNegativeZero.has(n))
+    const ok =
+      step.op === 'binconv' ||
+      step.op === 'relu' ||
+      step.op === 'zero' ||
+      ((step.op === 'maxpool' || step.op === 'avgpool') && noNegativeZero.has(step.input)) ||
+      (step.op === 'add' && some(step.inputs)) ||
+      (step.op === 'concat' && all(step.inputs))
+    if (ok) noNegativeZero.add(step.output)
+  }
 
   // Consumers decide where their inputs live, so walk backwards: a node's place is known before its add is seen.
   for (let i = steps.length - 1; i >= 0; i--) {
@@ -141,7 +167,15 @@ export function planNative(model: PackedModel): NativePlan {
       if (a === b) continue
       const target = placeOf(step.output)
       const [first, second] = (producer.get(a) ?? -1) <= (producer.get(b) ?? -1) ? [a, b] : [b, a]
-      if (placeable(first) && placeable(second) && producerOp(second) === 'binconv') {
+      const zero = [first, second].find(zeroOf)
+      const other = zero === first ? second : first
+      if (zero && (zeroOf(other) || noNegativeZero.has(other)) && placeable(other)) {
+        // x + 0 with x free of −0 (or 0 + 0): x is written where the node goes; neither the Zeroise nor the add runs.
+        places.set(other, target)
+        dropped.add(producer.get(zero)!)
+        skip.add(i)
+        fused.zeroAddsFolded++
+      } else if (placeable(first) && placeable(second) && producerOp(second) === 'binconv') {
         places.set(first, target)
         places.set(second, target)
         accumulate.add(producer.get(second)!)
@@ -214,9 +248,10 @@ export function planNative(model: PackedModel): NativePlan {
       }
       return
     }
+    if (dropped.has(i)) return
     if (skip.has(i)) {
       // A fused add or ReLU: its output is where its inputs were written; keep the buffer alive across this step.
-      for (const name of stepInputs(step as never)) read(name, i)
+      for (const name of stepInputs(step as never)) if (!dropped.has(producer.get(name) ?? -1)) read(name, i)
       write(step.output, i)
       return
     }
