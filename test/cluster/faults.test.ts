@@ -132,6 +132,20 @@ describe.skipIf(!haveRedis)('a sweep on two workers', () => {
   })
 })
 
+describe.skipIf(!haveRedis)('steering', () => {
+  it('stop reaches the worker: the run checkpoints and ends stopped', async () => {
+    await queue.submit([search('stopped', { epochs: 3 })])
+    await waitFor('progress', async () => ((await queue.job('stopped'))?.step ?? 0) >= 1)
+    expect(await queue.control('stopped', 'stop')).toBe('active')
+    const [done] = await queue.waitFor(['stopped'])
+    expect(done!.state).toBe('stopped')
+    const manifest = JSON.parse(Buffer.from((await store.get('runs/stopped/run.json'))!).toString('utf8'))
+    expect(manifest.status).toBe('stopped')
+    expect(await store.get('runs/stopped/checkpoints/latest.ckpt')).not.toBeNull()
+    await expect(queue.control('stopped', 'pause')).rejects.toThrow(/has already finished/)
+  })
+})
+
 describe.skipIf(!haveRedis)('faults', () => {
   it('kill -9 of a worker mid-search: another worker resumes from the stored checkpoint, same genotype', async () => {
     const config = { seed: 7, epochs: 2 }

@@ -127,9 +127,11 @@ export class ClusterQueue {
       runId: String(job.id),
       kind: data.kind === 'train' ? 'train' : 'search',
       state:
-        (['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed', 'paused'] as const).find(
-          (s) => s === state
-        ) ?? 'unknown',
+        state === 'completed' && (job.returnvalue as { status?: string } | null)?.status === 'stopped'
+          ? 'stopped'
+          : ((['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed', 'paused'] as const).find(
+              (s) => s === state
+            ) ?? 'unknown'),
       ...(data.sweep === undefined ? {} : { sweep: data.sweep }),
       dataset: data.config?.dataset ?? '',
       priority: job.opts.priority ?? 0,
@@ -203,7 +205,7 @@ export class ClusterQueue {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const summaries = await Promise.all(runIds.map((id) => this.job(id)))
-      if (summaries.every((s) => s !== null && (s.state === 'completed' || s.state === 'failed')))
+      if (summaries.every((s) => s !== null && ['completed', 'failed', 'stopped'].includes(s.state)))
         return summaries as ClusterJobSummary[]
       if (Date.now() > deadline) throw new Error(`jobs not finished within ${timeoutMs / 1000} s`)
       await new Promise((resolve) => setTimeout(resolve, everyMs))

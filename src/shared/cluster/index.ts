@@ -41,7 +41,9 @@ export const clusterWorkerSchema = z.object({
 })
 export type ClusterWorker = z.infer<typeof clusterWorkerSchema>
 
+/** BullMQ's states of a job, plus 'stopped': completed because a user stopped it (its run can be continued). */
 export const clusterJobStateSchema = z.enum([
+  'stopped',
   'waiting',
   'prioritized',
   'delayed',
