@@ -331,6 +331,43 @@ void packAvx2(const float* x, int xStride, int64_t pixels, int cin, int wq, cons
   }
 }
 
+// The thresholds' compares (see packThresholdAvx512) with 8 channels a vector; the byte masks laid end to end.
+void packThresholdAvx2(const float* x, int xStride, int64_t pixels, int cin, int wq, const float* lo, const float* hi,
+                       const uint32_t* flip, uint64_t* sign, uint64_t* mask, int64_t planeStride, int32_t* count) {
+  constexpr int kMaxWords = 64;
+  uint8_t sbits[8 * kMaxWords], mbits[8 * kMaxWords];
+  const int full = cin / 8, chunks = (cin + 7) / 8;
+  for (int k = chunks; k < 8 * wq; ++k) sbits[k] = mbits[k] = 0;
+  alignas(32) float tailX[8];
+  for (int64_t p = 0; p < pixels; ++p) {
+    const float* xp = x + p * xStride;
+    for (int k = 0; k < chunks; ++k) {
+      const int c = 8 * k;
+      const float* src = xp + c;
+      if (k == full) {  // the last, partial chunk: copy its values, NaN past C (compares false: bits 0)
+        for (int i = 0; i < 8; ++i) tailX[i] = c + i < cin ? src[i] : std::numeric_limits<float>::quiet_NaN();
+        src = tailX;
+      }
+      const __m256 v = _mm256_castsi256_ps(_mm256_xor_si256(
+          _mm256_castps_si256(_mm256_loadu_ps(src)), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(flip + c))));
+      const unsigned neg = unsigned(_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_loadu_ps(lo + c), _CMP_LT_OQ)));
+      const unsigned pos = unsigned(_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_loadu_ps(hi + c), _CMP_GE_OQ)));
+      sbits[k] = uint8_t(neg);
+      mbits[k] = uint8_t(neg | pos);
+    }
+    int nonzero = 0;
+    for (int j = 0; j < wq; ++j) {
+      uint64_t sw, mw;
+      std::memcpy(&sw, sbits + 8 * j, 8);
+      std::memcpy(&mw, mbits + 8 * j, 8);
+      sign[j * planeStride + p] = sw;
+      mask[j * planeStride + p] = mw;
+      nonzero += int(_mm_popcnt_u64(mw));
+    }
+    count[p] = nonzero;
+  }
+}
+
 inline __m256i popcountBytes(__m256i t, __m256i lut, __m256i low) {
   const __m256i lo = _mm256_and_si256(t, low);
   const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(t, 4), low);
@@ -593,6 +630,9 @@ void BinConvLayer::pack(const float* x, int xStride, int64_t pixels, uint64_t* s
                                  mask + p0, pixels, count + p0);
     if (isa == BinaryIsa::Avx512)
       return packAvx512(xs, xStride, p1 - p0, g.cin, wq_, bn_, sign + p0, mask + p0, pixels, count + p0);
+    if (isa == BinaryIsa::Avx2 && !lo_.empty() && wq_ <= 64)
+      return packThresholdAvx2(xs, xStride, p1 - p0, g.cin, wq_, lo_.data(), hi_.data(), flip_.data(), sign + p0,
+                               mask + p0, pixels, count + p0);
     if (isa == BinaryIsa::Avx2)
       return packAvx2(xs, xStride, p1 - p0, g.cin, wq_, bn_, sign + p0, mask + p0, pixels, count + p0);
 #endif
