@@ -1,9 +1,13 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
+import type { Router } from 'vue-router'
 import type { ClusterJobSummary, ClusterOverview, SweepGrid } from '../../../shared/cluster'
 import { api } from '../api'
 
 const SETTINGS_KEY = 'bnas.cluster'
+
+/** A priority as typed in a form: blank is none; anything else goes to the contract, which says what is wrong. */
+export const parsePriority = (text: string): number | undefined => (text.trim() === '' ? undefined : Number(text))
 const POLL_MS = 2000
 
 /**
@@ -98,6 +102,22 @@ export const useClusterStore = defineStore('cluster', () => {
     return result.ok ? null : result.error.message
   }
 
+  /**
+   * The Search and Train pages' "run on the cluster": queues the config with the priority typed (blank: none) and
+   * shows the Cluster page; answers the error to show, or null.
+   */
+  async function queueAndShow(
+    kind: 'search' | 'train',
+    config: unknown,
+    priorityText: string,
+    router: Router
+  ): Promise<string | null> {
+    const queued = await submit(kind, config, parsePriority(priorityText))
+    if (typeof queued !== 'string') return queued.error
+    void router.push('/cluster')
+    return null
+  }
+
   /** Fetches the run from the store into the local runs folder; then every page opens it as a local run. */
   async function open(runId: string): Promise<string | null> {
     const result = await api.call['cluster.open']({ runId })
@@ -119,6 +139,7 @@ export const useClusterStore = defineStore('cluster', () => {
     refresh,
     follow,
     submit,
+    queueAndShow,
     sweep,
     control,
     open,
