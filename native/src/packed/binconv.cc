@@ -796,8 +796,10 @@ void BinConvLayer::run(const float* x, int xStride, float* y, int yStride, bool 
     // Profiling (one thread): every row's streams first, then every row's dot, so each phase is timed once (a clock
     // read per row would cost more than a row).
     const int64_t perRow = rowWords();
-    std::vector<uint64_t> all(size_t(perRow) * totalRows + 1);
-    std::vector<std::pair<const uint64_t*, const int32_t*>> masks(totalRows);
+    thread_local std::vector<uint64_t> all;  // kept between calls: allocating it would be timed as streams
+    thread_local std::vector<std::pair<const uint64_t*, const int32_t*>> masks;
+    if (all.size() < size_t(perRow) * totalRows + 1) all.resize(size_t(perRow) * totalRows + 1);
+    if (masks.size() < size_t(totalRows)) masks.resize(totalRows);
     const int64_t t1 = threadCpuNs();
     for (int row = 0; row < totalRows && !oneByOne_; ++row) {
       uint64_t* s = all.data() + perRow * row;

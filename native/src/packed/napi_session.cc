@@ -231,6 +231,9 @@ Napi::Value RunSync(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("logits", out);
   o.Set("msByKind", statsObject(env, stats));
+  Napi::Float64Array perStep = Napi::Float64Array::New(env, stats.nsByInstruction.size());
+  for (size_t i = 0; i < stats.nsByInstruction.size(); ++i) perStep[i] = double(stats.nsByInstruction[i]) / 1e6;
+  o.Set("msByInstruction", perStep);
   return o;
 }
 

@@ -72,6 +72,8 @@ struct RunStats {
   std::vector<int64_t> nsByKind = std::vector<int64_t>(11, 0);
   // The binary convs' phases: BN → sign → pack, tap-major streams, popcount dot + epilogue.
   int64_t packNs = 0, streamsNs = 0, dotNs = 0;
+  // Per instruction, in plan order.
+  std::vector<int64_t> nsByInstruction;
 };
 
 int64_t threadCpuNs();

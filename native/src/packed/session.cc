@@ -82,7 +82,9 @@ void Session::runImage(const float* input, float* output, int threads, float* ar
   const int n = 1;
   auto at = [&](const View& v) { return arena + v.region + v.offset; };
   std::memcpy(at(input_), input, sizeof(float) * size_t(inputPerImage_));
-  for (const auto& in : instructions_) {
+  if (stats) stats->nsByInstruction.assign(instructions_.size(), 0);
+  for (size_t index = 0; index < instructions_.size(); ++index) {
+    const Instruction& in = instructions_[index];
     const int64_t t0 = stats ? threadCpuNs() : 0;
     const Geometry& g = in.g;
     const int64_t pixelsIn = int64_t(n) * g.h * g.w;
@@ -108,7 +110,11 @@ void Session::runImage(const float* input, float* output, int threads, float* ar
         linear(at(in.in), in.in.stride, at(in.out), in.out.stride, n, g.cin, g.cout, in.weight.data(), in.bias.data());
         break;
     }
-    if (stats) stats->nsByKind[int(in.kind)] += threadCpuNs() - t0;
+    if (stats) {
+      const int64_t ns = threadCpuNs() - t0;
+      stats->nsByKind[int(in.kind)] += ns;
+      stats->nsByInstruction[index] += ns;
+    }
   }
   std::memcpy(output, at(output_), sizeof(float) * size_t(outputPerImage_));
 }

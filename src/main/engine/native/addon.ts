@@ -147,7 +147,7 @@ export interface NativeAddon {
     batch: number,
     threads: number,
     profile: true
-  ): { logits: Float32Array; msByKind: Record<string, number> }
+  ): { logits: Float32Array; msByKind: Record<string, number>; msByInstruction: Float64Array }
   packedSessionInfo(session: PackedSessionHandle): PackedSessionInfo
   /** 'avx512-vpopcntdq' | 'avx2-vpshufb' | 'scalar'; refuses a kernel this CPU cannot run. */
   packedSessionSetKernel(session: PackedSessionHandle, kernel: string): void

@@ -48,7 +48,10 @@ export class NativeCompiledModel implements CompiledPackedModel {
   }
 
   /** One run on this thread with the time spent per kind of instruction (ms): the benchmark's profile. */
-  profile(images: Float32Array, batch: number): { logits: Float32Array; msByKind: Record<string, number> } {
+  profile(
+    images: Float32Array,
+    batch: number
+  ): { logits: Float32Array; msByKind: Record<string, number>; msByInstruction: Float64Array } {
     return this.addon.packedSessionRunSync(this.session, images, batch, this.threads, true)
   }
 
