@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -36,12 +36,72 @@ export interface RedisProcess {
   stop(): Promise<void>
 }
 
-export async function startRedis(options: { aof?: boolean; password?: string } = {}): Promise<RedisProcess> {
+/** A CA and a server certificate for 127.0.0.1, made with openssl for one test (rediss://). */
+export function makeTlsFiles(dir: string): { ca: string; cert: string; key: string } {
+  const run = (...args: string[]): void => {
+    const result = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' })
+    if (result.status !== 0) throw new Error(`openssl ${args[0]} failed: ${result.stderr}`)
+  }
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=bnas-test-ca',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem'
+  )
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr')
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n')
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    'ext.cnf',
+    '-out',
+    'server.pem'
+  )
+  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') }
+}
+
+export async function startRedis(
+  options: { aof?: boolean; password?: string; tls?: { ca: string; cert: string; key: string } } = {}
+): Promise<RedisProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'bnas-redis-'))
   const port = await freePort()
   const args = [
-    '--port',
-    String(port),
+    // With TLS the plain port is off and only rediss:// answers.
+    ...(options.tls === undefined
+      ? ['--port', String(port)]
+      : [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-cert-file',
+          options.tls.cert,
+          '--tls-key-file',
+          options.tls.key,
+          '--tls-ca-cert-file',
+          options.tls.ca,
+          '--tls-auth-clients',
+          'no'
+        ]),
     '--bind',
     '127.0.0.1',
     '--dir',
@@ -74,7 +134,7 @@ export async function startRedis(options: { aof?: boolean; password?: string } =
   await launch()
   const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`
   return {
-    url: `redis://${auth}127.0.0.1:${port}`,
+    url: `${options.tls === undefined ? 'redis' : 'rediss'}://${auth}127.0.0.1:${port}`,
     port,
     dir,
     async restart(downMs = 1000) {

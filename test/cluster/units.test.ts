@@ -9,7 +9,7 @@ import { downloadRun, RunUploader } from '../../src/main/cluster/run-sync'
 import { FolderStore } from '../../src/main/cluster/store'
 import { expandGrid, parseGridArgument } from '../../src/main/cluster/sweep'
 import { encodeCheckpoint } from '../../src/main/runs/checkpoint-file'
-import { haveRedis, startRedis, TINY_SEARCH, type RedisProcess } from './harness'
+import { haveRedis, makeTlsFiles, startRedis, TINY_SEARCH, type RedisProcess } from './harness'
 
 const temp = (name: string): string => mkdtempSync(join(tmpdir(), `bnas-cluster-${name}-`))
 
@@ -184,4 +184,32 @@ describe('Redis URLs', () => {
       wrong.disconnect()
     }
   })
+
+  it.skipIf(!haveRedis)(
+    'speak TLS with rediss:// and the CA given, and refuse a server they cannot verify',
+    async () => {
+      const tls = makeTlsFiles(temp('tls'))
+      const secure = await startRedis({ tls, password: 'pw' })
+      try {
+        const queue = new ClusterQueue(secure.url, { ca: tls.ca })
+        try {
+          await queue.check()
+          expect((await queue.overview()).connected).toBe(true)
+        } finally {
+          await queue.close()
+        }
+        // Without the CA the self-made certificate cannot be verified: no connection, a clear timeout message.
+        const unverified = new ClusterQueue(secure.url)
+        try {
+          await expect(unverified.check(2000)).rejects.toThrow(
+            /no Redis answers at rediss:\/\/:\*\*\*@127.0.0.1:\d+ within 2 s \(.*certificate.*\)/
+          )
+        } finally {
+          await unverified.close()
+        }
+      } finally {
+        await secure.stop()
+      }
+    }
+  )
 })

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
 import { Redis, type RedisOptions } from 'ioredis'
 import { redisUrlSchema } from '../../shared/cluster'
 
@@ -58,7 +59,8 @@ export function redisOptions(url: string, tls: TlsFiles = {}): RedisOptions {
     ...(secure
       ? {
           tls: {
-            servername: parsed.hostname,
+            // SNI takes host names only; for an IP address the certificate is still checked against it.
+            ...(isIP(parsed.hostname.replace(/^\[|\]$/g, '')) === 0 ? { servername: parsed.hostname } : {}),
             ...(tls.ca === undefined ? {} : { ca: read('CA', tls.ca) }),
             ...(tls.cert === undefined ? {} : { cert: read('certificate', tls.cert) }),
             ...(tls.key === undefined ? {} : { key: read('key', tls.key) })
@@ -86,6 +88,10 @@ export function connect(url: string, tls: TlsFiles = {}): Redis {
 /** Fails within `ms` with a clear message when nothing answers at the URL (instead of retrying forever). */
 export async function checkReachable(redis: Redis, url: string, ms = 5000): Promise<void> {
   let timer: NodeJS.Timeout | undefined
+  // The connection's own errors (refused, TLS, DNS) say why nothing answers.
+  let last: string | undefined
+  const onError = (error: Error): void => void (last = error.message)
+  redis.on('error', onError)
   try {
     await Promise.race([
       redis.ping(),
@@ -93,7 +99,9 @@ export async function checkReachable(redis: Redis, url: string, ms = 5000): Prom
         timer = setTimeout(
           () =>
             reject(
-              new Error(`no Redis answers at ${redactUrl(url)} within ${ms / 1000} s: is redis-server running there?`)
+              new Error(
+                `no Redis answers at ${redactUrl(url)} within ${ms / 1000} s${last === undefined ? '' : ` (${last})`}: is redis-server running there, and the URL right?`
+              )
             ),
           ms
         )
@@ -106,5 +114,6 @@ export async function checkReachable(redis: Redis, url: string, ms = 5000): Prom
     throw error
   } finally {
     clearTimeout(timer)
+    redis.off('error', onError)
   }
 }
