@@ -1,7 +1,7 @@
 // The cluster's figures (issue 14): throughput of one sweep with 1 and with 2 workers on this machine, and the
 // queue's own cost per job.
 //
-//   npx tsx scripts/bench/cluster.ts [--jobs 6] [--repeat 2] [--backend native] [--noop 200]
+//   npx tsx scripts/bench/cluster.ts [--jobs 6] [--repeat 2] [--backend native] [--noop 200]   (--jobs 0: only the no-op)
 //
 // Starts its own redis-server (a free port, a temporary folder) and real `bnas worker` processes of the build
 // (bin/bnas.js, so run `npm run build` first). Each sweep is --jobs tiny seeded searches on synthetic data; the time is
@@ -92,6 +92,7 @@ async function sweep(workers: number, round: number): Promise<{ seconds: number;
 }
 
 const median = (values: number[]): number => {
+  if (values.length === 0) return NaN
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)]!
 }
@@ -102,7 +103,7 @@ try {
   const two: number[] = []
   const overhead: number[] = []
   const loads: number[] = []
-  for (let round = 0; round < REPEAT; round++) {
+  for (let round = 0; JOBS > 0 && round < REPEAT; round++) {
     for (const workers of [1, 2]) {
       const load = loadavg()[0]!
       const result = await sweep(workers, round)
@@ -126,12 +127,13 @@ try {
   const trips: number[] = []
   for (let i = 0; i < NOOP; i++) {
     const t0 = performance.now()
-    const job = await noopQueue.add('noop', { i }, { removeOnComplete: true })
+    const job = await noopQueue.add('noop', { i })
     await job.waitUntilFinished(events)
     trips.push(performance.now() - t0)
   }
   await noop.close()
   await events.close()
+  await noopQueue.obliterate({ force: true })
   await noopQueue.close()
 
   const result = {
