@@ -15,6 +15,7 @@
         "src/packed/float_ops.cc",
         "src/packed/float_conv.cc",
         "src/packed/session.cc",
+        "src/packed/team.cc",
         "src/packed/napi_session.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -315,6 +315,14 @@ describe.skipIf(!available)(`native packed session: graphs${skipReason}`, () => 
     expect(Array.from(got)).toEqual(Array.from(await referenceOf(model, x, 1)))
   })
 
+  it('two threads on one image (rows of each binary conv, pixels of each element-wise step, rows of the pools) equal the reference', async () => {
+    const model = cellModel(36, [32, 32, 36])
+    const x = createRng(5).normalArray(32 * 32 * 36)
+    const want = await referenceOf(model, x, 1)
+    for (const [kernel, got] of await runEachKernel(model, x, 1, 2))
+      expect(Array.from(got), kernel).toEqual(Array.from(want))
+  })
+
   it('the arena holds the live set, not every tensor: far below the sum of all values', () => {
     const model = cellModel(36, [8, 8, 36])
     const plan = planNative(model)

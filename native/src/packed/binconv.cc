@@ -610,7 +610,7 @@ int64_t BinConvLayer::scratchWords(int n, int threads) const {
 int64_t BinConvLayer::rowWords() const { return oneByOne_ ? 0 : int64_t(g.wo) * kqs_ * 2 + (g.wo + 1) / 2 + 1; }
 
 void BinConvLayer::pack(const float* x, int xStride, int64_t pixels, uint64_t* sign, uint64_t* mask,
-                        int32_t* count, int threads, BinaryIsa isa) const {
+                        int32_t* count, int threads, Team* team, BinaryIsa isa) const {
   auto packRange = [&](int64_t p0, int64_t p1) {
     const float* xs = x + p0 * xStride;
 #if defined(__x86_64__)
@@ -639,9 +639,8 @@ void BinConvLayer::pack(const float* x, int xStride, int64_t pixels, uint64_t* s
     packScalar(xs, xStride, p1 - p0, g.cin, wq_, bn_, sign + p0, mask + p0, pixels, count + p0);
   };
   // Small inputs are packed by one thread: a parallel region costs more than the work.
-  if (threads <= 1 || pixels * g.cin < (1 << 15)) return packRange(0, pixels);
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int t = 0; t < threads; ++t) packRange(pixels * t / threads, pixels * (t + 1) / threads);
+  if (threads <= 1 || !team || pixels * g.cin < (1 << 15)) return packRange(0, pixels);
+  team->parallel(threads, [&](int t) { packRange(pixels * t / threads, pixels * (t + 1) / threads); });
 }
 
 namespace {
@@ -745,14 +744,14 @@ void BinConvLayer::rowStreams(const uint64_t* sign, const uint64_t* mask, const 
 }
 
 void BinConvLayer::run(const float* x, int xStride, float* y, int yStride, bool accumulate, int n, uint64_t* scratch,
-                       int threads, BinaryIsa isa, RunStats* stats) const {
+                       int threads, Team* team, BinaryIsa isa, RunStats* stats) const {
   const int64_t pixels = int64_t(n) * g.h * g.w;
   uint64_t* sign = scratch;
   uint64_t* mask = sign + pixels * wq_;
   int32_t* count = reinterpret_cast<int32_t*>(mask + pixels * wq_);
   uint64_t* rows = mask + pixels * wq_ + (pixels + 1) / 2 + 1;
   int64_t t0 = stats ? threadCpuNs() : 0;
-  pack(x, xStride, pixels, sign, mask, count, threads, isa);
+  pack(x, xStride, pixels, sign, mask, count, threads, team, isa);
   if (stats) {
     const int64_t t1 = threadCpuNs();
     stats->packNs += t1 - t0;
@@ -818,11 +817,11 @@ void BinConvLayer::run(const float* x, int xStride, float* y, int yStride, bool 
     stats->dotNs += threadCpuNs() - t2;
     return;
   }
-  if (threads <= 1 || totalRows < 2) return doRows(0, totalRows, 0);
+  if (threads <= 1 || !team || totalRows < 2) return doRows(0, totalRows, 0);
   // Rows split in contiguous ranges, one per thread: each thread's streams and outputs stay in its own cache.
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int t = 0; t < threads; ++t)
+  team->parallel(threads, [&](int t) {
     doRows(int(int64_t(totalRows) * t / threads), int(int64_t(totalRows) * (t + 1) / threads), t);
+  });
 }
 
 double BinConvLayer::probeMacsPerSecond(BinaryIsa isa, int reps) const {

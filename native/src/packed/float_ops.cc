@@ -78,11 +78,13 @@ void zero(float* y, int yStride, int64_t pixels, int c) {
 // 3×3, padding 1: max pool where pads never win (taps outside the image are skipped), average pool over the in-image
 // taps only (count_include_pad = False), summed in double and rounded once, as the reference runtime does.
 BNAS_CLONES
-void pool3x3(bool max, const float* x, int xStride, float* y, int yStride, int n, const Geometry& g) {
+void pool3x3(bool max, const float* x, int xStride, float* y, int yStride, int n, const Geometry& g, int rowBegin,
+             int rowEnd) {
   const int c = g.cin;
+  if (rowEnd < 0) rowEnd = g.ho;
   std::vector<double> acc(max ? 0 : c);
   for (int img = 0; img < n; ++img) {
-    for (int oy = 0; oy < g.ho; ++oy) {
+    for (int oy = rowBegin; oy < rowEnd; ++oy) {
       for (int ox = 0; ox < g.wo; ++ox) {
         float* yp = y + ((int64_t(img) * g.ho + oy) * g.wo + ox) * yStride;
         const int y0 = std::max(oy * g.stride - 1, 0), y1 = std::min(oy * g.stride + 2, g.h);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "team.h"
+
 namespace bnas::packed {
 
 // A float tensor [N][H][W][C] inside the arena: element (pixel p, channel c) of a batch of n images is at
@@ -99,8 +101,9 @@ class Session {
   int64_t arenaPerImage_, inputPerImage_, outputPerImage_;
   View input_, output_;
   BinaryIsa isa_;
-  void runImage(const float* input, float* output, int threads, float* arena, uint64_t* scratch, RunStats* stats) const;
+  void runImage(const float* input, float* output, int threads, float* arena, uint64_t* scratch, RunStats* stats);
   std::mutex mutex_;
+  Team team_;
   // One arena and one scratch per thread that runs images (one image's tensors each).
   std::vector<std::vector<float>> arenas_;
   std::vector<std::vector<uint64_t>> scratches_;
@@ -117,7 +120,7 @@ class BinConvLayer {
   // Scratch words the layer needs for a batch of n images and `threads` threads.
   int64_t scratchWords(int n, int threads) const;
   void run(const float* x, int xStride, float* y, int yStride, bool accumulate, int n, uint64_t* scratch,
-           int threads, BinaryIsa isa, RunStats* stats = nullptr) const;
+           int threads, Team* team, BinaryIsa isa, RunStats* stats = nullptr) const;
   int64_t weightBytes() const;
   // The popcount kernel alone on this layer's shape (streams built once, L1/L2-resident): binary MACs per second.
   double probeMacsPerSecond(BinaryIsa isa, int reps) const;
@@ -126,7 +129,7 @@ class BinConvLayer {
 
  private:
   void pack(const float* x, int xStride, int64_t pixels, uint64_t* sign, uint64_t* mask, int32_t* count,
-            int threads, BinaryIsa isa) const;
+            int threads, Team* team, BinaryIsa isa) const;
   // signOnly: the input has no exact zeros, so only the sign streams are built; masks and valid counts then depend
   // on the geometry alone (which taps fall outside the image) and come from geoMask_ / geoValid_.
   void rowStreams(const uint64_t* sign, const uint64_t* mask, const int32_t* count, int64_t planeStride, int n, int oy,
@@ -161,7 +164,9 @@ void relu(const float* x, int xStride, float* y, int yStride, int64_t pixels, in
 void add(const float* a, int aStride, const float* b, int bStride, float* y, int yStride, int64_t pixels, int c);
 void copy(const float* x, int xStride, float* y, int yStride, int64_t pixels, int c);
 void zero(float* y, int yStride, int64_t pixels, int c);
-void pool3x3(bool max, const float* x, int xStride, float* y, int yStride, int n, const Geometry& g);
+// Output rows [rowBegin, rowEnd) of every image (rowEnd −1: all).
+void pool3x3(bool max, const float* x, int xStride, float* y, int yStride, int n, const Geometry& g, int rowBegin = 0,
+             int rowEnd = -1);
 void globalAvgPool(const float* x, int xStride, float* y, int yStride, int n, int hw, int c);
 void linear(const float* x, int xStride, float* y, int yStride, int n, int fin, int fout, const float* w,
             const float* b);

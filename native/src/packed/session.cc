@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <atomic>
+#include <functional>
 #include <stdexcept>
 
 #include "plan.h"
@@ -63,22 +65,23 @@ void Session::run(const float* input, int n, float* output, int threads, RunStat
   omp_set_num_threads(inner);
   for (const auto& in : instructions_)
     if (in.conv) in.conv->prepare(1);
+  Team::RunScope running(team_);
   if (teams == 1) {
     for (int img = 0; img < n; ++img)
       runImage(input + int64_t(img) * inputPerImage_, output + int64_t(img) * outputPerImage_, inner,
                arenas_[0].data(), scratches_[0].data(), stats);
     return;
   }
-#pragma omp parallel for num_threads(teams) schedule(dynamic, 1)
-  for (int img = 0; img < n; ++img) {
-    const int t = omp_get_thread_num();
-    runImage(input + int64_t(img) * inputPerImage_, output + int64_t(img) * outputPerImage_, 1, arenas_[t].data(),
-             scratches_[t].data(), nullptr);
-  }
+  std::atomic<int> next{0};
+  team_.parallel(teams, [&](int t) {
+    for (int img = next++; img < n; img = next++)
+      runImage(input + int64_t(img) * inputPerImage_, output + int64_t(img) * outputPerImage_, 1, arenas_[t].data(),
+               scratches_[t].data(), nullptr);
+  });
 }
 
 void Session::runImage(const float* input, float* output, int threads, float* arena, uint64_t* scratch,
-                       RunStats* stats) const {
+                       RunStats* stats) {
   const int n = 1;
   auto at = [&](const View& v) { return arena + v.region + v.offset; };
   std::memcpy(at(input_), input, sizeof(float) * size_t(inputPerImage_));
@@ -88,27 +91,52 @@ void Session::runImage(const float* input, float* output, int threads, float* ar
     const int64_t t0 = stats ? threadCpuNs() : 0;
     const Geometry& g = in.g;
     const int64_t pixelsIn = int64_t(n) * g.h * g.w;
+    // Element-wise steps split by pixels between the threads where there is enough work to share.
+    const bool split = threads > 1 && pixelsIn * g.cin >= (1 << 13);
+    auto pixelwise = [&](int64_t pixels, const std::function<void(int64_t, int64_t)>& fn) {
+      if (!split) return fn(0, pixels);
+      team_.parallel(threads, [&](int t) { fn(pixels * t / threads, pixels * (t + 1) / threads); });
+    };
+    const float* x = at(in.in);
+    const float* x2 = at(in.in2);
+    float* y = at(in.out);
+    const int xs = in.in.stride, x2s = in.in2.stride, ys = in.out.stride;
     switch (in.kind) {
-      case Kind::Bn: bnForward(at(in.in), in.in.stride, at(in.out), in.out.stride, pixelsIn, g.cin, in.bn); break;
+      case Kind::Bn:
+        pixelwise(pixelsIn, [&](int64_t a, int64_t b) { bnForward(x + a * xs, xs, y + a * ys, ys, b - a, g.cin, in.bn); });
+        break;
       case Kind::BinConv:
-        in.binconv->run(at(in.in), in.in.stride, at(in.out), in.out.stride, in.accumulate, n, scratch, threads, isa_,
-                        stats);
+        in.binconv->run(x, xs, y, ys, in.accumulate, n, scratch, threads, threads > 1 ? &team_ : nullptr, isa_, stats);
         break;
-      case Kind::Conv: in.conv->run(at(in.in), at(in.out), n, threads); break;
-      case Kind::Relu: relu(at(in.in), in.in.stride, at(in.out), in.out.stride, pixelsIn, g.cin); break;
+      case Kind::Conv: in.conv->run(x, y, n, threads); break;
+      case Kind::Relu:
+        pixelwise(pixelsIn, [&](int64_t a, int64_t b) { relu(x + a * xs, xs, y + a * ys, ys, b - a, g.cin); });
+        break;
       case Kind::MaxPool:
-      case Kind::AvgPool:
-        pool3x3(in.kind == Kind::MaxPool, at(in.in), in.in.stride, at(in.out), in.out.stride, n, g);
+      case Kind::AvgPool: {
+        // Split by output rows: each thread pools its rows of the one image.
+        const bool max = in.kind == Kind::MaxPool;
+        if (!split || g.ho < threads) {
+          pool3x3(max, x, xs, y, ys, n, g);
+          break;
+        }
+        team_.parallel(threads, [&](int t) {
+          pool3x3(max, x, xs, y, ys, n, g, g.ho * t / threads, g.ho * (t + 1) / threads);
+        });
         break;
-      case Kind::Zero: zero(at(in.out), in.out.stride, int64_t(n) * g.ho * g.wo, g.cout); break;
+      }
+      case Kind::Zero:
+        pixelwise(int64_t(n) * g.ho * g.wo, [&](int64_t a, int64_t b) { zero(y + a * ys, ys, b - a, g.cout); });
+        break;
       case Kind::Add:
-        add(at(in.in), in.in.stride, at(in.in2), in.in2.stride, at(in.out), in.out.stride, pixelsIn, g.cin);
+        pixelwise(pixelsIn,
+                  [&](int64_t a, int64_t b) { add(x + a * xs, xs, x2 + a * x2s, x2s, y + a * ys, ys, b - a, g.cin); });
         break;
-      case Kind::Copy: copy(at(in.in), in.in.stride, at(in.out), in.out.stride, pixelsIn, g.cin); break;
-      case Kind::Gap: globalAvgPool(at(in.in), in.in.stride, at(in.out), in.out.stride, n, g.h * g.w, g.cin); break;
-      case Kind::Linear:
-        linear(at(in.in), in.in.stride, at(in.out), in.out.stride, n, g.cin, g.cout, in.weight.data(), in.bias.data());
+      case Kind::Copy:
+        pixelwise(pixelsIn, [&](int64_t a, int64_t b) { copy(x + a * xs, xs, y + a * ys, ys, b - a, g.cin); });
         break;
+      case Kind::Gap: globalAvgPool(x, xs, y, ys, n, g.h * g.w, g.cin); break;
+      case Kind::Linear: linear(x, xs, y, ys, n, g.cin, g.cout, in.weight.data(), in.bias.data()); break;
     }
     if (stats) {
       const int64_t ns = threadCpuNs() - t0;
