@@ -32,7 +32,9 @@ export interface InferBenchResult {
   paths: Record<string, number>
   /** onnxMs / each packed path's median (how many times faster than float onnxruntime). */
   speedup: Record<string, number>
+  /** Rounds; each runs every runtime in a block of `block` timed runs after one untimed run. */
   repeats: number
+  block: number
   /** CPU threads of the packed CPU paths: wasm-simd and reference always 1; native uses `threads`. */
   packedThreads: Record<string, number>
   /** The native session: its binary kernel, and one run's CPU time by kind of step (ms, the calling thread). */
@@ -160,7 +162,7 @@ function nativeBound(compiled: NativeCompiledModel, model: PackedModel, batch: n
  */
 export async function benchInfer(
   model: PackedModel,
-  opts: { batch: number; threads: number; repeats?: number; warmup?: number }
+  opts: { batch: number; threads: number; repeats?: number; warmup?: number; block?: number }
 ): Promise<InferBenchResult> {
   const { batch, threads } = opts
   const repeats = opts.repeats ?? 10
@@ -201,11 +203,17 @@ export async function benchInfer(
   let native: InferBenchResult['native']
   try {
     for (let i = 0; i < (opts.warmup ?? 2); i++) for (const r of runners) await r.run()
+    // Steady state, as a model in use runs: each round runs every runtime in a block (one untimed run to take the
+    // caches back from the runtime before, then `block` timed runs); rounds interleave the runtimes against drift.
+    const block = opts.block ?? 3
     for (let i = 0; i < repeats; i++) {
       for (const r of runners) {
-        const t0 = performance.now()
         await r.run()
-        times.get(r.name)!.push(performance.now() - t0)
+        for (let j = 0; j < block; j++) {
+          const t0 = performance.now()
+          await r.run()
+          times.get(r.name)!.push(performance.now() - t0)
+        }
       }
     }
     // Probes after the timed runs, so they do not warm or cool anything the timings see.
@@ -256,6 +264,7 @@ export async function benchInfer(
         .map(([name, ms]) => [name, onnxMs! / ms])
     ),
     repeats,
+    block: opts.block ?? 3,
     packedThreads: Object.fromEntries(
       Object.keys(paths)
         .filter((name) => name !== 'onnx' && name !== 'webgpu')

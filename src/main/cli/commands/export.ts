@@ -424,7 +424,7 @@ export function registerBenchInfer(program: Command): void {
     .option('--macro <cifar|imagenet>', 'macro-architecture', 'cifar')
     .option('--batch <B[,B...]>', 'batch sizes, e.g. 1,8', '1,8')
     .option('--threads <T>', 'threads of onnxruntime (intra-op) and of the native path; wasm-simd runs one', '1')
-    .option('--repeats <n>', 'timed repeats (medians reported)', '10')
+    .option('--repeats <n>', 'rounds; each times every runtime in a block of 3 runs after one untimed run', '5')
     .option('--no-memory', 'skip the peak memory of each runtime (measured in a process of its own each)')
     .option('--json', 'print JSON', false)
     .action(async (model: string | undefined, flags: InferFlags) => {
@@ -469,7 +469,7 @@ export function formatInferTable(r: InferBenchResult & { memory?: MemoryReport }
   const mib = (v: number | { error: string }) => (typeof v === 'number' ? `${(v / 2 ** 20).toFixed(1)} MiB` : v.error)
   return (
     [
-      `batch ${r.batch}, threads ${r.threads}; medians of ${r.repeats}`,
+      `batch ${r.batch}, threads ${r.threads}; medians of ${r.repeats} rounds × ${r.block} runs (each runtime warm in its block)`,
       `  packed (best: ${r.packedPath})  ${fmt(r.packedMs)}`,
       // Every CPU path timed (native, wasm-simd, reference when it is the only one).
       ...Object.entries(r.packedThreads).map(
