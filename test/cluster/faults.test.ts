@@ -133,16 +133,28 @@ describe.skipIf(!haveRedis)('a sweep on two workers', () => {
 })
 
 describe.skipIf(!haveRedis)('steering', () => {
-  it('stop reaches the worker: the run checkpoints and ends stopped', async () => {
-    await queue.submit([search('stopped', { epochs: 3 })])
-    await waitFor('progress', async () => ((await queue.job('stopped'))?.step ?? 0) >= 1)
-    expect(await queue.control('stopped', 'stop')).toBe('active')
-    const [done] = await queue.waitFor(['stopped'])
+  it('pause, resume and stop reach the worker: it waits, goes on, then checkpoints and ends stopped', async () => {
+    await queue.submit([search('steered', { epochs: 5 })])
+    await waitFor('progress', async () => ((await queue.job('steered'))?.step ?? 0) >= 1)
+    await queue.control('steered', 'pause')
+    // Paused: the step count stands still for a second.
+    let last = -1
+    let steady = 0
+    const pausedAt = await waitFor('a paused run', async () => {
+      const summary = (await queue.job('steered'))!
+      steady = summary.step === last ? steady + 1 : 0
+      last = summary.step ?? -1
+      return summary.paused && steady >= 20 ? last : null
+    })
+    await queue.control('steered', 'resume')
+    await waitFor('steps after the resume', async () => ((await queue.job('steered'))?.step ?? 0) > pausedAt)
+    expect(await queue.control('steered', 'stop')).toBe('active')
+    const [done] = await queue.waitFor(['steered'])
     expect(done!.state).toBe('stopped')
-    const manifest = JSON.parse(Buffer.from((await store.get('runs/stopped/run.json'))!).toString('utf8'))
+    const manifest = JSON.parse(Buffer.from((await store.get('runs/steered/run.json'))!).toString('utf8'))
     expect(manifest.status).toBe('stopped')
-    expect(await store.get('runs/stopped/checkpoints/latest.ckpt')).not.toBeNull()
-    await expect(queue.control('stopped', 'pause')).rejects.toThrow(/has already finished/)
+    expect(await store.get('runs/steered/checkpoints/latest.ckpt')).not.toBeNull()
+    await expect(queue.control('steered', 'pause')).rejects.toThrow(/has already finished/)
   })
 })
 

@@ -217,15 +217,20 @@ export class ClusterWorker {
       config: { ...(manifest.config as object), dataset: spec.config.dataset },
       cluster: { worker: this.name, jobId: job.id, attempt: job.attemptsMade + 1 }
     }))
-    let syncing: Promise<void> = Promise.resolve()
-    const sync = (): Promise<void> => {
+    let syncing: Promise<boolean> = Promise.resolve(false)
+    /** Copies the run to the store; true when this copy reached it. */
+    const sync = (): Promise<boolean> => {
       syncing = syncing.then(async () => {
-        if (entry.handedOff) return
+        if (entry.handedOff) return false
         // Nothing to store before the engine made the run folder.
-        if ((await readFile(join(folder, 'run.json')).catch(() => null)) === null) return
-        await uploader
-          .upload()
-          .catch((error: Error) => this.log(`${runId}: storing the run failed (${error.message}); trying again`))
+        if ((await readFile(join(folder, 'run.json')).catch(() => null)) === null) return false
+        return uploader.upload().then(
+          () => true,
+          (error: Error) => {
+            this.log(`${runId}: storing the run failed (${error.message}); trying again`)
+            return false
+          }
+        )
       })
       return syncing
     }
@@ -236,7 +241,9 @@ export class ClusterWorker {
       const result = await this.runJob(spec, folder, entry, job)
       clearInterval(timer)
       if (entry.handedOff) return await this.handOff(job, token)
-      await sync()
+      if (!(await sync())) throw new Error(`the run could not be stored in ${store.description}; see the worker's log`)
+      // The store holds the run now: this machine's working copy is not needed any more.
+      await rm(folder, { recursive: true, force: true })
       await this.emitStatus(runId, result.status)
       return { runId, status: result.status, worker: this.name, result }
     } catch (error) {
