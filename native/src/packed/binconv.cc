@@ -9,7 +9,9 @@
 //   avx512: VPOPCNTQ on 8 output channels a vector, 4 pixels × 4 groups (32 channels) of accumulators in registers;
 //   avx2:   vpshufb nibble popcount (Muła) accumulated in bytes, widened with vpsadbw every 31 words;
 //   scalar: __builtin_popcountll, also the path for layers whose binary weights hold exact zeros.
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -595,9 +597,14 @@ int64_t BinConvLayer::weightBytes() const {
 }
 
 int64_t threadCpuNs() {
+#if defined(CLOCK_THREAD_CPUTIME_ID)
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+#else  // no per-thread CPU clock (Windows): wall time
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+#endif
 }
 
 // Scratch: the packed input planes (sign, mask: [wq][pixels] words; nonzero counts), then per thread one output

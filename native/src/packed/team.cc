@@ -1,6 +1,8 @@
 #include "team.h"
 
+#if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#endif
 
 namespace bnas::packed {
 
