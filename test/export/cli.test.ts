@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createProgram } from '../../src/main/cli/program'
 import { formatInferTable, runBenchInfer, runPredict } from '../../src/main/cli/commands/export'
 import { initBackend } from '../../src/main/engine/backend'
+import { nativeAddonStatus } from '../../src/main/engine/native/addon'
 import type { FinalNetwork } from '../../src/main/engine/network'
 import { argmaxRows, engineLogits, perturbedNetwork, savedRun } from './fixture'
 
+const NATIVE = nativeAddonStatus().available
 const SHAPE: [number, number, number] = [16, 16, 3]
 let net: FinalNetwork
 let runPath: string
@@ -106,4 +109,38 @@ describe('bnas export / predict / bench infer', () => {
       JSON.parse(await cli('bench', 'infer', join(out, 'm.bnpk'), '--batch', '1', '--repeats', '1', '--json'))
     ).toHaveProperty('onnxMs')
   })
+
+  it('bench infer from the command line: batches 1 and 2, bounds per path, and each runtime’s peak memory', async () => {
+    const entry = join(__dirname, '../../src/main/cli/index.ts')
+    const args = [
+      'bench',
+      'infer',
+      join(out, 'm.bnpk'),
+      '--batch',
+      '1,2',
+      '--repeats',
+      '1',
+      '--paths',
+      'native,wasm-simd'
+    ]
+    const { stdout, status, stderr } = spawnSync(process.execPath, ['--import', 'tsx', entry, ...args, '--json'], {
+      encoding: 'utf8'
+    })
+    expect(status, stderr).toBe(0)
+    const report = JSON.parse(stdout.trim().split('\n').pop()!)
+    expect(report.runs.map((r: { batch: number }) => r.batch)).toEqual([1, 2])
+    for (const run of report.runs) {
+      expect(Object.keys(run.paths).sort()).toEqual(NATIVE ? ['native', 'onnx', 'wasm-simd'] : ['onnx', 'wasm-simd'])
+      expect(run.bounds['wasm-simd'].boundMs).toBeGreaterThan(0)
+      if (NATIVE) {
+        expect(run.bounds.native.boundMs).toBeGreaterThan(0)
+        expect(run.speedup.native).toBeCloseTo(run.onnxMs / run.paths.native, 6)
+        expect(Object.keys(run.native.msByKind)).toContain('binconv')
+      }
+    }
+    // Peak memory of each session, measured in a process of its own: numbers, not errors.
+    expect(typeof report.memory.onnx).toBe('number')
+    expect(typeof report.memory['wasm-simd']).toBe('number')
+    if (NATIVE) expect(report.memory.native).toBeGreaterThan(0)
+  }, 120_000)
 })

@@ -162,7 +162,15 @@ function nativeBound(compiled: NativeCompiledModel, model: PackedModel, batch: n
  */
 export async function benchInfer(
   model: PackedModel,
-  opts: { batch: number; threads: number; repeats?: number; warmup?: number; block?: number }
+  opts: {
+    batch: number
+    threads: number
+    repeats?: number
+    warmup?: number
+    block?: number
+    /** Only these packed paths (default: every path that runs here). */
+    paths?: string[]
+  }
 ): Promise<InferBenchResult> {
   const { batch, threads } = opts
   const repeats = opts.repeats ?? 10
@@ -176,7 +184,7 @@ export async function benchInfer(
   const sessions = new Map<string, PackedSession>()
   // Every path that runs here is timed, also those that run only when named (WebGPU on a software adapter).
   for (const path of described) {
-    if (!path.ok) continue
+    if (!path.ok || (opts.paths && !opts.paths.includes(path.name))) continue
     // The pure-TS reference is for checking, far slower; it is timed only when it is the one path there is.
     if (path.name === 'reference' && runners.some((r) => automatic.has(r.name))) continue
     let session: PackedSession

@@ -226,6 +226,8 @@ export interface InferFlags {
   repeats: string
   /** Measure each runtime's peak memory in a child process (`--no-memory` skips it). */
   memory?: boolean
+  /** Packed paths to time, comma-separated (default: all that run here). */
+  paths?: string
   json: boolean
 }
 
@@ -301,11 +303,18 @@ export async function runBenchInferBatches(
     floatMacs: packed.summary.flops
   }
   const threads = positive(flags.threads, '--threads')
+  const paths = flags.paths
+    ? String(flags.paths)
+        .split(',')
+        .map((p) => p.trim())
+    : undefined
   const memory =
-    flags.memory && flags.memoryEntry ? await measureMemory(packed, batches[0], threads, flags.memoryEntry) : undefined
+    flags.memory && flags.memoryEntry
+      ? await measureMemory(packed, batches[0], threads, flags.memoryEntry, paths)
+      : undefined
   const runs = []
   for (const batch of batches) {
-    const result = await benchInfer(packed, { batch, threads, repeats: positive(flags.repeats, '--repeats') })
+    const result = await benchInfer(packed, { batch, threads, repeats: positive(flags.repeats, '--repeats'), paths })
     runs.push({ ...result, network, ...(memory && batch === batches[0] ? { memory } : {}) })
   }
   return runs
@@ -316,7 +325,13 @@ export async function runBenchInferBatches(
  * another's: the peak resident memory the session adds over the process with the model bytes and the runtime's library
  * already loaded.
  */
-async function measureMemory(model: PackedModel, batch: number, threads: number, entry: string): Promise<MemoryReport> {
+async function measureMemory(
+  model: PackedModel,
+  batch: number,
+  threads: number,
+  entry: string,
+  paths?: string[]
+): Promise<MemoryReport> {
   const dir = await mkdtemp(join(tmpdir(), 'bnas-bench-memory-'))
   const report: MemoryReport = {}
   try {
@@ -324,7 +339,9 @@ async function measureMemory(model: PackedModel, batch: number, threads: number,
     await writeFile(files.packed, encodePacked(model))
     await writeFile(files.onnx, exportOnnx(graphOfPacked(model)))
     const runtimes = [
-      ...(await describePackedPaths()).filter((p) => p.auto && p.name !== 'reference').map((p) => p.name),
+      ...(await describePackedPaths())
+        .filter((p) => p.auto && p.name !== 'reference' && (!paths || paths.includes(p.name)))
+        .map((p) => p.name),
       'onnx'
     ]
     for (const runtime of runtimes) {
@@ -425,10 +442,14 @@ export function registerBenchInfer(program: Command): void {
     .option('--batch <B[,B...]>', 'batch sizes, e.g. 1,8', '1,8')
     .option('--threads <T>', 'threads of onnxruntime (intra-op) and of the native path; wasm-simd runs one', '1')
     .option('--repeats <n>', 'rounds; each times every runtime in a block of 3 runs after one untimed run', '5')
+    .option('--paths <a,b>', 'only these packed paths (e.g. native,wasm-simd); default: every path that runs here')
     .option('--no-memory', 'skip the peak memory of each runtime (measured in a process of its own each)')
     .option('--json', 'print JSON', false)
     .action(async (model: string | undefined, flags: InferFlags) => {
-      const runs = await runBenchInferBatches(model, { ...flags, memoryEntry: process.argv[1] })
+      // Memory is measured in child processes of this command line: only when this process is it (not a test host).
+      const entry = process.argv[1] ?? ''
+      const isCli = /(bin[\\/]bnas\.js|cli\.js|cli[\\/]index\.ts)$/.test(entry)
+      const runs = await runBenchInferBatches(model, { ...flags, memoryEntry: isCli ? entry : undefined })
       if (flags.json) {
         // One batch: the result itself (as before); several: { network, memory, runs }.
         const out = runs.length === 1 ? runs[0] : { network: runs[0].network, memory: runs[0].memory, runs }
