@@ -24,7 +24,8 @@ function giveUp(reason) {
 function newestSource() {
   const files = [path.join(nativeDir, 'binding.gyp')]
   // Sub-folders too (src/packed): a folder's own mtime does not change when a file in it is edited.
-  for (const name of readdirSync(path.join(nativeDir, 'src'), { recursive: true })) files.push(path.join(nativeDir, 'src', name))
+  for (const name of readdirSync(path.join(nativeDir, 'src'), { recursive: true }))
+    files.push(path.join(nativeDir, 'src', name))
   return Math.max(...files.map((f) => statSync(f).mtimeMs))
 }
 
