@@ -1,14 +1,15 @@
 // Kernels of the packed 1-bit runtime, compiled to WebAssembly with SIMD (scripts/build-packed-wasm.sh):
-//   clang --target=wasm32 -msimd128 -O3 -nostdlib
+//   clang --target=wasm32 -msimd128 -O3 -nostdlib -fno-vectorize -fno-slp-vectorize
 // No libc: memory is managed by the TypeScript side (wasm.ts), which passes pointers into this module's memory.
 // Tensors are NHWC float32, each pixel `stride` floats after the previous one (xs, ys: the channel count for a dense
-// tensor; more where a tensor is a channel slice of a concat, as wasm.ts's compiled plan places them); bit planes follow ../bits.ts (32 values a word, sign bit 1 = -1, mask bit 1 = nonzero,
-// padding = 0 in both planes). Every function here has a pure-TS twin in reference.ts that the tests compare with.
+// tensor, more where a tensor is a channel slice of a concat, as wasm.ts's compiled plan places them). Bit planes
+// follow ../bits.ts (32 values a word, sign bit 1 = -1, mask bit 1 = nonzero, padding = 0 in both planes). Every
+// step has a pure-TS twin in reference.ts that the tests compare with (test/export/packed-wasm.test.ts).
+// Probes for bench's bound (probe_binconv, probe_conv_f32) are at the end, with their signatures.
 #include <stdint.h>
 #include <wasm_simd128.h>
 
 #define EXPORT(name) __attribute__((export_name(#name)))
-
 
 // BN exactly as the engine's eval batch norm: ((x - mean) * inv) * gamma + beta, each op rounded to float32
 // (no FMA contraction: wasm has none without relaxed-simd). gamma/beta may be null (affine = false).
