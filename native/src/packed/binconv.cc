@@ -243,25 +243,28 @@ inline void blockAvx512(const uint64_t* s, const uint64_t* m, int qStride, const
         acc[p][g] = _mm512_add_epi64(acc[p][g], _mm512_popcnt_epi64(_mm512_ternarylogic_epi64(sv, wv[g], mv, 0x28)));
     }
   }
-  const __m256 zero = _mm256_setzero_ps();
+  // Epilogue, two groups (16 channels) a vector where it can: the 64-bit counts narrowed to 32 bits (they are far
+  // below 2^31), then dot = valid − 2·count, ×α, ReLU, (+ y), one masked store of 16 floats.
+  const __m512 zero = _mm512_setzero_ps();
   for (int p = 0; p < P; ++p) {
-    const __m512i v0 = _mm512_set1_epi64(valid[p]);
+    const __m512i v0 = _mm512_set1_epi32(valid[p]);
     float* yp = y + int64_t(p) * yStride;
-    for (int g = 0; g < G; ++g) {
+    for (int g = 0; g < G; g += 2) {
       const int o = (g0 + g) * 8;
-      const int lanes = std::min(8, cout - o);
-      const __mmask8 live = lanes == 8 ? __mmask8(0xff) : __mmask8((1u << lanes) - 1);
-      const __m512i dot = _mm512_sub_epi64(v0, _mm512_slli_epi64(acc[p][g], 1));
-      __m256 r = _mm256_mul_ps(_mm256_loadu_ps(alpha + o), _mm512_cvtepi64_ps(dot));
-      r = _mm256_max_ps(r, zero);  // +0 for −0 and NaN, as the reference's v > 0 ? v : 0
-      if (accumulate) r = _mm256_add_ps(_mm256_maskz_loadu_ps(live, yp + o), r);
-      _mm256_mask_storeu_ps(yp + o, live, r);
+      const int lanes = std::min(g + 1 < G ? 16 : 8, cout - o);
+      const __mmask16 live = lanes >= 16 ? __mmask16(0xffff) : __mmask16((1u << lanes) - 1);
+      const __m256i lo = _mm512_cvtepi64_epi32(acc[p][g]);
+      const __m256i hi = g + 1 < G ? _mm512_cvtepi64_epi32(acc[p][g + 1]) : _mm256_setzero_si256();
+      const __m512i counts = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+      const __m512i dot = _mm512_sub_epi32(v0, _mm512_slli_epi32(counts, 1));
+      __m512 r = _mm512_mul_ps(_mm512_loadu_ps(alpha + o), _mm512_cvtepi32_ps(dot));
+      r = _mm512_max_ps(r, zero);  // +0 for −0 and NaN, as the reference's v > 0 ? v : 0
+      if (accumulate) r = _mm512_add_ps(_mm512_maskz_loadu_ps(live, yp + o), r);
+      _mm512_mask_storeu_ps(yp + o, live, r);
     }
   }
 }
 
-// Output channel groups in blocks of at most 5 (P·G ≤ 20 accumulators, the rest of the 32 registers for weights and
-// broadcasts), sized evenly: 5 groups (36 channels) run as one block, 9 as 5 + 4, 18 as 5 + 5 + 4 + 4.
 template <int P>
 inline void groupsAvx512(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, const uint64_t* w,
                          int kq, int groups, const float* alpha, int cout, float* y, int yStride, bool accumulate) {
@@ -564,7 +567,7 @@ BinConvLayer::BinConvLayer(const Geometry& geometry, const Bn& bn, const float* 
   kqs_ = oneByOne_ ? wq_ : kq_ + 1;
   groups_ = (g.cout + 7) / 8;
   if (!oneByOne_) buildGeometryMasks();
-  alpha_.assign(size_t(groups_) * 8, 0.0f);
+  alpha_.assign(size_t(groups_) * 8 + 8, 0.0f);  // + 8: the epilogue loads 16 at a time
   std::copy(alpha, alpha + g.cout, alpha_.begin());
 
   const int taps = g.k * g.k;
