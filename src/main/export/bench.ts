@@ -279,6 +279,10 @@ export async function benchInfer(
         .map((name) => [name, name === 'native' ? threads : 1])
     ),
     ...(native ? { native } : {}),
-    webgpu: webgpuError ? { available: false, reason: webgpuError } : await webgpuInfo()
+    webgpu: webgpuError
+      ? { available: false, reason: webgpuError }
+      : opts.paths && !opts.paths.includes('webgpu')
+        ? { available: false, reason: 'not in --paths' }
+        : await webgpuInfo()
   }
 }
