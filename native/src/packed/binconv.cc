@@ -44,7 +44,13 @@ bool cpuHasAvx512() {
          __builtin_cpu_supports("avx512vpopcntdq");
 }
 bool cpuHasAvx2() { return __builtin_cpu_supports("avx2"); }
+// AVX-512 without VPOPCNTDQ (Skylake-SP, Cascade Lake: common in clouds).
+bool cpuHasAvx512Bw() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
 #else
+bool cpuHasAvx512Bw() { return false; }
 bool cpuHasAvx512() { return false; }
 bool cpuHasAvx2() { return false; }
 #endif
@@ -442,10 +448,92 @@ void rowAvx2(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* v
 
 }  // namespace
 #pragma GCC pop_options
+// ---------------------------------------------------------------- AVX-512BW (no VPOPCNTDQ) ----------------------------
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,popcnt")
+namespace {
+
+// Muła's nibble popcount on 512 bits (vpshufb per 128-bit lane), counts summed in bytes and widened with vpsadbw every
+// 31 words; (s ^ w) & m in one vpternlogq. P pixels × G groups of 8 output channels.
+template <int P, int G>
+inline void blockAvx512Bw(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, const uint64_t* w,
+                          int kq, int g0, const float* alpha, int cout, float* y, int yStride, bool accumulate) {
+  const __m512i lut = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4));
+  const __m512i low = _mm512_set1_epi8(0x0f);
+  __m512i acc[P][G];
+  for (int p = 0; p < P; ++p)
+    for (int g = 0; g < G; ++g) acc[p][g] = _mm512_setzero_si512();
+  const uint64_t* wg = w + int64_t(g0) * kq * 8;
+  for (int q0 = 0; q0 < kq; q0 += 31) {
+    const int q1 = std::min(kq, q0 + 31);
+    __m512i bytes[P][G];
+    for (int p = 0; p < P; ++p)
+      for (int g = 0; g < G; ++g) bytes[p][g] = _mm512_setzero_si512();
+    for (int q = q0; q < q1; ++q) {
+      __m512i wv[G];
+      for (int g = 0; g < G; ++g) wv[g] = _mm512_loadu_si512(wg + (int64_t(g) * kq + q) * 8);
+      for (int p = 0; p < P; ++p) {
+        const __m512i sv = _mm512_set1_epi64(int64_t(s[int64_t(q) * qStride + p]));
+        const __m512i mv = _mm512_set1_epi64(int64_t(m[int64_t(q) * qStride + p]));
+        for (int g = 0; g < G; ++g) {
+          const __m512i t = _mm512_ternarylogic_epi64(sv, wv[g], mv, 0x28);
+          const __m512i lo = _mm512_and_si512(t, low), hi = _mm512_and_si512(_mm512_srli_epi16(t, 4), low);
+          bytes[p][g] = _mm512_add_epi8(bytes[p][g],
+                                        _mm512_add_epi8(_mm512_shuffle_epi8(lut, lo), _mm512_shuffle_epi8(lut, hi)));
+        }
+      }
+    }
+    for (int p = 0; p < P; ++p)
+      for (int g = 0; g < G; ++g)
+        acc[p][g] = _mm512_add_epi64(acc[p][g], _mm512_sad_epu8(bytes[p][g], _mm512_setzero_si512()));
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  for (int p = 0; p < P; ++p) {
+    const __m512i v0 = _mm512_set1_epi32(valid[p]);
+    float* yp = y + int64_t(p) * yStride;
+    for (int g = 0; g < G; g += 2) {
+      const int o = (g0 + g) * 8;
+      const int lanes = std::min(g + 1 < G ? 16 : 8, cout - o);
+      const __mmask16 live = lanes >= 16 ? __mmask16(0xffff) : __mmask16((1u << lanes) - 1);
+      const __m256i lo = _mm512_cvtepi64_epi32(acc[p][g]);
+      const __m256i hi = g + 1 < G ? _mm512_cvtepi64_epi32(acc[p][g + 1]) : _mm256_setzero_si256();
+      const __m512i counts = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+      const __m512i dot = _mm512_sub_epi32(v0, _mm512_slli_epi32(counts, 1));
+      __m512 r = _mm512_mul_ps(_mm512_loadu_ps(alpha + o), _mm512_cvtepi32_ps(dot));
+      r = _mm512_max_ps(r, zero);
+      if (accumulate) r = _mm512_add_ps(_mm512_maskz_loadu_ps(live, yp + o), r);
+      _mm512_mask_storeu_ps(yp + o, live, r);
+    }
+  }
+}
+
+template <int P>
+inline void groupsAvx512Bw(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, const uint64_t* w,
+                           int kq, int groups, const float* alpha, int cout, float* y, int yStride, bool accumulate) {
+  int g = 0;
+  for (; g + 2 <= groups; g += 2) blockAvx512Bw<P, 2>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate);
+  if (g < groups) blockAvx512Bw<P, 1>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate);
+}
+
+void rowAvx512Bw(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, int pixels,
+                 const uint64_t* w, int kq, int groups, const float* alpha, int cout, float* y, int yStride,
+                 bool accumulate) {
+  int p = 0;
+  for (; p + 4 <= pixels; p += 4)
+    groupsAvx512Bw<4>(s + p, m + p, qStride, valid + p, w, kq, groups, alpha, cout, y + int64_t(p) * yStride, yStride,
+                      accumulate);
+  for (; p < pixels; ++p)
+    groupsAvx512Bw<1>(s + p, m + p, qStride, valid + p, w, kq, groups, alpha, cout, y + int64_t(p) * yStride, yStride,
+                      accumulate);
+}
+
+}  // namespace
+#pragma GCC pop_options
 #endif  // __x86_64__
 
 BinaryIsa bestBinaryIsa() {
   if (cpuHasAvx512()) return BinaryIsa::Avx512;
+  if (cpuHasAvx512Bw()) return BinaryIsa::Avx512Bw;
   if (cpuHasAvx2()) return BinaryIsa::Avx2;
   return BinaryIsa::Scalar;
 }
@@ -453,6 +541,7 @@ BinaryIsa bestBinaryIsa() {
 const char* isaName(BinaryIsa isa) {
   switch (isa) {
     case BinaryIsa::Avx512: return "avx512-vpopcntdq";
+    case BinaryIsa::Avx512Bw: return "avx512bw-vpshufb";
     case BinaryIsa::Avx2: return "avx2-vpshufb";
     default: return "scalar";
   }
@@ -464,6 +553,8 @@ void binaryRow(BinaryIsa isa, const uint64_t* s, const uint64_t* m, int qStride,
 #if defined(__x86_64__)
   if (!wmask && isa == BinaryIsa::Avx512)
     return rowAvx512(s, m, qStride, valid, pixels, w, kq, groups, alpha, cout, y, yStride, accumulate);
+  if (!wmask && isa == BinaryIsa::Avx512Bw)
+    return rowAvx512Bw(s, m, qStride, valid, pixels, w, kq, groups, alpha, cout, y, yStride, accumulate);
   if (!wmask && isa == BinaryIsa::Avx2)
     return rowAvx2(s, m, qStride, valid, pixels, w, kq, groups, alpha, cout, y, yStride, accumulate);
 #endif
@@ -640,10 +731,11 @@ void BinConvLayer::pack(const float* x, int xStride, int64_t pixels, uint64_t* s
                                  mask + p0, pixels, count + p0);
     if (isa == BinaryIsa::Avx512)
       return packAvx512(xs, xStride, p1 - p0, g.cin, wq_, bn_, sign + p0, mask + p0, pixels, count + p0);
-    if (isa == BinaryIsa::Avx2 && !lo_.empty() && wq_ <= 64)
+    // AVX-512 without VPOPCNTDQ packs with the AVX2 code (the AVX-512 packers are built for the VPOPCNTDQ target).
+    if ((isa == BinaryIsa::Avx2 || isa == BinaryIsa::Avx512Bw) && !lo_.empty() && wq_ <= 64)
       return packThresholdAvx2(xs, xStride, p1 - p0, g.cin, wq_, lo_.data(), hi_.data(), flip_.data(), sign + p0,
                                mask + p0, pixels, count + p0);
-    if (isa == BinaryIsa::Avx2)
+    if (isa == BinaryIsa::Avx2 || isa == BinaryIsa::Avx512Bw)
       return packAvx2(xs, xStride, p1 - p0, g.cin, wq_, bn_, sign + p0, mask + p0, pixels, count + p0);
 #endif
     packScalar(xs, xStride, p1 - p0, g.cin, wq_, bn_, sign + p0, mask + p0, pixels, count + p0);

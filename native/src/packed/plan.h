@@ -64,7 +64,8 @@ struct Instruction {
 };
 
 // Which binary conv kernel runs: chosen at run time from the CPU (never at build time), overridable for tests.
-enum class BinaryIsa : int { Scalar = 0, Avx2 = 1, Avx512 = 2 };
+// Ordered: a CPU that runs one runs every one before it.
+enum class BinaryIsa : int { Scalar = 0, Avx2 = 1, Avx512Bw = 2, Avx512 = 3 };
 BinaryIsa bestBinaryIsa();
 const char* isaName(BinaryIsa isa);
 
