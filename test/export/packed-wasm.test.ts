@@ -163,32 +163,40 @@ describe('wasm-simd binary conv: the same integer dots as the reference', () => 
 })
 
 describe('wasm-simd binary conv: the u8 popcount lanes do not overflow', () => {
-  it('every bit differing over a 46-word stream (9x9 taps x 36 channels: 8 per byte per word, widened before 256)', async () => {
-    const [h, w, cin, cout, k] = [9, 9, 36, 4, 9]
-    // BN of x = −1 is negative on every channel; every weight is +1: each tap's bits all differ.
-    const bn: BnParams = { mean: new Float32Array(cin), variance: new Float32Array(cin).fill(1 - 1e-5) }
-    const { sign } = packConvWeight(new Float32Array(k * k * cin * cout).fill(1), k, cin, cout)
-    const step: PackedStep = {
-      op: 'binconv',
-      name: 'c',
-      input: 'x',
-      output: 'y',
-      bn,
-      alpha: new Float32Array(cout).fill(-1),
-      sign,
-      kernel: k,
-      stride: 1,
-      padding: 4,
-      dilation: 1,
-      cin,
-      cout
-    }
-    const x = new Float32Array(h * w * cin).fill(-1)
-    const { got, want } = await both(step, [x], { batch: 1, inputs: [[h, w, cin]], output: [h, w, cout] })
-    // Centre pixel: all 81 taps inside, dot = −81·36, y = ReLU(−1 · dot).
-    expect(want[(4 * w + 4) * cout]).toBe(81 * 36)
-    expect([...got]).toEqual([...want])
-  })
+  // Every bit differing: 8 per byte per word, so a lane not widened within 31 words overflows. Streams of 46 words
+  // (9x9 taps x 36 channels) and 99 words (3x3 x 700 channels: three widenings).
+  for (const [k, cin, h, w] of [
+    [9, 36, 9, 9],
+    [3, 700, 3, 4]
+  ]) {
+    it(`${k}x${k} taps x ${cin} channels`, async () => {
+      const cout = 4
+      // BN of x = −1 is negative on every channel; every weight is +1: each tap's bits all differ.
+      const bn: BnParams = { mean: new Float32Array(cin), variance: new Float32Array(cin).fill(1 - 1e-5) }
+      const { sign } = packConvWeight(new Float32Array(k * k * cin * cout).fill(1), k, cin, cout)
+      const pad = (k - 1) / 2
+      const step: PackedStep = {
+        op: 'binconv',
+        name: 'c',
+        input: 'x',
+        output: 'y',
+        bn,
+        alpha: new Float32Array(cout).fill(-1),
+        sign,
+        kernel: k,
+        stride: 1,
+        padding: pad,
+        dilation: 1,
+        cin,
+        cout
+      }
+      const x = new Float32Array(h * w * cin).fill(-1)
+      const { got, want } = await both(step, [x], { batch: 1, inputs: [[h, w, cin]], output: [h, w, cout] })
+      // A pixel with every tap inside: dot = −k²·cin, y = ReLU(−1 · dot).
+      expect(want[(pad * w + pad) * cout]).toBe(k * k * cin)
+      expect([...got]).toEqual([...want])
+    })
+  }
 })
 
 describe('wasm-simd kernels on strided views (the compiled plan: concat slices, fused node adds)', () => {
