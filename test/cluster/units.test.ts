@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,7 +10,7 @@ import { downloadRun, RunUploader } from '../../src/main/cluster/run-sync'
 import { FolderStore } from '../../src/main/cluster/store'
 import { expandGrid, parseGridArgument } from '../../src/main/cluster/sweep'
 import { encodeCheckpoint } from '../../src/main/runs/checkpoint-file'
-import { haveRedis, makeTlsFiles, startRedis, TINY_SEARCH, type RedisProcess } from './harness'
+import { cli, haveRedis, makeTlsFiles, root, startRedis, TINY_SEARCH, type RedisProcess } from './harness'
 
 const temp = (name: string): string => mkdtempSync(join(tmpdir(), `bnas-cluster-${name}-`))
 
@@ -212,4 +213,31 @@ describe('Redis URLs', () => {
       }
     }
   )
+})
+
+describe('bnas worker', () => {
+  const native = existsSync(join(root, 'native', 'build', 'Release', 'bnas_native.node'))
+  it.skipIf(!native)('refuses several jobs at once on the native backend, before taking any', () => {
+    const store = temp('store')
+    const result = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        cli,
+        'worker',
+        '--redis',
+        'redis://127.0.0.1:1',
+        '--store',
+        store,
+        '--concurrency',
+        '2',
+        '--backend',
+        'native'
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 60_000 }
+    )
+    expect(result.status).toBe(1)
+    expect(result.stderr).toContain('--concurrency 2 cannot run on the native backend')
+  })
 })

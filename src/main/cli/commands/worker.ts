@@ -60,6 +60,11 @@ export function registerWorker(program: Command): void {
       const log = (message: string): void => void process.stdout.write(`${new Date().toISOString()} ${message}\n`)
       const report = await initBackend(options.backend as BackendPreference)
       log(`backend: ${report.name}`)
+      // Two engine threads on the native kernels in one process crash it (measured: a segmentation fault).
+      if (report.name === 'native' && options.concurrency > 1)
+        throw new Error(
+          `--concurrency ${options.concurrency} cannot run on the native backend (its kernels take one job per process): start ${options.concurrency} workers instead, or pick another --backend`
+        )
       const worker = new ClusterWorker({
         url: options.redis,
         tls: { ca: options.tlsCa, cert: options.tlsCert, key: options.tlsKey },
