@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,7 +12,15 @@ import { expandGrid, parseGridArgument } from '../../src/main/cluster/sweep'
 import { encodeCheckpoint } from '../../src/main/runs/checkpoint-file'
 import { cli, haveRedis, makeTlsFiles, root, startRedis, TINY_SEARCH, type RedisProcess } from './harness'
 
-const temp = (name: string): string => mkdtempSync(join(tmpdir(), `bnas-cluster-${name}-`))
+const made: string[] = []
+const temp = (name: string): string => {
+  const dir = mkdtempSync(join(tmpdir(), `bnas-cluster-${name}-`))
+  made.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true })
+})
 
 describe('the store', () => {
   it('refuses keys that would leave its folder', async () => {
