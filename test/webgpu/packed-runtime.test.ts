@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { runBenchInfer, runPredict } from '../../src/main/cli/commands/export'
 import { createProgram } from '../../src/main/cli/program'
 import { initBackend } from '../../src/main/engine/backend'
+import { nativeAddonStatus } from '../../src/main/engine/native/addon'
 import { createRng } from '../../src/main/engine/nn'
 import type { FinalNetwork } from '../../src/main/engine/network'
 import { decodePacked, encodePacked, packNetwork, type ModelMeta } from '../../src/main/export'
@@ -536,8 +537,9 @@ describe.skipIf(!suite.available)(`packed runtime on WebGPU${suite.skipReason}`,
       const onGpu = await runPredict(file, join(dir, 'x.json'), { path: 'webgpu' })
       const byDefault = await runPredict(file, join(dir, 'x.json'))
       expect(onGpu.runtime).toBe('packed/webgpu')
-      // On a software adapter the default is a CPU path; on a GPU it is webgpu itself.
-      expect(byDefault.runtime).toBe(software() ? 'packed/wasm-simd' : 'packed/webgpu')
+      // On a software adapter the default is the best CPU path (native where the addon is built); on a GPU, webgpu.
+      const cpuPath = nativeAddonStatus().available ? 'packed/native' : 'packed/wasm-simd'
+      expect(byDefault.runtime).toBe(software() ? cpuPath : 'packed/webgpu')
       expect(maxAbsDiff(onGpu.logits as number[], byDefault.logits as number[])).toBeLessThan(1e-4)
       expect(onGpu.prediction).toMatchObject({ class: (byDefault.prediction as { class: number }).class })
       await expect(runPredict(dir, join(dir, 'x.json'), { path: 'webgpu' })).rejects.toThrow(
