@@ -61,8 +61,10 @@ void Session::run(const float* input, int n, float* output, int threads, RunStat
     if (int64_t(arenas_[t].size()) < arenaPerImage_) arenas_[t].resize(size_t(arenaPerImage_));
     if (int64_t(scratches_[t].size()) < scratchWords) scratches_[t].resize(size_t(scratchWords));
   }
-  // oneDNN (OpenMP runtime) takes its team size from this thread's ICV; its plans are made before any team starts.
-  omp_set_num_threads(inner);
+  // oneDNN's float convs run on this thread alone: OpenMP's threads, spinning after each conv, would fight the
+  // session's own team for the cores (measured: two threads then ran BNAS-A slower than one). Their plans are made
+  // before any team starts.
+  omp_set_num_threads(1);
   for (const auto& in : instructions_)
     if (in.conv) in.conv->prepare(1);
   Team::RunScope running(team_);
@@ -108,7 +110,7 @@ void Session::runImage(const float* input, float* output, int threads, float* ar
       case Kind::BinConv:
         in.binconv->run(x, xs, y, ys, in.accumulate, n, scratch, threads, threads > 1 ? &team_ : nullptr, isa_, stats);
         break;
-      case Kind::Conv: in.conv->run(x, y, n, threads); break;
+      case Kind::Conv: in.conv->run(x, y, n, 1); break;
       case Kind::Relu:
         pixelwise(pixelsIn, [&](int64_t a, int64_t b) { relu(x + a * xs, xs, y + a * ys, ys, b - a, g.cin); });
         break;
