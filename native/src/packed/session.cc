@@ -21,7 +21,18 @@ Session::Session(std::vector<Instruction> instructions, int64_t arenaPerImage, V
       outputPerImage_(outputPerImage),
       input_(input),
       output_(output),
-      isa_(bestBinaryIsa()) {}
+      isa_(bestBinaryIsa()) {
+  // One image's arena and scratch, and oneDNN's plans for one image, made now on the loading thread: a run then
+  // allocates nothing (runs happen on libuv's threads, where new allocations would open a malloc arena of their own).
+  int64_t scratchWords = 0;
+  for (const auto& in : instructions_)
+    if (in.binconv) scratchWords = std::max(scratchWords, in.binconv->scratchWords(1, 1));
+  arenas_.assign(1, std::vector<float>(size_t(arenaPerImage_)));
+  scratches_.assign(1, std::vector<uint64_t>(size_t(scratchWords)));
+  omp_set_num_threads(1);
+  for (const auto& in : instructions_)
+    if (in.conv) in.conv->prepare(1);
+}
 
 Session::~Session() = default;
 
