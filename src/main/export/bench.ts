@@ -214,11 +214,15 @@ export async function benchInfer(
   let native: InferBenchResult['native']
   try {
     for (let i = 0; i < (opts.warmup ?? 2); i++) for (const r of runners) await r.run()
-    // Steady state, as a model in use runs: each round runs every runtime in a block (one untimed run to take the
-    // caches back from the runtime before, then `block` timed runs); rounds interleave the runtimes against drift.
+    // Steady state, as a model in use runs: each round runs every runtime in a block (a 30 ms pause and one untimed
+    // run to take the cores and caches back from the runtime before, then `block` timed runs); rounds interleave the
+    // runtimes against drift.
     const block = opts.block ?? 3
     for (let i = 0; i < repeats; i++) {
       for (const r of runners) {
+        // A pause first: the runtime before may leave threads spinning (onnxruntime's pool spins after its work), and
+        // they would take a core from this one's threads.
+        await new Promise((resolve) => setTimeout(resolve, 30))
         await r.run()
         for (let j = 0; j < block; j++) {
           const t0 = performance.now()
