@@ -106,6 +106,22 @@ describe.skipIf(!haveRedis)('a sweep on two workers', () => {
     expect(overview.counts.failed).toBe(1)
   })
 
+  it('a stored copy from before the first checkpoint (Redis restarted early) is started again, not refused', async () => {
+    // What an attempt cut off before its first checkpoint leaves in the store: progress, no checkpoint.
+    const index = {
+      runId: 'early-cut',
+      updatedAt: new Date().toISOString(),
+      files: { 'metrics.jsonl': { sha256: '0', bytes: 1 } }
+    }
+    await store.put('runs/early-cut/metrics.jsonl', '{}\n')
+    await store.put('runs/early-cut/files.json', JSON.stringify(index))
+    await queue.submit([search('early-cut')])
+    const [done] = await queue.waitFor(['early-cut'])
+    expect(done.state, done.failedReason).toBe('completed')
+    const stored = JSON.parse(Buffer.from((await store.get('runs/early-cut/files.json'))!).toString('utf8'))
+    expect(Object.keys(stored.files)).toContain('checkpoints/latest.ckpt')
+  }, 60_000)
+
   it('rejects a malformed payload at once with a clear error', async () => {
     const raw = new Queue(QUEUE_NAME, { connection: redisOptions(redis.url) as never, prefix: CLUSTER_PREFIX })
     try {

@@ -280,7 +280,14 @@ export class ClusterWorker {
       log: (message) => void this.publisher!.publish(runId, 'log', { level: 'info', message }).catch(() => undefined)
     }
     const store = this.options.store
-    const stored = await readRunIndex(store, runId)
+    let stored = await readRunIndex(store, runId)
+    if (stored !== null && !Object.keys(stored.files ?? {}).some((name) => name.endsWith('latest.ckpt'))) {
+      // An earlier attempt reached the store before its first checkpoint (Redis restarted, a worker killed early):
+      // nothing to resume from exactly, so the run starts again from its seed, and the stale copy goes.
+      this.log(`${runId}: the stored copy has no checkpoint yet; starting again`)
+      await store.removeAll(runPrefix(runId))
+      stored = null
+    }
     let resume = false
     if (stored !== null) {
       // Another worker (or an earlier attempt) started this run: continue it from its last stored checkpoint.
