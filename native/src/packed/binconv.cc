@@ -128,33 +128,6 @@ void rowScalar(const uint64_t* s, const uint64_t* m, int qStride, const int32_t*
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx512vpopcntdq,popcnt")
 namespace {
 
-void packAvx512(const float* x, int xStride, int64_t pixels, int cin, int wq, const Bn& bn, uint64_t* sign,
-                uint64_t* mask, int64_t planeStride, int32_t* count) {
-  const bool gamma = !bn.gamma.empty(), beta = !bn.beta.empty();
-  const __m512 zero = _mm512_setzero_ps();
-  for (int64_t p = 0; p < pixels; ++p) {
-    const float* xp = x + p * xStride;
-    int nonzero = 0;
-    for (int j = 0; j < wq; ++j) {
-      uint64_t sw = 0, mw = 0;
-      for (int c = 64 * j; c < std::min(cin, 64 * j + 64); c += 16) {
-        const __mmask16 live = cin - c >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cin - c)) - 1);
-        // Same float32 ops in the same order as the scalar path (no FMA: built with -ffp-contract=off).
-        __m512 v = _mm512_sub_ps(_mm512_maskz_loadu_ps(live, xp + c), _mm512_loadu_ps(bn.mean.data() + c));
-        v = _mm512_mul_ps(v, _mm512_loadu_ps(bn.inv.data() + c));
-        if (gamma) v = _mm512_mul_ps(v, _mm512_loadu_ps(bn.gamma.data() + c));
-        if (beta) v = _mm512_add_ps(v, _mm512_loadu_ps(bn.beta.data() + c));
-        sw |= uint64_t(_mm512_mask_cmp_ps_mask(live, v, zero, _CMP_LT_OQ)) << (c & 63);
-        mw |= uint64_t(_mm512_mask_cmp_ps_mask(live, v, zero, _CMP_NEQ_OQ)) << (c & 63);
-      }
-      sign[j * planeStride + p] = sw;
-      mask[j * planeStride + p] = mw;
-      nonzero += int(_mm_popcnt_u64(mw));
-    }
-    count[p] = nonzero;
-  }
-}
-
 // The same planes from the per-channel thresholds: one xor and two compares per 16 channels.
 void packThresholdAvx512(const float* x, int xStride, int64_t pixels, int cin, int wq, const float* lo,
                          const float* hi, const uint32_t* flip, uint64_t* sign, uint64_t* mask, int64_t planeStride,
@@ -306,41 +279,6 @@ void rowAvx512(const uint64_t* s, const uint64_t* m, int qStride, const int32_t*
 #pragma GCC push_options
 #pragma GCC target("avx2,popcnt")
 namespace {
-
-void packAvx2(const float* x, int xStride, int64_t pixels, int cin, int wq, const Bn& bn, uint64_t* sign,
-              uint64_t* mask, int64_t planeStride, int32_t* count) {
-  const bool gamma = !bn.gamma.empty(), beta = !bn.beta.empty();
-  const __m256 zero = _mm256_setzero_ps();
-  for (int64_t p = 0; p < pixels; ++p) {
-    const float* xp = x + p * xStride;
-    int nonzero = 0;
-    for (int j = 0; j < wq; ++j) {
-      uint64_t sw = 0, mw = 0;
-      const int end = std::min(cin, 64 * j + 64);
-      int c = 64 * j;
-      for (; c + 8 <= end; c += 8) {
-        __m256 v = _mm256_sub_ps(_mm256_loadu_ps(xp + c), _mm256_loadu_ps(bn.mean.data() + c));
-        v = _mm256_mul_ps(v, _mm256_loadu_ps(bn.inv.data() + c));
-        if (gamma) v = _mm256_mul_ps(v, _mm256_loadu_ps(bn.gamma.data() + c));
-        if (beta) v = _mm256_add_ps(v, _mm256_loadu_ps(bn.beta.data() + c));
-        sw |= uint64_t(unsigned(_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ)))) << (c & 63);
-        mw |= uint64_t(unsigned(_mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_OQ)))) << (c & 63);
-      }
-      for (; c < end; ++c) {
-        float v = (xp[c] - bn.mean[c]) * bn.inv[c];
-        if (gamma) v = v * bn.gamma[c];
-        if (beta) v = v + bn.beta[c];
-        const uint64_t bit = uint64_t(1) << (c & 63);
-        if (v < 0) sw |= bit;
-        if (v < 0 || v > 0) mw |= bit;
-      }
-      sign[j * planeStride + p] = sw;
-      mask[j * planeStride + p] = mw;
-      nonzero += int(_mm_popcnt_u64(mw));
-    }
-    count[p] = nonzero;
-  }
-}
 
 // The thresholds' compares (see packThresholdAvx512) with 8 channels a vector; the byte masks laid end to end.
 void packThresholdAvx2(const float* x, int xStride, int64_t pixels, int cin, int wq, const float* lo, const float* hi,
@@ -729,15 +667,12 @@ void BinConvLayer::pack(const float* x, int xStride, int64_t pixels, uint64_t* s
     if (isa == BinaryIsa::Avx512 && !lo_.empty() && wq_ <= 64)
       return packThresholdAvx512(xs, xStride, p1 - p0, g.cin, wq_, lo_.data(), hi_.data(), flip_.data(), sign + p0,
                                  mask + p0, pixels, count + p0);
-    if (isa == BinaryIsa::Avx512)
-      return packAvx512(xs, xStride, p1 - p0, g.cin, wq_, bn_, sign + p0, mask + p0, pixels, count + p0);
     // AVX-512 without VPOPCNTDQ packs with the AVX2 code (the AVX-512 packers are built for the VPOPCNTDQ target).
     if ((isa == BinaryIsa::Avx2 || isa == BinaryIsa::Avx512Bw) && !lo_.empty() && wq_ <= 64)
       return packThresholdAvx2(xs, xStride, p1 - p0, g.cin, wq_, lo_.data(), hi_.data(), flip_.data(), sign + p0,
                                mask + p0, pixels, count + p0);
-    if (isa == BinaryIsa::Avx2 || isa == BinaryIsa::Avx512Bw)
-      return packAvx2(xs, xStride, p1 - p0, g.cin, wq_, bn_, sign + p0, mask + p0, pixels, count + p0);
 #endif
+    // No thresholds (a channel with γ = 0 or a non-finite parameter) or C > 4096: the arithmetic, one value at a time.
     packScalar(xs, xStride, p1 - p0, g.cin, wq_, bn_, sign + p0, mask + p0, pixels, count + p0);
   };
   // Small inputs are packed by one thread: a parallel region costs more than the work.
