@@ -142,7 +142,7 @@ class BinConvLayer {
   // nonzero ⟺ neg or (x ^ flip) ≥ hi. Empty where some channel's BN is not strictly monotone (γ = 0, non-finite).
   std::vector<float> lo_, hi_;
   std::vector<uint32_t> flip_;
-  std::vector<float> alpha_;  // padded to groups·8 with zeros
+  std::vector<float> alpha_;  // padded to groups·8 + 8 with zeros (the epilogue loads 16 at a time)
   int wq_, kbits_, kq_, kqs_, groups_;
   bool oneByOne_;
   // Per distinct set of in-image kernel rows (top border, interior, bottom border...): a row of mask streams [kqs][wo]
@@ -154,9 +154,9 @@ class BinConvLayer {
   std::vector<uint64_t> wmask_;  // same layout; empty unless some binary weight is exactly 0
 };
 
-// popcount-dot kernels over prepared streams: acc[p][o] for P pixels and the layer's groups, written out as
-// y = ReLU(α·(valid − 2·acc)) (+ y when accumulating).
-void binaryRow(BinaryIsa isa, const uint64_t* s, const uint64_t* m, int sStride, const int32_t* valid, int pixels,
+// popcount-dot kernels over prepared streams (word q of pixel p at s[q·qStride + p], masks m likewise): acc[p][o] for
+// the row's pixels and the layer's groups, written out as y = ReLU(α·(valid − 2·acc)) (+ y when accumulating).
+void binaryRow(BinaryIsa isa, const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, int pixels,
                const uint64_t* w, const uint64_t* wmask, int kq, int groups, const float* alpha, int cout, float* y,
                int yStride, bool accumulate);
 
@@ -172,7 +172,7 @@ void globalAvgPool(const float* x, int xStride, float* y, int yStride, int n, in
 void linear(const float* x, int xStride, float* y, int yStride, int n, int fin, int fout, const float* w,
             const float* b);
 
-// A float conv on oneDNN with its weights reordered once per batch size (dense NHWC in and out).
+// A float conv on oneDNN, its filter reordered once (shared by batch sizes that want the same layout); dense NHWC.
 class FloatConvLayer {
  public:
   FloatConvLayer(const Geometry& g, const float* weight, const float* bias, bool relu);
