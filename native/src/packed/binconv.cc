@@ -122,8 +122,43 @@ void rowScalar(const uint64_t* s, const uint64_t* m, int qStride, const int32_t*
 
 }  // namespace
 
-// ---------------------------------------------------------------- AVX-512 --------------------------------------------
 #if defined(__x86_64__)
+// ---------------------------------------------------------------- AVX-512 epilogue ---------------------------------
+// Shared by the VPOPCNTDQ and the AVX-512BW kernels; built for the smaller target, so both may inline it.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw")
+namespace {
+
+// acc[p][g]: the popcount sums of P pixels × G groups of 8 output channels (64-bit lanes), written out to y.
+template <int P, int G>
+inline void epilogueAvx512(const __m512i (&acc)[P][G], const int32_t* valid, int g0, const float* alpha, int cout,
+                           float* y, int yStride, bool accumulate) {
+  // Two groups (16 channels) a vector where it can: the 64-bit counts narrowed to 32 bits (they are far
+  // below 2^31), then dot = valid − 2·count, ×α, ReLU, (+ y), one masked store of 16 floats.
+  const __m512 zero = _mm512_setzero_ps();
+  for (int p = 0; p < P; ++p) {
+    const __m512i v0 = _mm512_set1_epi32(valid[p]);
+    float* yp = y + int64_t(p) * yStride;
+    for (int g = 0; g < G; g += 2) {
+      const int o = (g0 + g) * 8;
+      const int lanes = std::min(g + 1 < G ? 16 : 8, cout - o);
+      const __mmask16 live = lanes >= 16 ? __mmask16(0xffff) : __mmask16((1u << lanes) - 1);
+      const __m256i lo = _mm512_cvtepi64_epi32(acc[p][g]);
+      const __m256i hi = g + 1 < G ? _mm512_cvtepi64_epi32(acc[p][g + 1]) : _mm256_setzero_si256();
+      const __m512i counts = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+      const __m512i dot = _mm512_sub_epi32(v0, _mm512_slli_epi32(counts, 1));
+      __m512 r = _mm512_mul_ps(_mm512_loadu_ps(alpha + o), _mm512_cvtepi32_ps(dot));
+      r = _mm512_max_ps(r, zero);  // +0 for −0 and NaN, as the reference's v > 0 ? v : 0
+      if (accumulate) r = _mm512_add_ps(_mm512_maskz_loadu_ps(live, yp + o), r);
+      _mm512_mask_storeu_ps(yp + o, live, r);
+    }
+  }
+}
+
+}  // namespace
+#pragma GCC pop_options
+
+// ---------------------------------------------------------------- AVX-512 --------------------------------------------
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx512vpopcntdq,popcnt")
 namespace {
@@ -222,26 +257,7 @@ inline void blockAvx512(const uint64_t* s, const uint64_t* m, int qStride, const
         acc[p][g] = _mm512_add_epi64(acc[p][g], _mm512_popcnt_epi64(_mm512_ternarylogic_epi64(sv, wv[g], mv, 0x28)));
     }
   }
-  // Epilogue, two groups (16 channels) a vector where it can: the 64-bit counts narrowed to 32 bits (they are far
-  // below 2^31), then dot = valid − 2·count, ×α, ReLU, (+ y), one masked store of 16 floats.
-  const __m512 zero = _mm512_setzero_ps();
-  for (int p = 0; p < P; ++p) {
-    const __m512i v0 = _mm512_set1_epi32(valid[p]);
-    float* yp = y + int64_t(p) * yStride;
-    for (int g = 0; g < G; g += 2) {
-      const int o = (g0 + g) * 8;
-      const int lanes = std::min(g + 1 < G ? 16 : 8, cout - o);
-      const __mmask16 live = lanes >= 16 ? __mmask16(0xffff) : __mmask16((1u << lanes) - 1);
-      const __m256i lo = _mm512_cvtepi64_epi32(acc[p][g]);
-      const __m256i hi = g + 1 < G ? _mm512_cvtepi64_epi32(acc[p][g + 1]) : _mm256_setzero_si256();
-      const __m512i counts = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-      const __m512i dot = _mm512_sub_epi32(v0, _mm512_slli_epi32(counts, 1));
-      __m512 r = _mm512_mul_ps(_mm512_loadu_ps(alpha + o), _mm512_cvtepi32_ps(dot));
-      r = _mm512_max_ps(r, zero);  // +0 for −0 and NaN, as the reference's v > 0 ? v : 0
-      if (accumulate) r = _mm512_add_ps(_mm512_maskz_loadu_ps(live, yp + o), r);
-      _mm512_mask_storeu_ps(yp + o, live, r);
-    }
-  }
+  epilogueAvx512<P, G>(acc, valid, g0, alpha, cout, y, yStride, accumulate);
 }
 
 template <int P>
@@ -425,24 +441,7 @@ inline void blockAvx512Bw(const uint64_t* s, const uint64_t* m, int qStride, con
       for (int g = 0; g < G; ++g)
         acc[p][g] = _mm512_add_epi64(acc[p][g], _mm512_sad_epu8(bytes[p][g], _mm512_setzero_si512()));
   }
-  const __m512 zero = _mm512_setzero_ps();
-  for (int p = 0; p < P; ++p) {
-    const __m512i v0 = _mm512_set1_epi32(valid[p]);
-    float* yp = y + int64_t(p) * yStride;
-    for (int g = 0; g < G; g += 2) {
-      const int o = (g0 + g) * 8;
-      const int lanes = std::min(g + 1 < G ? 16 : 8, cout - o);
-      const __mmask16 live = lanes >= 16 ? __mmask16(0xffff) : __mmask16((1u << lanes) - 1);
-      const __m256i lo = _mm512_cvtepi64_epi32(acc[p][g]);
-      const __m256i hi = g + 1 < G ? _mm512_cvtepi64_epi32(acc[p][g + 1]) : _mm256_setzero_si256();
-      const __m512i counts = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-      const __m512i dot = _mm512_sub_epi32(v0, _mm512_slli_epi32(counts, 1));
-      __m512 r = _mm512_mul_ps(_mm512_loadu_ps(alpha + o), _mm512_cvtepi32_ps(dot));
-      r = _mm512_max_ps(r, zero);
-      if (accumulate) r = _mm512_add_ps(_mm512_maskz_loadu_ps(live, yp + o), r);
-      _mm512_mask_storeu_ps(yp + o, live, r);
-    }
-  }
+  epilogueAvx512<P, G>(acc, valid, g0, alpha, cout, y, yStride, accumulate);
 }
 
 template <int P>
