@@ -416,11 +416,14 @@ async function runBenchMemory(
   } catch {
     // not Linux: the lifetime peak below then includes start-up, an upper bound
   }
-  const baseline = (procStatusKiB('VmRSS') ?? process.memoryUsage().rss / 1024) * 1024
+  // The baseline is read from the same counter as the peak (VmHWM, just reset): VmRSS and VmHWM come from per-CPU
+  // counters that the kernel sums approximately, so mixing them made a session adding ~nothing read as −64 KiB.
+  const baseline = (procStatusKiB('VmHWM') ?? process.memoryUsage().rss / 1024) * 1024
   const session = await start()
   for (let i = 0; i < 3; i++) await session.run()
   const peak = (procStatusKiB('VmHWM') ?? process.resourceUsage().maxRSS) * 1024
-  return peak - baseline
+  // Below the counters' resolution (a few hundred KiB) a difference is noise; never a negative size.
+  return Math.max(0, peak - baseline)
 }
 
 /** Adds `bench infer` to the program's `bench` command (created by bench.ts; made here if it is absent). */
