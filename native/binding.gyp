@@ -1,10 +1,12 @@
 {
+  # with_dnnl=1: convolutions on oneDNN (libdnnl-dev); 0: the addon's own direct conv kernels, so a C++ compiler alone
+  # builds it. scripts/build-native.js passes -Dwith_dnnl=0|1 after looking for oneDNN's headers.
+  "variables": { "with_dnnl%": 1 },
   "targets": [
     {
       "target_name": "bnas_native",
       "sources": [
         "src/addon.cc",
-        "src/conv_dnnl.cc",
         "src/pool.cc",
         "src/binary_conv.cc",
         "src/elementwise.cc",
@@ -13,7 +15,6 @@
         "src/binarize.cc",
         "src/packed/binconv.cc",
         "src/packed/float_ops.cc",
-        "src/packed/float_conv.cc",
         "src/packed/session.cc",
         "src/packed/team.cc",
         "src/packed/napi_session.cc"
@@ -26,8 +27,15 @@
       # -z nodelete: Node unloads an addon that only a worker thread loaded when that worker exits; OpenMP's pool
       # threads would then run unmapped code (segfault at exit). Keeping it loaded is what a process-wide runtime needs.
       "ldflags": ["-fopenmp", "-Wl,-z,nodelete"],
-      "libraries": ["-ldnnl", "-fopenmp"],
+      "libraries": ["-fopenmp"],
       "conditions": [
+        ["with_dnnl==1", {
+          "sources": ["src/conv_dnnl.cc", "src/packed/float_conv.cc"],
+          "libraries": ["-ldnnl"],
+          "defines": ["BNAS_WITH_DNNL=1"]
+        }, {
+          "sources": ["src/conv_own.cc", "src/conv_own_kernels.cc", "src/packed/float_conv_own.cc"]
+        }],
         ["OS=='mac'", {
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

@@ -488,7 +488,10 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("oneDNN", bnas::dnnlVersion());
+  // oneDNN's version, or null in a build with the addon's own conv kernels; convs names the one in use either way.
+  const std::string dnnl = bnas::dnnlVersion();
+  out.Set("oneDNN", dnnl.empty() ? info.Env().Null() : Napi::String::New(info.Env(), dnnl));
+  out.Set("convs", bnas::convLibrary());
   out.Set("threads", bnas::maxThreads());
   out.Set("binaryConv", bnas::binaryConvPath());
   std::string isa = "baseline";

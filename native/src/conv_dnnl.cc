@@ -243,4 +243,6 @@ std::string dnnlVersion() {
   return out.str();
 }
 
+std::string convLibrary() { return "onednn " + dnnlVersion(); }
+
 }  // namespace bnas

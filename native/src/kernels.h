@@ -24,12 +24,13 @@ struct PoolGeometry {
   int pt, pl;  // taps outside the input are skipped (TF.js semantics for numeric / 'same' pads)
 };
 
-// oneDNN convolutions (conv_dnnl.cc).
+// Convolutions: oneDNN (conv_dnnl.cc) or, in builds without it, the addon's own kernels (conv_own.cc).
 void conv2dForward(const ConvGeometry& g, const float* x, const float* w, float* y, bool relu = false);  // relu: y = max(conv, 0)
 void conv2dBackpropInput(const ConvGeometry& g, const float* dy, const float* w, float* dx);
 void conv2dBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw);
 std::string dnnlInfo(const ConvGeometry& g);  // implementation names oneDNN picked, for the benchmark/README
-std::string dnnlVersion();
+std::string dnnlVersion();   // "" in a build without oneDNN
+std::string convLibrary();   // which library runs the convs: "onednn 2.6.3" or "own avx512" (its SIMD)
 void clearConvPlans();  // after a change of thread count: oneDNN kernels are planned for one
 
 // Pooling (pool.cc), exactly the TF.js cpu backend's semantics.

@@ -2,12 +2,15 @@
 """The BNAS search step in PyTorch, as the authors' code runs it, for comparison with `bnas bench search-step`.
 
 Run: /usr/bin/python3 scripts/bench/search_step_torch.py --cells 5 --channels 8 --batch 32 --input 32x32x3 --classes 10
-Prints one JSON line: msPerStep (median after warm-up), peakRssBytes, parameters, threads.
+Prints one JSON line: msPerStep (median after warm-up), stepPeakRssBytes (resident peak while stepping: VmHWM reset
+after the model is built, as `bnas bench search-step` measures it), stepAddedBytes, peakRssBytes (lifetime),
+parameters, threads.
 
 It mirrors gistvision/bnas src/model_search.py, operations.py and bin_utils_search.py (BinOp), first order,
 with the decisions of BNAS-SPEC section 0 (every cell-op conv binarized; preprocess and residual convs float).
 """
 import argparse
+import gc
 import json
 import resource
 import statistics
@@ -186,6 +189,27 @@ class BinOp:
             w.grad.data = m.add(m_add).mul(1.0 - 1.0 / w.data.size(1)).mul(n)
 
 
+def proc_status_kib(field):
+    try:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak():
+    """Resets VmHWM to the current resident size (Linux); False where that is not possible."""
+    try:
+        with open('/proc/self/clear_refs', 'w') as refs:
+            refs.write('5')
+        return True
+    except OSError:
+        return False
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--cells', type=int, default=5)
@@ -207,6 +231,12 @@ def main():
     x_train, x_valid = torch.randn(args.batch, c, h, w), torch.randn(args.batch, c, h, w)
     y = torch.arange(args.batch) % args.classes
 
+    # The resident peak while stepping, measured as `bnas bench search-step` does: VmHWM reset to the current
+    # resident size through /proc/self/clear_refs once the model is built, read after the timed steps.
+    gc.collect()
+    step_peak_measured = reset_peak()
+    baseline = proc_status_kib('VmHWM')
+
     def step():
         bin_op.binarization()
         arch_optimizer.zero_grad()
@@ -225,11 +255,17 @@ def main():
         start = time.perf_counter()
         step()
         times.append((time.perf_counter() - start) * 1000)
+    hwm = proc_status_kib('VmHWM')
+    lifetime_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    step_peak = hwm * 1024 if step_peak_measured and hwm is not None else lifetime_peak
     print(json.dumps({
         'engine': 'pytorch ' + torch.__version__,
         'msPerStep': statistics.median(times),
         'stepsMs': times,
-        'peakRssBytes': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        'peakRssBytes': lifetime_peak,
+        'stepPeakRssBytes': step_peak,
+        'stepAddedBytes': max(0, step_peak - baseline * 1024) if baseline is not None else None,
+        'stepPeakMeasured': step_peak_measured and hwm is not None,
         'parameters': sum(p.numel() for p in model.weights()),
         'threads': args.threads,
     }))

@@ -99,7 +99,12 @@ async function report(flags: StepFlags, run: (options: StepBenchOptions) => Prom
     `  batch        ${options.batch} × ${options.input.join('×')}, ${options.classes} classes`,
     `  time         ${result.msPerStep.toFixed(1)} ms per step (median of ${result.stepsMs.length}: ${result.stepsMs.map((ms) => ms.toFixed(0)).join(', ')})`,
     `  cpu time     ${result.cpuMsPerStep.toFixed(1)} ms per step (this process, all threads; less sensitive to other load)`,
-    `  memory       ${mb(result.peakTensorBytes)} peak in tensors, ${mb(result.peakRssBytes)} peak resident`,
+    // The two inputs of a ratio against PyTorch (scripts/bench/search_step_torch.py prints the same two figures).
+    `  per step     ${result.msPerStep.toFixed(1)} ms, ${mb(result.stepPeakRssBytes)} peak resident while stepping` +
+      (result.stepPeakMeasured
+        ? ` (VmHWM; +${mb(result.stepAddedBytes)} over the built network)`
+        : ' (lifetime peak: no VmHWM here)'),
+    `  memory       ${mb(result.peakTensorBytes)} peak in tensors, ${mb(result.peakRssBytes)} peak resident over the process's life`,
     `  data         ${data.batchesPerSecond.toFixed(0)} batches/s from the batch loader at this shape`,
     '  profile (one step):',
     ...result.profile

@@ -5,6 +5,12 @@ import type { BackendDescription } from './index'
  * found. Shown by `bnas backends` and the app's Start page. Nothing here is run: these are instructions.
  */
 export function adviceFor(backend: Omit<BackendDescription, 'advice'>): string | undefined {
+  // A native addon built without oneDNN runs, on its own conv kernels: say what oneDNN would add.
+  if (backend.name === 'native' && backend.available && /built without oneDNN/.test(backend.found ?? ''))
+    return (
+      'for faster convolutions (oneDNN, what PyTorch uses on CPUs): Debian `apt-get install libdnnl-dev`, then ' +
+      '`node scripts/build-native.js --force`, then restart the app (see native/README.md, Measured here)'
+    )
   if (backend.available && backend.notAuto === undefined) return undefined
   const reason = backend.reason ?? ''
   switch (backend.name) {
@@ -31,8 +37,8 @@ export function adviceFor(backend: Omit<BackendDescription, 'advice'>): string |
       )
     case 'native':
       return (
-        'Debian: `apt-get install g++ make python3 libdnnl-dev`, then `node scripts/build-native.js` (or ' +
-        '`npm install` again), then restart the app'
+        'Debian: `apt-get install g++ make python3` (a C++ compiler is enough; add `libdnnl-dev` for oneDNN’s ' +
+        'faster convs), then `node scripts/build-native.js` (or `npm install` again), then restart the app'
       )
     default:
       return undefined

@@ -51,18 +51,24 @@ function requireOptional(specifier: string): unknown {
   }
 }
 
+let describeNative: (() => string) | undefined
+
 /**
- * The native CPU kernels (src/main/engine/native: a Node-API addon on oneDNN, multi-threaded, SIMD chosen at run
- * time) under a backend that extends the cpu one. Loading fails with the addon's reason where it was not built.
+ * The native CPU kernels (src/main/engine/native: a Node-API addon, convs on oneDNN or, built without it, on its own
+ * kernels; multi-threaded, SIMD chosen at run time) under a backend that extends the cpu one. Loading fails with the
+ * addon's reason where it was not built. Which conv library it has is in describeHere / the report's detail.
  */
 export const nativeCandidate: BackendCandidate = {
   name: 'native',
   tfName: 'native',
-  description: 'BNAS native CPU kernels (oneDNN addon)',
+  description: 'BNAS native CPU kernels (C++ addon)',
   load: async () => {
-    const { registerNativeBackend } = await import('../native')
+    const { registerNativeBackend, describeNativeBackend } = await import('../native')
     await registerNativeBackend()
-  }
+    describeNative = describeNativeBackend
+  },
+  describeHere: () => describeNative?.(),
+  afterInit: async () => describeNative?.() ?? ''
 }
 
 let wasmLoaded = false

@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs'
 import * as tf from '@tensorflow/tfjs-core'
 import { publishedBnasGenotype } from '../../../shared/genotype'
 import type { Batch } from '../../datasets'
@@ -44,6 +45,15 @@ export interface StepBenchResult {
   peakTensorBytes: number
   /** Peak resident memory of the whole process so far (the OS's accounting; includes the runtime). */
   peakRssBytes: number
+  /**
+   * Peak resident memory of the process while it stepped (warm-up and timed steps): Linux's VmHWM, reset through
+   * /proc/self/clear_refs once the network was built. The figure to set beside PyTorch's (its script measures the
+   * same way). Elsewhere: the lifetime peak, an upper bound (`stepPeakMeasured` false).
+   */
+  stepPeakRssBytes: number
+  /** stepPeakRssBytes minus the resident size just before the first step: what stepping added. */
+  stepAddedBytes: number
+  stepPeakMeasured: boolean
   parameters: number
   /** Time per kernel in one profiled step, largest first (wall-clock per kernel call on CPU backends). */
   profile: KernelTime[]
@@ -70,6 +80,46 @@ function randomBatch(options: StepBenchOptions, seed: number): Batch {
   }
 }
 
+function procStatusKiB(field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const match = readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))
+    return match ? Number(match[1]) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+interface StepPeak {
+  stepPeakRssBytes: number
+  stepAddedBytes: number
+  stepPeakMeasured: boolean
+}
+
+/**
+ * Starts a resident-memory peak window (as `bench infer` measures memory): writing 5 to /proc/self/clear_refs resets
+ * VmHWM to the current resident size. The returned function reads the peak since then.
+ */
+function startPeakWindow(): () => StepPeak {
+  ;(globalThis as { gc?: () => void }).gc?.()
+  let measured = true
+  try {
+    writeFileSync('/proc/self/clear_refs', '5')
+  } catch {
+    measured = false // not Linux: the lifetime peak below is an upper bound
+  }
+  // Baseline from the counter just reset, not VmRSS: the two are summed from per-CPU counters approximately.
+  const baseline = (procStatusKiB('VmHWM') ?? process.memoryUsage().rss / 1024) * 1024
+  return () => {
+    const hwm = procStatusKiB('VmHWM')
+    const peak = (hwm ?? process.resourceUsage().maxRSS) * 1024
+    return {
+      stepPeakRssBytes: peak,
+      stepAddedBytes: Math.max(0, peak - baseline),
+      stepPeakMeasured: measured && hwm !== undefined
+    }
+  }
+}
+
 /**
  * Times `step`, which ends by reading its loss back: on a GPU backend that waits for the step's queued work, so the
  * time is the step's, not the time to enqueue it.
@@ -77,7 +127,8 @@ function randomBatch(options: StepBenchOptions, seed: number): Batch {
 async function measure(
   step: () => Promise<unknown>,
   options: StepBenchOptions
-): Promise<{ stepsMs: number[]; stepsCpuMs: number[]; profile: KernelTime[]; peakTensorBytes: number }> {
+): Promise<{ stepsMs: number[]; stepsCpuMs: number[]; profile: KernelTime[]; peakTensorBytes: number } & StepPeak> {
+  const readPeak = startPeakWindow()
   for (let i = 0; i < options.warmup; i++) await step()
   const stepsMs: number[] = []
   const stepsCpuMs: number[] = []
@@ -89,6 +140,8 @@ async function measure(
     stepsMs.push(performance.now() - start)
     stepsCpuMs.push((cpu.user + cpu.system) / 1000)
   }
+  // Read before the profiled step: the profiler keeps every kernel's record and would add its own memory.
+  const peak = readPeak()
   // One more step under the profiler, for the breakdown by kernel and the memory peak.
   const info = await tf.profile(async () => {
     await step()
@@ -105,7 +158,7 @@ async function measure(
   const profile = [...byKernel.entries()]
     .map(([kernel, { ms, calls }]) => ({ kernel, ms, calls, share: total > 0 ? ms / total : 0 }))
     .sort((a, b) => b.ms - a.ms)
-  return { stepsMs, stepsCpuMs, profile, peakTensorBytes: info.peakBytes }
+  return { stepsMs, stepsCpuMs, profile, peakTensorBytes: info.peakBytes, ...peak }
 }
 
 const median = (values: number[]): number => {
@@ -202,6 +255,9 @@ function finish(
     stepsCpuMs: measured.stepsCpuMs,
     peakTensorBytes: measured.peakTensorBytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    stepPeakRssBytes: measured.stepPeakRssBytes,
+    stepAddedBytes: measured.stepAddedBytes,
+    stepPeakMeasured: measured.stepPeakMeasured,
     parameters,
     profile: measured.profile,
     config: options

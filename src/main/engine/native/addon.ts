@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
  * and {@link poolGeometry} (backend.ts).
  */
 export interface NativeAddon {
-  /** relu: y = max(conv, 0) in the same pass (oneDNN post-op). */
+  /** relu: y = max(conv, 0) in the same pass (oneDNN post-op, or the own kernels' store). */
   conv2dForward(x: Float32Array, filter: Float32Array, y: Float32Array, geometry: Int32Array, relu?: boolean): void
   conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Int32Array): void
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, geometry: Int32Array): void
@@ -114,7 +114,10 @@ export interface NativeAddon {
   binarizeWeightGrad(w: Float32Array, g: Float32Array, cin: number, cout: number, out: Float32Array): void
   /** BinOp's W − mean over C_in per (kh, kw, C_out), clamped to [−1, 1]. */
   centerAndClamp(w: Float32Array, cin: number, cout: number, out: Float32Array): void
-  /** The oneDNN implementations serving a conv geometry, e.g. "fwd=brgconv:avx512_core bwd_data=jit:avx512_core …". */
+  /**
+   * The implementations serving a conv geometry, e.g. "fwd=brgconv:avx512_core bwd_data=jit:avx512_core …" (oneDNN)
+   * or "fwd=own-direct:avx2 …" (a build with its own conv kernels).
+   */
   convImplementations(geometry: Int32Array): string
   /** 'scalar' forces the portable popcount path (for tests on AVX-512 machines); returns the path now in use. */
   setBinaryConvPath(path: 'auto' | 'scalar'): string
@@ -184,8 +187,10 @@ export interface PackedSessionProbe {
 }
 
 export interface NativeAddonInfo {
-  /** oneDNN version the addon runs with. */
-  oneDNN: string
+  /** oneDNN version the addon runs with, or null where it was built with its own conv kernels (no libdnnl-dev). */
+  oneDNN: string | null
+  /** Which library runs the convolutions: 'onednn 2.6.3', or 'own avx512' / 'own avx2' / 'own baseline' (its SIMD). */
+  convs: string
   /** OpenMP threads the kernels use (all cores unless OMP_NUM_THREADS says otherwise). */
   threads: number
   /** Which binary-conv path runs: 'avx512-vpopcntdq' or 'scalar-popcount'. */
@@ -234,8 +239,8 @@ export function nativeAddonStatus(): NativeAddonStatus {
       available: false,
       searched,
       reason:
-        'the native addon is not built (run `node scripts/build-native.js`; it needs a C++ compiler and oneDNN: ' +
-        '`apt-get install libdnnl-dev`)'
+        'the native addon is not built (run `node scripts/build-native.js`; it needs a C++ compiler, make and ' +
+        'python3: `apt-get install g++ make python3`, and uses oneDNN for faster convs where `libdnnl-dev` is installed)'
     }
     return cached
   }

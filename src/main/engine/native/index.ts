@@ -145,11 +145,21 @@ export function setNativeThreads(threads: number): number {
   return loadNativeAddon().setThreads(threads)
 }
 
-/** One line for reports: the addon's oneDNN version, threads and SIMD, or why it is unavailable. */
+/**
+ * One line for reports: the conv library (oneDNN and its version, or the addon's own kernels), threads and SIMD,
+ * e.g. "convs onednn 2.6.3, 1 thread, avx512, binary conv avx512-vpopcntdq", or why it is unavailable.
+ */
 export function describeNativeBackend(): string {
   const status = nativeAddonStatus()
   if (!status.available) return `unavailable: ${status.reason}`
   // info() again rather than status.info: the thread count can change after loading (setNativeThreads).
-  const { oneDNN, threads, simd, binaryConv } = status.addon.info()
-  return `oneDNN ${oneDNN}, ${threads} thread${threads === 1 ? '' : 's'}, ${simd}, binary conv ${binaryConv}`
+  const { convs, oneDNN, threads, simd, binaryConv } = status.addon.info()
+  const library = oneDNN === null ? `${convs} (built without oneDNN)` : convs
+  return `convs ${library}, ${threads} thread${threads === 1 ? '' : 's'}, ${simd}, binary conv ${binaryConv}`
+}
+
+/** Whether the loaded addon runs its convolutions on its own kernels (built without oneDNN); false when unloaded. */
+export function nativeConvsAreOwn(): boolean {
+  const status = nativeAddonStatus()
+  return status.available && status.info.oneDNN === null
 }
