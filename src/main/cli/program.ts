@@ -9,6 +9,7 @@ import { registerBackends } from './commands/backends'
 import { registerBenchInfer, registerExport, registerPredict } from './commands/export'
 import { registerWorker } from './commands/worker'
 import { registerSweep } from './commands/sweep'
+import { registerStudy } from './commands/study'
 
 /**
  * The `bnas` command line: every job of the app runs headless from here.
@@ -33,6 +34,7 @@ export function createProgram(version: string): Command {
   registerBenchInfer(program)
   registerWorker(program)
   registerSweep(program)
+  registerStudy(program)
   return program
 }
 

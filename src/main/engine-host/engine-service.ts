@@ -9,6 +9,8 @@ import { exportRun } from '../export'
 import { join } from 'node:path'
 import { estimateSearch } from './search-estimate'
 import { describeBackends } from '../engine/backend'
+import { launchStudy } from '../study/app-study'
+import { studyHandlers } from '../study/handlers'
 
 /** The operations the engine worker answers; the rest (app info, genotype text) are answered by the main thread. */
 export const ENGINE_OPERATIONS = [
@@ -22,7 +24,10 @@ export const ENGINE_OPERATIONS = [
   'jobs.control',
   'export.run',
   'search.estimate',
-  'backends.describe'
+  'backends.describe',
+  'studies.list',
+  'studies.report',
+  'studies.start'
 ] as const
 export type EngineOperation = (typeof ENGINE_OPERATIONS)[number]
 
@@ -36,6 +41,8 @@ interface ActiveJob {
   runId: string
   control: JobControl
   done: Promise<void>
+  /** Set while the job is a study (issue 15): its name. */
+  study?: string
 }
 
 /**
@@ -119,7 +126,30 @@ export class EngineService {
           })
         return { runId, status }
       },
-      'search.estimate': async ({ config }) => estimateSearch(config as SearchConfig, this.job !== null)
+      'search.estimate': async ({ config }) => estimateSearch(config as SearchConfig, this.job !== null),
+      ...studyHandlers(this.runs.root, {
+        activeStudy: () => this.job?.study ?? null,
+        start: (study) => {
+          this.assertIdle()
+          // The study holds the engine's one job slot; its current run is what pause/stop and the Runs page see.
+          const launched = launchStudy(this.runs.root, study, this.emit)
+          const job: ActiveJob = {
+            get runId() {
+              return launched.current()
+            },
+            control: launched.control,
+            study: study.name,
+            done: launched.done.then(
+              () => undefined,
+              () => undefined
+            )
+          }
+          this.job = job
+          void job.done.finally(() => {
+            if (this.job === job) this.job = null
+          })
+        }
+      })
     }
     return handlers[op](payload as never) as Promise<ReplyOf<K>>
   }

@@ -5,6 +5,7 @@ import { clusterOperations } from '../cluster/operations'
 import { backendDescriptionSchema } from '../compute'
 import { DOWNLOADABLE, datasetDownloadSchema, datasetsFoundSchema } from '../datasets-found'
 import { firstRunPlanSchema } from '../first-run'
+import { studyListEntrySchema, studyReportSchema } from '../study/report'
 
 /**
  * Every operation the renderer can ask of the engine side: its name, request schema and reply schema.
@@ -164,6 +165,33 @@ export const operations = {
         })
         .optional()
     })
+  },
+  /** The built-in studies (resources/studies) and the studies of the runs folder with how far each got. */
+  'studies.list': {
+    request: empty,
+    reply: z.object({
+      builtin: z.array(
+        z.object({
+          name: z.string(),
+          description: z.string().optional(),
+          dataset: z.string(),
+          arms: z.array(z.string())
+        })
+      ),
+      studies: z.array(studyListEntrySchema)
+    })
+  },
+  /** A study's report, built from its runs' folders (also while it runs). */
+  'studies.report': { request: z.object({ name: runIdSchema }).strict(), reply: studyReportSchema },
+  /**
+   * Starts a built-in study, or continues one of the runs folder: its runs go one after another through the engine
+   * (completed runs skipped, stopped ones resumed). Validated in full before anything runs.
+   */
+  'studies.start': {
+    request: z
+      .object({ name: runIdSchema, builtin: z.boolean(), dataset: datasetSpecStringSchema.optional() })
+      .strict(),
+    reply: z.object({ name: z.string(), runs: z.number().int() })
   },
   ...clusterOperations
 } as const

@@ -46,6 +46,11 @@ export const searchConfigSchema = z
     gamma: z.number().min(1, 'gamma must be at least 1').default(3),
     /** 'xnor': the authors' gradient transform (default); 'ste': plain straight-through. */
     weightGradient: z.enum(['xnor', 'ste']).default('xnor'),
+    /**
+     * How the genotype is read from α (spec section 6). 'layer' (BNAS): Zeroise counts like any op, so a cell can keep
+     * it as a real layer. 'placeholder' (DARTS' parse): Zeroise is searched but ignored when the cell is derived.
+     */
+    zeroise: z.enum(['layer', 'placeholder']).default('layer'),
     augment: z.boolean().default(true),
     seed: z.number().int().nonnegative().default(2),
     /** Write a checkpoint every this many steps (and at every epoch end). */

@@ -145,6 +145,8 @@ export async function runSearch(
   }
 
   const binaryWeights = net.binaryWeights()
+  // 'placeholder': Zeroise stays in the supernet but the cell is parsed as DARTS does (see SearchConfig.zeroise).
+  const excludeZeroise = config.zeroise === 'placeholder'
   const archVariables = alphas.map((entry) => entry.variable)
   const weightVariables = weights.map((entry) => entry.variable)
   let result: SearchResult = { status: 'completed', bestEpoch: null, bestValidationAccuracy: null, genotype: null }
@@ -216,8 +218,8 @@ export async function runSearch(
         entropyCoefficient: coefficient,
         alphaNormal: normal.map(softmaxRow),
         alphaReduce: reduce.map(softmaxRow),
-        genotype: deriveGenotype(normal, reduce),
-        genotypeTransfer: deriveGenotype(normal, reduce, { gamma: config.gamma })
+        genotype: deriveGenotype(normal, reduce, { excludeZeroise }),
+        genotypeTransfer: deriveGenotype(normal, reduce, { gamma: config.gamma, excludeZeroise })
       }
       await folder.appendJsonLine('epochs', record)
       await folder.appendJsonLine('metrics', {

@@ -1,0 +1,34 @@
+import type { StudyReport } from '../../shared/study'
+import { compact, summaryRows, SUMMARY_HEADER } from './report-html'
+
+/** The report's numbers as markdown, for docs/studies: the arms table, the budget, and every number with its run. */
+export function renderStudyMarkdown(report: StudyReport, options: { command?: string } = {}): string {
+  const row = (cells: string[]): string => `| ${cells.map((cell) => cell.replace(/\|/g, '\\|')).join(' | ')} |`
+  const lines: string[] = [`### Study \`${report.name}\``, '']
+  if (report.description !== undefined) lines.push(report.description, '')
+  lines.push(
+    `Dataset \`${report.dataset}\`; ${report.completedRuns} of ${report.totalRuns} runs completed; ` +
+      `${(report.seconds / 3600).toFixed(2)} h of epochs (wall clock, summed over runs).`,
+    ''
+  )
+  if (options.command !== undefined) lines.push('```sh', options.command, '```', '')
+  lines.push(row(SUMMARY_HEADER), row(SUMMARY_HEADER.map(() => '---')), ...summaryRows(report).map(row), '')
+  const budget = report.arms.map((arm) => {
+    const epochs = arm.runs.map((run) => `${run.kind} ${run.epochsDone}/${run.epochs}`)
+    return `- ${arm.name}: ${[...new Set(epochs)].join(', ')} epochs per seed; cost ${arm.cost === null ? 'not summarised' : `${compact(arm.cost.ops)} OPs, ${compact(arm.cost.binaryParams)} binary + ${compact(arm.cost.floatParams)} float parameters`}`
+  })
+  lines.push('Budget per arm:', '', ...budget, '')
+  lines.push(
+    '<details><summary>Every number with its run</summary>',
+    '',
+    row(['arm', 'seed', 'run', 'metric', 'value']),
+    row(['---', '---', '---', '---', '---']),
+    ...report.numbers.map((n) =>
+      row([n.arm, String(n.seed), n.runId, n.metric, String(Number(n.value.toPrecision(6)))])
+    ),
+    '',
+    '</details>',
+    ''
+  )
+  return lines.join('\n')
+}
