@@ -23,39 +23,26 @@ namespace {
 
 #define BNAS_INLINE inline __attribute__((always_inline))
 
-template <int CB>
-struct VecOf;
-template <>
-struct VecOf<8> {
-  typedef float type __attribute__((vector_size(32)));
-};
-template <>
-struct VecOf<16> {
-  typedef float type __attribute__((vector_size(64)));
-};
+typedef float V8 __attribute__((vector_size(32)));
+typedef float V16 __attribute__((vector_size(64)));
 
-template <typename V>
-BNAS_INLINE V load(const float* p) {
+// A block of CB = L·NV output channels is NV vectors of L lanes: 16 channels are one zmm on AVX-512 and two ymm on
+// AVX2 (a 64-byte GCC vector on AVX2 compiles poorly: measured 10× slower than two 32-byte ones).
+template <typename V, int L>
+BNAS_INLINE V loadLanes(const float* p, int n) {
   V v;
-  std::memcpy(&v, p, sizeof(V));
-  return v;
-}
-
-// The first n lanes from p, the rest 0 (a partial block of channels).
-template <typename V, int CB>
-BNAS_INLINE V loadPartial(const float* p, int n) {
-  V v = {};
-  for (int c = 0; c < n; ++c) v[c] = p[c];
-  return v;
-}
-
-template <typename V, int CB>
-BNAS_INLINE void store(float* p, V v, int n, bool relu) {
-  if (relu) {
-    const V zero = {};
-    v = v > zero ? v : zero;
+  if (n >= L) {
+    std::memcpy(&v, p, sizeof(V));
+  } else {
+    v = V{};
+    for (int c = 0; c < n; ++c) v[c] = p[c];
   }
-  if (n == CB) {
+  return v;
+}
+
+template <typename V, int L>
+BNAS_INLINE void storeLanes(float* p, V v, int n) {
+  if (n >= L) {
     std::memcpy(p, &v, sizeof(V));
   } else {
     for (int c = 0; c < n; ++c) p[c] = v[c];
@@ -81,14 +68,15 @@ struct RowJob {
   const PackedFilter* w;
   const float* bias;
   bool relu;
+  const float* zeros;  // K zeros: what a tap outside the input row reads
 };
 
-template <int CB, int P>
+template <typename V, int L, int NV, int P>
 BNAS_INLINE void gatherRowImpl(const RowJob& job) {
-  using V = typename VecOf<CB>::type;
+  constexpr int CB = L * NV;
   const int K = job.K, T = job.w->taps, step = job.inStep;
   const int64_t xs = int64_t(step) * K;  // floats between the input pixels of consecutive j
-  // Pixels whose every tap lies inside the input row run without checks, P at a time.
+  // Pixels whose every tap lies inside the input row: [jlo, jhi).
   int jlo = 0, jhi = job.jCount;
   for (int t = 0; t < job.ntaps; ++t) {
     const int c0 = job.taps[t].c0;
@@ -102,124 +90,170 @@ BNAS_INLINE void gatherRowImpl(const RowJob& job) {
     const int cb0 = b * CB;
     const int nc = std::min(CB, job.w->outChannels - cb0);
     const float* wb = job.w->data.data() + int64_t(b) * T * K * CB;
-    const V init = job.bias ? loadPartial<V, CB>(job.bias + cb0, nc) : V{};
-    auto checked = [&](int j) {
-      V acc = init;
-      for (int t = 0; t < job.ntaps; ++t) {
-        const int c = job.taps[t].c0 + j * step;
-        if (c < 0 || c >= job.inW) continue;
-        const float* x = job.in + job.taps[t].rowOffset + int64_t(c) * K;
-        const float* w = wb + int64_t(job.taps[t].tap) * K * CB;
-        for (int k = 0; k < K; ++k) acc += x[k] * load<V>(w + k * CB);
-      }
-      store<V, CB>(job.out + j * job.outStep + cb0, acc, nc, job.relu);
-    };
-    int j = 0;
-    for (; j < jlo; ++j) checked(j);
-    for (; j + P <= jhi; j += P) {
-      V acc[P];
-      for (int p = 0; p < P; ++p) acc[p] = init;
-      for (int t = 0; t < job.ntaps; ++t) {
-        const float* x = job.in + job.taps[t].rowOffset + int64_t(job.taps[t].c0 + j * step) * K;
-        const float* w = wb + int64_t(job.taps[t].tap) * K * CB;
-        for (int k = 0; k < K; ++k) {
-          const V wv = load<V>(w + k * CB);
-          for (int p = 0; p < P; ++p) acc[p] += x[p * xs + k] * wv;
+    V init[NV];
+    for (int q = 0; q < NV; ++q) init[q] = job.bias ? loadLanes<V, L>(job.bias + cb0 + q * L, nc - q * L) : V{};
+    auto finish = [&](V(&acc)[P][NV], int j0, int count) {
+      const V zero = {};
+      for (int p = 0; p < count; ++p) {
+        float* o = job.out + (j0 + p) * job.outStep + cb0;
+        for (int q = 0; q < NV; ++q) {
+          V v = acc[p][q];
+          if (job.relu) v = v > zero ? v : zero;
+          storeLanes<V, L>(o + q * L, v, nc - q * L);
         }
       }
-      for (int p = 0; p < P; ++p) store<V, CB>(job.out + (j + p) * job.outStep + cb0, acc[p], nc, job.relu);
-    }
-    for (; j < job.jCount; ++j) checked(j);
+    };
+    // P pixels from j0 (count of them real), each tap read through a per-pixel pointer: a tap outside the row, or a
+    // pixel past count, reads zeros. Used at the row's borders.
+    auto pointers = [&](int j0, int count) {
+      V acc[P][NV];
+      for (int p = 0; p < P; ++p)
+        for (int q = 0; q < NV; ++q) acc[p][q] = init[q];
+      for (int t = 0; t < job.ntaps; ++t) {
+        const float* xp[P];
+        for (int p = 0; p < P; ++p) {
+          const int c = job.taps[t].c0 + (j0 + p) * step;
+          xp[p] = p < count && c >= 0 && c < job.inW ? job.in + job.taps[t].rowOffset + int64_t(c) * K : job.zeros;
+        }
+        const float* w = wb + int64_t(job.taps[t].tap) * K * CB;
+        for (int k = 0; k < K; ++k) {
+          V wv[NV];
+          for (int q = 0; q < NV; ++q) std::memcpy(&wv[q], w + k * CB + q * L, sizeof(V));
+          for (int p = 0; p < P; ++p) {
+            const float s = xp[p][k];
+            for (int q = 0; q < NV; ++q) acc[p][q] += s * wv[q];
+          }
+        }
+      }
+      finish(acc, j0, count);
+    };
+    // P pixels from j0, all taps inside the row: input pixels at a fixed stride.
+    auto strided = [&](int j0) {
+      V acc[P][NV];
+      for (int p = 0; p < P; ++p)
+        for (int q = 0; q < NV; ++q) acc[p][q] = init[q];
+      for (int t = 0; t < job.ntaps; ++t) {
+        const float* x = job.in + job.taps[t].rowOffset + int64_t(job.taps[t].c0 + j0 * step) * K;
+        const float* w = wb + int64_t(job.taps[t].tap) * K * CB;
+        for (int k = 0; k < K; ++k) {
+          V wv[NV];
+          for (int q = 0; q < NV; ++q) std::memcpy(&wv[q], w + k * CB + q * L, sizeof(V));
+          for (int p = 0; p < P; ++p) {
+            const float s = x[p * xs + k];
+            for (int q = 0; q < NV; ++q) acc[p][q] += s * wv[q];
+          }
+        }
+      }
+      finish(acc, j0, P);
+    };
+    int j = 0;
+    for (; j < jlo; j += P) pointers(j, std::min(P, job.jCount - j));
+    for (; j + P <= jhi; j += P) strided(j);
+    for (; j < job.jCount; j += P) pointers(j, std::min(P, job.jCount - j));
   }
 }
 
-// P pixels × one vector of CB accumulators: 6 × 16 fills 6 of 32 zmm (12 of 16 ymm on AVX2, the most that leaves
-// room for the weight and the broadcast); 8 × 8 likewise.
-BNAS_INLINE void gatherRow(const RowJob& job) {
-  if (job.w->cb == 16)
-    gatherRowImpl<16, 6>(job);
-  else
-    gatherRowImpl<8, 8>(job);
-}
-
-// The filter gradient of one tap over images [n0, n1): tile[r][c] += Σ_pixels x[pixel][ci0 + r] · dy[pixel][cb0 + c]
-// for R rows of C_in and one block of C_out, tile = dw + (tap·cin + ci0)·cout + cb0.
-template <int CB, int R, bool Full>
+// The filter gradient of one tap over images [n0, n1): tile[r][c] += Σ_pixels x[pixel][r] · dy[pixel][c] for R rows
+// of C_in and one block of CB = L·NV channels of C_out (nc of them real); x and dy point at channel ci0 / cb0 of
+// pixel 0, tile = dw + (tap·cin + ci0)·cout + cb0.
+template <typename V, int L, int NV, int R>
 BNAS_INLINE void gradTile(const ConvGeometry& g, const float* x, const float* dy, float* tile, int ky, int kx, int n0,
                           int n1, int nc) {
-  using V = typename VecOf<CB>::type;
-  V acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = Full ? load<V>(tile + int64_t(r) * g.cout) : loadPartial<V, CB>(tile + int64_t(r) * g.cout, nc);
+  constexpr int CB = L * NV;
+  const bool full = nc == CB;
+  V acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < NV; ++q) acc[r][q] = loadLanes<V, L>(tile + int64_t(r) * g.cout + q * L, nc - q * L);
   const int colShift = kx * g.dw - g.pl;  // ix = ox·sw + colShift
   const int oxLo = colShift >= 0 ? 0 : (-colShift + g.sw - 1) / g.sw;
   const int oxHi = std::min(g.ow, g.w - 1 - colShift >= 0 ? (g.w - 1 - colShift) / g.sw + 1 : 0);
+  const int64_t xs = int64_t(g.sw) * g.cin;
   for (int n = n0; n < n1; ++n) {
     for (int oy = 0; oy < g.oh; ++oy) {
       const int iy = oy * g.sh - g.pt + ky * g.dh;
       if (iy < 0 || iy >= g.h) continue;
-      const float* xrow = x + (int64_t(n) * g.h + iy) * g.w * g.cin;
-      const float* drow = dy + (int64_t(n) * g.oh + oy) * g.ow * g.cout;
-      for (int ox = oxLo; ox < oxHi; ++ox) {
-        const V d = Full ? load<V>(drow + int64_t(ox) * g.cout) : loadPartial<V, CB>(drow + int64_t(ox) * g.cout, nc);
-        const float* xp = xrow + int64_t(ox * g.sw + colShift) * g.cin;
-        for (int r = 0; r < R; ++r) acc[r] += xp[r] * d;
+      const float* xp = x + ((int64_t(n) * g.h + iy) * g.w + (oxLo * g.sw + colShift)) * g.cin;
+      const float* dp = dy + ((int64_t(n) * g.oh + oy) * g.ow + oxLo) * g.cout;
+      for (int ox = oxLo; ox < oxHi; ++ox, xp += xs, dp += g.cout) {
+        V d[NV];
+        for (int q = 0; q < NV; ++q) {
+          if (full)
+            std::memcpy(&d[q], dp + q * L, sizeof(V));
+          else
+            d[q] = loadLanes<V, L>(dp + q * L, nc - q * L);
+        }
+        for (int r = 0; r < R; ++r) {
+          const float s = xp[r];
+          for (int q = 0; q < NV; ++q) acc[r][q] += s * d[q];
+        }
       }
     }
   }
-  for (int r = 0; r < R; ++r) store<V, CB>(tile + int64_t(r) * g.cout, acc[r], nc, false);
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < NV; ++q) storeLanes<V, L>(tile + int64_t(r) * g.cout + q * L, acc[r][q], nc - q * L);
 }
 
-template <int CB>
-BNAS_INLINE void gradImagesCb(const ConvGeometry& g, const float* x, const float* dy, float* dw, int n0, int n1) {
-  constexpr int R = 8;
+// Rows of C_in from ci on, R at a time, the rest with R/2, …, 1 (C_in = 8 with R = 12 runs one block of 8).
+template <typename V, int L, int NV, int R>
+BNAS_INLINE void gradRows(const ConvGeometry& g, const float* x, const float* dy, float* dw, int tap, int ky, int kx,
+                          int cb0, int nc, int ci, int n0, int n1) {
+  for (; ci + R <= g.cin; ci += R)
+    gradTile<V, L, NV, R>(g, x + ci, dy + cb0, dw + (int64_t(tap) * g.cin + ci) * g.cout + cb0, ky, kx, n0, n1, nc);
+  if constexpr (R > 1) gradRows<V, L, NV, R / 2>(g, x, dy, dw, tap, ky, kx, cb0, nc, ci, n0, n1);
+}
+
+template <typename V, int L, int NV, int R>
+BNAS_INLINE void gradImagesImpl(const ConvGeometry& g, const float* x, const float* dy, float* dw, int n0, int n1) {
+  constexpr int CB = L * NV;
   for (int ky = 0; ky < g.kh; ++ky)
-    for (int kx = 0; kx < g.kw; ++kx) {
-      const int tap = ky * g.kw + kx;
-      for (int cb0 = 0; cb0 < g.cout; cb0 += CB) {
-        const int nc = std::min(CB, g.cout - cb0);
-        int ci = 0;
-        // x and dy here are offset to channel ci / cb0 of pixel 0.
-        for (; ci + R <= g.cin; ci += R) {
-          float* tile = dw + (int64_t(tap) * g.cin + ci) * g.cout + cb0;
-          if (nc == CB)
-            gradTile<CB, R, true>(g, x + ci, dy + cb0, tile, ky, kx, n0, n1, nc);
-          else
-            gradTile<CB, R, false>(g, x + ci, dy + cb0, tile, ky, kx, n0, n1, nc);
-        }
-        for (; ci < g.cin; ++ci) {
-          float* tile = dw + (int64_t(tap) * g.cin + ci) * g.cout + cb0;
-          if (nc == CB)
-            gradTile<CB, 1, true>(g, x + ci, dy + cb0, tile, ky, kx, n0, n1, nc);
-          else
-            gradTile<CB, 1, false>(g, x + ci, dy + cb0, tile, ky, kx, n0, n1, nc);
-        }
-      }
-    }
+    for (int kx = 0; kx < g.kw; ++kx)
+      for (int cb0 = 0; cb0 < g.cout; cb0 += CB)
+        gradRows<V, L, NV, R>(g, x, dy, dw, ky * g.kw + kx, ky, kx, cb0, std::min(CB, g.cout - cb0), 0, n0, n1);
 }
 
-BNAS_INLINE void gradImages(const ConvGeometry& g, const float* x, const float* dy, float* dw, int n0, int n1) {
-  if (g.cout % 16 == 0 || g.cout > 24)
-    gradImagesCb<16>(g, x, dy, dw, n0, n1);
+// Register blocks per instruction set: 12 accumulators (of 16 ymm on AVX2, of 32 zmm on AVX-512) leave room for the
+// weights or dy vectors and the broadcast. Blocks of 16 channels where C_out (forward) or C_in (input gradient) is a
+// multiple of 16 or above 24, else 8 (blockOf): the filter's packing decides, the ISA only how a block is held.
+BNAS_INLINE void gatherRowAvx2Blocks(const RowJob& job) {
+  if (job.w->cb == 16)
+    gatherRowImpl<V8, 8, 2, 6>(job);
   else
-    gradImagesCb<8>(g, x, dy, dw, n0, n1);
+    gatherRowImpl<V8, 8, 1, 12>(job);
+}
+
+BNAS_INLINE void gradImagesAvx2Blocks(const ConvGeometry& g, const float* x, const float* dy, float* dw, int n0,
+                                      int n1) {
+  if (g.cout % 16 == 0 || g.cout > 24)
+    gradImagesImpl<V8, 8, 2, 4>(g, x, dy, dw, n0, n1);
+  else
+    gradImagesImpl<V8, 8, 1, 8>(g, x, dy, dw, n0, n1);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define BNAS_TARGETS 1
-__attribute__((target("avx512f,fma"))) void gatherRowAvx512(const RowJob& job) { gatherRow(job); }
-__attribute__((target("avx2,fma"))) void gatherRowAvx2(const RowJob& job) { gatherRow(job); }
+__attribute__((target("avx512f,fma"))) void gatherRowAvx512(const RowJob& job) {
+  if (job.w->cb == 16)
+    gatherRowImpl<V16, 16, 1, 12>(job);
+  else
+    gatherRowImpl<V8, 8, 1, 12>(job);
+}
+__attribute__((target("avx2,fma"))) void gatherRowAvx2(const RowJob& job) { gatherRowAvx2Blocks(job); }
 __attribute__((target("avx512f,fma"))) void gradImagesAvx512(const ConvGeometry& g, const float* x, const float* dy,
                                                                float* dw, int n0, int n1) {
-  gradImages(g, x, dy, dw, n0, n1);
+  if (g.cout % 16 == 0 || g.cout > 24)
+    gradImagesImpl<V16, 16, 1, 16>(g, x, dy, dw, n0, n1);
+  else
+    gradImagesImpl<V8, 8, 1, 8>(g, x, dy, dw, n0, n1);
 }
 __attribute__((target("avx2,fma"))) void gradImagesAvx2(const ConvGeometry& g, const float* x, const float* dy,
                                                           float* dw, int n0, int n1) {
-  gradImages(g, x, dy, dw, n0, n1);
+  gradImagesAvx2Blocks(g, x, dy, dw, n0, n1);
 }
 #endif
-void gatherRowBase(const RowJob& job) { gatherRow(job); }
+// Baseline x86-64 (SSE2): the AVX2 blocking, each 8-lane vector as two SSE registers.
+void gatherRowBase(const RowJob& job) { gatherRowAvx2Blocks(job); }
 void gradImagesBase(const ConvGeometry& g, const float* x, const float* dy, float* dw, int n0, int n1) {
-  gradImages(g, x, dy, dw, n0, n1);
+  gradImagesAvx2Blocks(g, x, dy, dw, n0, n1);
 }
 
 enum class Isa { Base, Avx2, Avx512 };
@@ -258,6 +292,13 @@ constexpr double kParallelMacs = 1 << 21;
 int threadsFor(double macs, int threads, int64_t rows) {
   if (threads <= 1 || macs < kParallelMacs) return 1;
   return int(std::min<int64_t>(threads, rows));
+}
+
+// At least k zeros, per thread (never shrinks; the largest K seen).
+const float* zerosOf(int k) {
+  static thread_local std::vector<float> zeros;
+  if (zeros.size() < size_t(k)) zeros.assign(size_t(k), 0.0f);
+  return zeros.data();
 }
 
 int blockOf(int channels) { return channels % 16 == 0 || channels > 24 ? 16 : 8; }
@@ -316,7 +357,7 @@ void forward(const ConvGeometry& g, const float* x, const PackedFilter& w, const
         list[ntaps++] = RowTap{int64_t(iy) * g.w * g.cin, kx * g.dw - g.pl, ky * g.kw + kx};
     }
     RowJob job{x + int64_t(n) * g.h * g.w * g.cin, g.w, g.cin, g.sw, y + row * g.ow * g.cout, g.cout, g.ow,
-               list, ntaps, &w, bias, relu};
+               list, ntaps, &w, bias, relu, zerosOf(g.cin)};
     runGatherRow(job);
   }
 }
@@ -355,7 +396,8 @@ void backwardData(const ConvGeometry& g, const float* dy, const PackedFilter& wt
                  ntaps,
                  &wt,
                  nullptr,
-                 false};
+                 false,
+                 zerosOf(g.cout)};
       runGatherRow(job);
     }
   }
