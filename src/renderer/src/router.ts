@@ -15,6 +15,14 @@ export const pages = [
   { path: '/search', name: 'search', title: 'Search', icon: '⌕', component: () => import('./views/SearchView.vue') },
   { path: '/train', name: 'train', title: 'Train', icon: '▶', component: () => import('./views/TrainView.vue') },
   { path: '/runs', name: 'runs', title: 'Runs', icon: '≡', component: () => import('./views/RunsView.vue') },
+  // The paper's claims, reproduced as arms × seeds of ordinary runs (issue 15).
+  {
+    path: '/studies',
+    name: 'studies',
+    title: 'Studies',
+    icon: '⚖',
+    component: () => import('./views/StudiesView.vue')
+  },
   {
     path: '/genotype',
     name: 'genotype',
