@@ -158,7 +158,7 @@ const CHART_SCRIPT = `
       title: { text: title, textStyle: { fontSize: 13 } }, animation: false,
       tooltip: { trigger: 'axis' }, legend: { top: 22, data: report.arms.map(function (a) { return a.name; }) },
       grid: { left: 56, right: 16, top: 60, bottom: 36 },
-      xAxis: { type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 22, minInterval: 1 },
+      xAxis: { type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 22, minInterval: 1, min: 'dataMin' },
       yAxis: { type: 'value', name: yName, scale: !pct, axisLabel: pct ? { formatter: function (v) { return Math.round(v * 100) + '%'; } } : {} },
       series: series
     });
