@@ -2,7 +2,7 @@
 """The BNAS search step in PyTorch, as the authors' code runs it, for comparison with `bnas bench search-step`.
 
 Run: /usr/bin/python3 scripts/bench/search_step_torch.py --cells 5 --channels 8 --batch 32 --input 32x32x3 --classes 10
-Prints one JSON line: msPerStep (median after warm-up), stepPeakRssBytes (resident peak while stepping: VmHWM reset
+Prints one JSON line: msPerStep (median after warm-up), cpuMsPerStep, stepPeakRssBytes (resident peak while stepping: VmHWM reset
 after the model is built, as `bnas bench search-step` measures it), stepAddedBytes, peakRssBytes (lifetime),
 parameters, threads.
 
@@ -250,11 +250,13 @@ def main():
 
     for _ in range(args.warmup):
         step()
-    times = []
+    times, cpu_times = [], []
     for _ in range(args.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         step()
         times.append((time.perf_counter() - start) * 1000)
+        # CPU time of the process (all threads), as `bnas bench search-step` reports beside the wall clock.
+        cpu_times.append((time.process_time() - cpu_start) * 1000)
     hwm = proc_status_kib('VmHWM')
     lifetime_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     step_peak = hwm * 1024 if step_peak_measured and hwm is not None else lifetime_peak
@@ -262,6 +264,7 @@ def main():
         'engine': 'pytorch ' + torch.__version__,
         'msPerStep': statistics.median(times),
         'stepsMs': times,
+        'cpuMsPerStep': statistics.median(cpu_times),
         'peakRssBytes': lifetime_peak,
         'stepPeakRssBytes': step_peak,
         'stepAddedBytes': max(0, step_peak - baseline * 1024) if baseline is not None else None,
