@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { searchConfigSchema, trainConfigSchema } from './jobs'
+import { searchConfigSchema, trainConfigObjectSchema } from './jobs'
 
 /**
  * The first-run path: one button that searches a small cell on the dataset found here, trains it and exports it.
@@ -17,7 +17,7 @@ export const firstRunPlanSchema = z.object({
   synthetic: z.boolean(),
   search: searchConfigSchema,
   /** The training's settings; the genotype is the search's result, added when the search has finished. */
-  train: trainConfigSchema.omit({ genotype: true, genotypeSource: true }),
+  train: trainConfigObjectSchema.omit({ genotype: true, genotypeSource: true }),
   exports: z.array(z.enum(['genotype', 'tfjs', 'onnx', 'packed'])),
   /** Rough minutes on a 2-core laptop CPU with the native kernels, measured for this budget. */
   expectedMinutes: z.number().positive()

@@ -13,13 +13,36 @@ const positiveInt = (what: string) =>
 const nonNegative = (what: string) =>
   z.number({ error: `${what} must be a number` }).nonnegative(`${what} must not be negative`)
 
-export const trainConfigSchema = z
+/**
+ * The networks a training run can train: 'cell' is the BNAS final network of `genotype`; the other two are the
+ * hand-designed binary baselines of issue 15 (src/main/engine/network/baselines): a Bi-Real-style binary ResNet-18
+ * whose width is `channels`, and the DARTS V2 cell with its ops binarized in the BNAS cell template.
+ */
+export const TRAIN_ARCHITECTURES = ['cell', 'binary-resnet18', 'darts-v2-binary'] as const
+export type TrainArchitecture = (typeof TRAIN_ARCHITECTURES)[number]
+
+/**
+ * The settings' fields without the cross-field checks, for schemas that derive from it (`.omit`, `.pick` refuse a
+ * refined object in zod 4). Parse with {@link trainConfigSchema}.
+ */
+export const trainConfigObjectSchema = z
   .object({
     dataset: datasetSpecStringSchema,
-    /** The cell to train: a genotype object (validated when the network is built). */
+    /** Absent in run folders written before the baselines existed: those trained the cell. */
+    architecture: z
+      .enum(TRAIN_ARCHITECTURES, {
+        error: (issue) =>
+          `architecture must be one of ${TRAIN_ARCHITECTURES.join(', ')} (got ${JSON.stringify(issue.input)})`
+      })
+      .default('cell'),
+    /**
+     * The cell to train: a genotype object (validated when the network is built). Needed by 'cell'; 'darts-v2-binary'
+     * takes DARTS_V2 when it is absent (or a DARTS-space genotype); 'binary-resnet18' has no cell.
+     */
     genotype: z
       .unknown()
-      .refine((value) => typeof value === 'object' && value !== null, 'genotype must be a genotype object'),
+      .refine((value) => typeof value === 'object' && value !== null, 'genotype must be a genotype object')
+      .optional(),
     /** Where the genotype came from, for the user: a published name, a file, or a search run. */
     genotypeSource: z.string().optional(),
     macro: z.enum(['cifar', 'imagenet']).default('cifar'),
@@ -47,6 +70,25 @@ export const trainConfigSchema = z
     progressEvery: positiveInt('progressEvery').default(10)
   })
   .strict()
+
+export const trainConfigSchema = trainConfigObjectSchema.superRefine((config, ctx) => {
+  if (config.architecture === 'cell' && config.genotype === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['genotype'],
+      message:
+        'architecture cell needs a genotype (a published name, a genotype file or a search run); the baselines ' +
+        "'binary-resnet18' and 'darts-v2-binary' train without one"
+    })
+  }
+  if (config.architecture === 'binary-resnet18' && config.genotype !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['genotype'],
+      message: 'architecture binary-resnet18 has no cell: leave the genotype out (its size is set by channels)'
+    })
+  }
+})
 
 export type TrainConfigInput = z.input<typeof trainConfigSchema>
 export type TrainConfig = z.output<typeof trainConfigSchema>

@@ -4,17 +4,24 @@ import type { Command } from 'commander'
 import {
   assertGenotype,
   isPublishedGenotypeName,
+  parseDartsGenotypePython,
   parseGenotype,
+  PUBLISHED_GENOTYPES,
+  validateDartsGenotype,
+  type DartsGenotype,
   publishedBnasGenotype,
   PUBLISHED_GENOTYPE_NAMES,
   type Genotype
 } from '../../../shared/genotype'
+import { TRAIN_ARCHITECTURES, type TrainArchitecture } from '../../../shared/jobs'
 import { initBackend } from '../../engine/backend'
-import type { Macro, Shape3 } from '../../engine/network'
-import { formatSummaryTable, summarizeFinalNetwork, type ModelSummary } from '../../engine/summary'
+import { summarizeTrainNetwork, type Macro, type Shape3 } from '../../engine/network'
+import { formatSummaryTable, type ModelSummary } from '../../engine/summary'
 
 export interface SummaryCliOptions {
-  genotype: string
+  genotype?: string
+  /** cell (default), binary-resnet18 or darts-v2-binary. */
+  architecture?: string
   cells?: string
   channels?: string
   input?: string
@@ -71,6 +78,30 @@ export async function loadGenotype(nameOrFile: string): Promise<Genotype> {
   }
 }
 
+/**
+ * A DARTS-space genotype for the darts-v2-binary baseline: the published DARTS_V2, or a file in JSON or the
+ * `Genotype(...)` text.
+ */
+export async function loadDartsGenotype(nameOrFile: string): Promise<DartsGenotype> {
+  if (nameOrFile === 'DARTS_V2') return structuredClone(PUBLISHED_GENOTYPES.DARTS_V2.genotype) as DartsGenotype
+  if (isPublishedGenotypeName(nameOrFile)) {
+    throw new Error(
+      `${nameOrFile} is a BNAS cell: darts-v2-binary takes a DARTS-space genotype (DARTS_V2 or a file); train a BNAS ` +
+        'cell with architecture cell'
+    )
+  }
+  const text = await readFile(nameOrFile, 'utf8').catch(() => null)
+  if (text === null) throw new Error(`unknown DARTS genotype '${nameOrFile}': neither DARTS_V2 nor a readable file`)
+  try {
+    if (!text.trimStart().startsWith('{')) return parseDartsGenotypePython(text)
+    const checked = validateDartsGenotype(JSON.parse(text))
+    if (!checked.ok) throw new Error(checked.errors.join('; '))
+    return checked.genotype
+  } catch (error) {
+    throw new Error(`${nameOrFile}: not a DARTS genotype: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
 async function loadRunGenotype(folder: string): Promise<Genotype> {
   const searchResult = join(folder, 'genotype.json')
   const text = await readFile(searchResult, 'utf8').catch(() => null)
@@ -89,8 +120,23 @@ export async function computeSummary(options: SummaryCliOptions): Promise<ModelS
     throw new Error(`--macro must be cifar or imagenet (got '${options.macro}')`)
   }
   const defaults = DEFAULTS[macro]
+  const architecture = (options.architecture ?? 'cell') as TrainArchitecture
+  if (!TRAIN_ARCHITECTURES.includes(architecture)) {
+    throw new Error(`--architecture must be one of ${TRAIN_ARCHITECTURES.join(', ')} (got '${options.architecture}')`)
+  }
+  let genotype: object | undefined
+  if (options.genotype !== undefined) {
+    if (architecture === 'binary-resnet18') throw new Error('--genotype: binary-resnet18 has no cell to give')
+    genotype =
+      architecture === 'darts-v2-binary'
+        ? await loadDartsGenotype(options.genotype)
+        : await loadGenotype(options.genotype)
+  } else if (architecture === 'cell') {
+    throw new Error('--genotype is needed for architecture cell (a published name or a file)')
+  }
   const config = {
-    genotype: await loadGenotype(options.genotype),
+    architecture,
+    genotype,
     cells: parseCount(options.cells, defaults.cells, '--cells'),
     channels: parseCount(options.channels, defaults.channels, '--channels'),
     classes: parseCount(options.classes, defaults.classes, '--classes'),
@@ -99,7 +145,7 @@ export async function computeSummary(options: SummaryCliOptions): Promise<ModelS
   }
   // Nothing is computed, only weights allocated: the pure-JS backend starts fastest and is always there.
   await initBackend('cpu')
-  return summarizeFinalNetwork(config)
+  return summarizeTrainNetwork(config)
 }
 
 /** The text `bnas summary` prints: the table, or JSON with `--json`. */
@@ -112,7 +158,14 @@ export function registerSummary(program: Command): void {
   program
     .command('summary')
     .description('parameters (1-bit / 32-bit), BOPs, FLOPs, OPs and size of a final network built from a genotype')
-    .requiredOption('--genotype <name|file>', `a published genotype (${PUBLISHED_GENOTYPE_NAMES.join(', ')}) or a file`)
+    .option(
+      '--genotype <name|file>',
+      `a published genotype (${PUBLISHED_GENOTYPE_NAMES.join(', ')}) or a file; needed by architecture cell`
+    )
+    .option(
+      '--architecture <name>',
+      'cell (default), binary-resnet18 (width --channels) or darts-v2-binary (DARTS_V2 unless --genotype)'
+    )
     .option('--cells <L>', 'number of cells (default 20 for cifar, 12 for imagenet)')
     .option('--channels <C>', 'initial channels (default 36 for cifar, 64 for imagenet)')
     .option('--input <HxWxC>', 'input image shape (default 32x32x3 for cifar, 224x224x3 for imagenet)')

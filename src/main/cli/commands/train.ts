@@ -10,7 +10,7 @@ import { RunFolder } from '../../runs/run-folder'
 import { parseNumber, runWithSignals, withBackend } from '../job-cli'
 import { submitToCluster } from '../cluster-submit'
 import { createReporter } from '../reporter'
-import { loadGenotype } from './summary'
+import { loadDartsGenotype, loadGenotype } from './summary'
 
 const NUMERIC_OPTIONS: Array<[flag: string, key: keyof TrainConfigInput, help: string]> = [
   ['--cells <n>', 'cells', 'cells L (BNAS-A: 20)'],
@@ -32,7 +32,8 @@ const NUMERIC_OPTIONS: Array<[flag: string, key: keyof TrainConfigInput, help: s
 ]
 
 interface TrainOptions {
-  genotype: string
+  genotype?: string
+  architecture?: string
   dataset: string
   out?: string
   queue?: string
@@ -53,9 +54,15 @@ export function registerTrain(program: Command): void {
     .description(
       "train the final binary network of a genotype from scratch; the trained model goes to the run folder's model/"
     )
-    .requiredOption(
+    .option(
       '--genotype <name|file|run>',
-      'a published cell (latest_cell_zeroise, latest_cell), a genotype file, or a search run folder'
+      'a published cell (latest_cell_zeroise, latest_cell), a genotype file, or a search run folder; needed by ' +
+        'architecture cell, optional for darts-v2-binary (a DARTS genotype file; default DARTS_V2)'
+    )
+    .option(
+      '--architecture <name>',
+      `cell (the genotype's BNAS network, default), binary-resnet18 (Bi-Real-style baseline, width --channels) or ` +
+        'darts-v2-binary (DARTS V2 binarized, same --cells/--channels as a cell network)'
     )
     .requiredOption(
       '--dataset <spec>',
@@ -73,15 +80,15 @@ export function registerTrain(program: Command): void {
     .option('--json', 'print JSON lines instead of a progress bar', false)
   for (const [flag, , help] of NUMERIC_OPTIONS) command.option(flag, help, parseNumber)
   command.action(async (options: TrainOptions) => {
-    const genotype = await loadGenotype(options.genotype)
+    const genotype = options.genotype === undefined ? undefined : await loadTrainGenotype(options)
     if (options.preset !== undefined && !isTrainPresetName(options.preset)) {
       throw new Error(`unknown preset '${options.preset}'; presets: ${Object.keys(TRAIN_PRESETS).join(', ')}`)
     }
     const input: Record<string, unknown> = {
       ...(options.preset === undefined ? {} : TRAIN_PRESETS[options.preset]),
       dataset: options.dataset,
-      genotype,
-      genotypeSource: options.genotype
+      ...(genotype === undefined ? {} : { genotype, genotypeSource: options.genotype }),
+      ...(options.architecture === undefined ? {} : { architecture: options.architecture })
     }
     for (const [, key] of NUMERIC_OPTIONS) if (options[key] !== undefined) input[key] = options[key]
     for (const key of ['macro', 'schedule', 'weightGradient'] as const)
@@ -100,6 +107,15 @@ export function registerTrain(program: Command): void {
     const out = options.out
     await runWithSignals(reporter, (control) => startTrainRun(resolve(out), parsed.data, reporter, control))
   })
+}
+
+/**
+ * The genotype --genotype names: a BNAS cell for architecture cell; for darts-v2-binary a DARTS-space genotype (a file
+ * or the published DARTS_V2 name), which the BNAS loader would refuse.
+ */
+async function loadTrainGenotype(options: TrainOptions): Promise<object> {
+  const source = options.genotype!
+  return options.architecture === 'darts-v2-binary' ? loadDartsGenotype(source) : loadGenotype(source)
 }
 
 export function registerEval(program: Command): void {

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
 import { join } from 'node:path'
-import { assertGenotype } from '../../../shared/genotype'
 import type { EpochRecord, TrainConfig } from '../../../shared/jobs'
 import {
   BatchLoader,
@@ -15,8 +14,13 @@ import {
 import { writeFileAtomic } from '../../runs/atomic-write'
 import { readCheckpoint, writeCheckpoint } from '../../runs/checkpoint-file'
 import type { RunFolder } from '../../runs/run-folder'
-import { FinalNetwork } from '../network'
-import { centerAndClampLatent } from '../ops'
+import {
+  buildTrainNetwork,
+  DartsBinaryNetwork,
+  FinalNetwork,
+  latentWeightPreparer,
+  type TrainNetwork
+} from '../network'
 import { crossEntropy, correctCount, readScalars } from '../train/loss'
 import { SgdMomentum } from '../train/optimizers'
 import { cosineLr, cosineWarmRestartsLr, oneCycle } from '../train/schedules'
@@ -62,7 +66,6 @@ export async function runTraining(
   options: { resume: boolean; dataset?: Dataset }
 ): Promise<TrainResult> {
   const dataset = options.dataset ?? loadDataset(config.dataset)
-  const genotype = assertGenotype(config.genotype, 'the genotype to train')
   const train = trainSplit(dataset, { seed: config.seed, subset: config.subset })
   const test = testSplit(dataset, { seed: config.seed, subset: config.testSubset })
   const normalize = channelStats(dataset.train)
@@ -77,16 +80,14 @@ export async function runTraining(
   const testLoader = new BatchLoader(test, { batchSize: config.batchSize, shuffle: false, normalize })
   listener.log(`dataset ${dataset.name}: ${train.count} train and ${test.count} test images`)
 
-  const net = new FinalNetwork({
-    genotype,
-    cells: config.cells,
-    channels: config.channels,
-    classes: dataset.classes.length,
-    macro: config.macro,
-    inputChannels: dataset.shape.channels,
-    seed: config.seed,
-    weightGradient: config.weightGradient
-  })
+  const net = buildTrainNetwork(
+    config,
+    { input: [dataset.shape.height, dataset.shape.width, dataset.shape.channels], classes: dataset.classes.length },
+    { seed: config.seed }
+  )
+  if (config.architecture === 'binary-resnet18' && config.dropPath > 0) {
+    listener.log(`binary-resnet18 has no cells to drop paths in: drop-path ${config.dropPath} is not applied`)
+  }
   const weights = net.namedParameters().map(([name, variable]) => ({ name, variable }))
   const sgd = new SgdMomentum(weights, config.lr, config.momentum, config.weightDecay)
   const stateVariables: NamedVariables = [...net.namedParameters(), ...net.namedBuffers()]
@@ -115,7 +116,7 @@ export async function runTraining(
     })
   }
 
-  const binaryWeights = net.binaryWeights()
+  const prepareLatentWeights = latentWeightPreparer(net)
   const variables = weights.map((entry) => entry.variable)
   let lastTest: number | null = null
   let best: { epoch: number; accuracy: number } | null = null
@@ -140,7 +141,7 @@ export async function runTraining(
         sgd.learningRate = schedule.lr
         if (schedule.momentum !== undefined) sgd.momentum = schedule.momentum
         const batch = batches.next().value as Batch
-        for (const weight of binaryWeights) centerAndClampLatent(weight)
+        prepareLatentWeights()
         net.reseedDropPath(config.seed * 1_000_003 + state.step)
         const { loss, correct } = await trainStep(net, sgd, variables, batch, config)
         countStep(state, stepInEpoch, loss, correct, batch.size)
@@ -164,7 +165,7 @@ export async function runTraining(
 
       // Test-time binarization centres and clamps the latent weights first, as the authors' infer() does. The model
       // saved after the last epoch holds these weights, so evaluating it again needs no further centring.
-      for (const weight of binaryWeights) centerAndClampLatent(weight)
+      prepareLatentWeights()
       const evaluation = await evaluate(net, testLoader)
       lastTest = evaluation.accuracy
       if (best === null || evaluation.accuracy > best.accuracy)
@@ -192,17 +193,25 @@ export async function runTraining(
     }
     // As the authors report it (spec 5.2): the test accuracy after the last epoch is the run's result.
     const [height, width, channels] = [dataset.shape.height, dataset.shape.width, dataset.shape.channels]
-    await saveTrainedModel(folder.path, net, {
-      genotype,
+    const described = {
       cells: config.cells,
       channels: config.channels,
       classes: dataset.classes.length,
       macro: config.macro,
-      inputShape: [height, width, channels],
+      inputShape: [height, width, channels] as [number, number, number],
       classNames: dataset.classes,
       normalize,
       ...(lastTest === null ? {} : { testAccuracy: lastTest })
-    })
+    }
+    await saveTrainedModel(
+      folder.path,
+      net,
+      net instanceof FinalNetwork
+        ? { architecture: 'cell', genotype: net.genotype, ...described }
+        : net instanceof DartsBinaryNetwork
+          ? { architecture: 'darts-v2-binary', genotype: net.genotype, ...described }
+          : { architecture: 'binary-resnet18', ...described }
+    )
     const result: TrainResult = { status: 'completed', testAccuracy: lastTest, bestEpoch: best?.epoch ?? null }
     await writeFileAtomic(join(folder.path, 'result.json'), JSON.stringify(result, null, 2) + '\n')
     return result
@@ -214,7 +223,7 @@ export async function runTraining(
 
 /** One training step; the loss and correct count are read asynchronously once the update is queued (see weightStep). */
 export async function trainStep(
-  net: FinalNetwork,
+  net: TrainNetwork,
   sgd: SgdMomentum,
   variables: tf.Variable[],
   batch: Batch,

@@ -1,8 +1,10 @@
 import { join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
-import { assertGenotype, type Genotype } from '../../../shared/genotype'
+import { assertGenotype, type DartsGenotype, type Genotype } from '../../../shared/genotype'
+import type { TrainArchitecture } from '../../../shared/jobs'
 import { readCheckpoint, writeCheckpoint } from '../../runs/checkpoint-file'
 import { FinalNetwork } from '../network'
+import type { Module } from '../nn'
 import type { Macro } from '../network'
 import { restoreVariables, snapshotVariables } from './module-state'
 
@@ -16,6 +18,8 @@ import { restoreVariables, snapshotVariables } from './module-state'
 export const TRAINED_MODEL_FILE = join('model', 'network.ckpt')
 
 export interface TrainedModelInfo {
+  /** 'cell' (absent in models saved before the baselines existed). */
+  architecture?: 'cell'
   genotype: Genotype
   cells: number
   channels: number
@@ -30,7 +34,21 @@ export interface TrainedModelInfo {
   testAccuracy?: number
 }
 
-export async function saveTrainedModel(runPath: string, net: FinalNetwork, info: TrainedModelInfo): Promise<string> {
+/**
+ * A trained baseline (issue 15): saved like a cell network, with its architecture named, so its weights are kept;
+ * eval, export and predict rebuild cell networks only and refuse it with a message.
+ */
+export interface TrainedBaselineInfo extends Omit<TrainedModelInfo, 'architecture' | 'genotype'> {
+  architecture: Exclude<TrainArchitecture, 'cell'>
+  /** darts-v2-binary: the DARTS-space cell it binarized. */
+  genotype?: DartsGenotype
+}
+
+export async function saveTrainedModel(
+  runPath: string,
+  net: Module,
+  info: TrainedModelInfo | TrainedBaselineInfo
+): Promise<string> {
   const path = join(runPath, TRAINED_MODEL_FILE)
   await mkdir(join(runPath, 'model'), { recursive: true })
   await writeCheckpoint(path, {
@@ -43,8 +61,14 @@ export async function saveTrainedModel(runPath: string, net: FinalNetwork, info:
 /** Rebuilds the trained network from a run folder (or a network.ckpt path) with its weights, in eval form. */
 export async function loadTrainedModel(path: string): Promise<{ net: FinalNetwork; info: TrainedModelInfo }> {
   const file = path.endsWith('.ckpt') ? path : join(path, TRAINED_MODEL_FILE)
-  const saved = await readCheckpoint<TrainedModelInfo>(file)
+  const saved = await readCheckpoint<TrainedModelInfo | TrainedBaselineInfo>(file)
   const info = saved.state
+  if (info.architecture !== undefined && info.architecture !== 'cell') {
+    throw new Error(
+      `${file} holds a trained ${info.architecture} baseline: eval, export and predict take BNAS cell networks only. ` +
+        "Its test accuracy is in the run's result.json and epochs.jsonl"
+    )
+  }
   const genotype = assertGenotype(info.genotype, `${file} genotype`)
   const net = new FinalNetwork({
     genotype,

@@ -1,5 +1,6 @@
 import { AvgPool3x3, BatchNorm2d, Conv2d, GlobalAvgPool, Linear, MaxPool3x3, ReLU, Zero } from '../nn'
 import type { LayerRecord, Shape3 } from '../network'
+import { AvgPool2x2, BinaryDepthwiseConv2d } from '../network/baselines/layers'
 
 export type LayerKind =
   | 'binary-conv'
@@ -78,12 +79,21 @@ export function summarizeLayer(record: LayerRecord): LayerSummary {
     }
     return { ...base, kind: isResidualConv(name) ? 'residual-conv' : 'conv', geometry, flops: macs }
   }
+  if (module instanceof BinaryDepthwiseConv2d) {
+    // The baselines' binarized depthwise conv (DARTS' separable convs): k·k MACs per output value.
+    const weights = module.weight.size
+    const geometry =
+      `dw ${module.kernel}x${module.kernel} s${module.stride} p${module.padding}` +
+      (module.dilation > 1 ? ` d${module.dilation}` : '')
+    const bops = output[0] * output[1] * output[2] * module.kernel * module.kernel
+    return { ...base, kind: 'binary-conv', geometry, weights, binaryParams: weights, floatParams: 0, bops }
+  }
   if (module instanceof Linear) {
     return { ...base, kind: 'linear', weights: module.weight.size, flops: module.inFeatures * module.outFeatures }
   }
   if (module instanceof BatchNorm2d) return { ...base, kind: 'batchnorm' }
   if (module instanceof MaxPool3x3) return { ...base, kind: 'max-pool' }
-  if (module instanceof AvgPool3x3) return { ...base, kind: 'avg-pool' }
+  if (module instanceof AvgPool3x3 || module instanceof AvgPool2x2) return { ...base, kind: 'avg-pool' }
   if (module instanceof Zero) return { ...base, kind: 'zeroise' }
   if (module instanceof ReLU) return { ...base, kind: 'relu' }
   if (module instanceof GlobalAvgPool) return { ...base, kind: 'global-pool' }

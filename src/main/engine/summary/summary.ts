@@ -67,13 +67,16 @@ function residualAsBinary(layer: LayerSummary): LayerSummary {
   return { ...layer, binaryParams: weights, floatParams: layer.floatParams - weights, bops: layer.flops, flops: 0 }
 }
 
+/** Cells of a cell network, residual blocks of the binary ResNet baseline: one summary block each. */
+const REPEATED_BLOCKS = new Set(['cells', 'blocks'])
+
 function blockOf(name: string): string {
   const parts = name.split('.')
-  return parts[0] === 'cells' ? `${parts[0]}.${parts[1]}` : parts[0]
+  return REPEATED_BLOCKS.has(parts[0]) ? `${parts[0]}.${parts[1]}` : parts[0]
 }
 
 function roleOf(block: string, reductionCells: ReadonlySet<string>): BlockSummary['role'] {
-  if (block.startsWith('cells.')) return reductionCells.has(block) ? 'reduction' : 'normal'
+  if (REPEATED_BLOCKS.has(block.split('.')[0])) return reductionCells.has(block) ? 'reduction' : 'normal'
   return block.startsWith('stem') ? 'stem' : 'head'
 }
 
@@ -92,8 +95,11 @@ export function summarizeNetwork(network: Module & Traceable, input: Shape3): Mo
   if (walked !== trainableParams) {
     throw new Error(`summary walked ${walked} parameters but the network has ${trainableParams}: a layer was missed`)
   }
+  // A block that halves the map: a cell with the 2×2 residual conv, or a ResNet block with a downsample shortcut.
   const reductionCells = new Set(
-    layers.filter((layer) => layer.kind === 'residual-conv').map((layer) => blockOf(layer.name))
+    layers
+      .filter((layer) => layer.kind === 'residual-conv' || /^blocks\.\d+\.downsample\./.test(layer.name))
+      .map((layer) => blockOf(layer.name))
   )
   const blocks: BlockSummary[] = []
   for (const layer of layers) {
