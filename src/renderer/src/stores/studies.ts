@@ -29,9 +29,17 @@ export const useStudiesStore = defineStore('studies', () => {
     }
     list.value = result.value
     if (selected.value === null && result.value.studies.length > 0) selected.value = result.value.studies[0]!.name
-    // A finished study's report does not change: rebuild it only while that study runs.
+    // A finished study's report does not change: rebuild it only while that study runs, or when its count of
+    // completed runs moved on since the report was built (the last run ended between two polls).
     const name = selected.value
-    if (name !== null && (running.value === name || report.value?.name !== name)) await loadReport(name)
+    const entry = result.value.studies.find((study) => study.name === name)
+    if (
+      name !== null &&
+      (running.value === name ||
+        report.value?.name !== name ||
+        (entry !== undefined && entry.completedRuns !== report.value.completedRuns))
+    )
+      await loadReport(name)
   }
 
   async function loadReport(name: string): Promise<void> {
