@@ -79,6 +79,38 @@ function convByHand(
 /** Eval-mode BN with fresh statistics (mean 0, var 1, γ 1, β 0) then sign: what a binary conv of a new net sees. */
 const signOfFreshBn = (x: Float32Array) => x.map((v) => Math.sign(v / Math.sqrt(1 + 1e-5)))
 
+/** The depthwise block against a direct computation, for the current backend. */
+function checkDepthwiseBlocks(): void {
+  const [h, c] = [7, 3]
+  const rng = createRng(3)
+  const x = Float32Array.from(rng.uniformArray(h * h * c, -2, 2))
+  const input = tf.tensor4d(x, [1, h, h, c])
+  for (const [kernel, stride, padding, dilation] of [
+    [3, 1, 2, 2],
+    [3, 2, 2, 2],
+    [5, 2, 2, 1]
+  ] as const) {
+    const block = new BinaryDepthwiseBlock(c, kernel, { stride, padding, dilation, rng })
+    const latent = block.conv.weight.dataSync() as Float32Array
+    const binary = binarizeByHand(latent, kernel * kernel, c)
+    const { y, shape } = convByHand(signOfFreshBn(x), [h, h, c], binary, {
+      k: kernel,
+      cout: c,
+      stride,
+      pad: padding,
+      dilation,
+      depthwise: true
+    })
+    const actual = block.forward(input, ctxEval)
+    expect(actual.shape.slice(1)).toEqual(shape)
+    const got = actual.dataSync()
+    y.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4))
+    actual.dispose()
+    block.dispose()
+  }
+  input.dispose()
+}
+
 describe('binary baselines: structure and numerics', () => {
   it('give logits of the right shape for 28×28×1 and 32×32×3 inputs', () => {
     for (const [h, c] of [
@@ -93,6 +125,11 @@ describe('binary baselines: structure and numerics', () => {
         )
         const logits = tf.tidy(() => net.logits(tf.randomNormal([2, h, h, c]) as tf.Tensor4D, { training: true }))
         expect(logits.shape).toEqual([2, 7])
+        net.dropPathProb = 0.5
+        net.reseedDropPath(3)
+        const dropped = tf.tidy(() => net.logits(tf.randomNormal([2, h, h, c]) as tf.Tensor4D, { training: true }))
+        expect(Number.isFinite(tf.sum(dropped).dataSync()[0]!)).toBe(true)
+        dropped.dispose()
         expect(Number.isFinite(tf.sum(logits).dataSync()[0]!)).toBe(true)
         logits.dispose()
         net.dispose()
@@ -160,34 +197,7 @@ describe('binary baselines: structure and numerics', () => {
   })
 
   it('a binary depthwise block (dilated, strided) is sign(BN(x)) ⊛ sign(W)·α per channel, computed directly', () => {
-    const [h, c] = [7, 3]
-    const rng = createRng(3)
-    const x = Float32Array.from(rng.uniformArray(h * h * c, -2, 2))
-    const input = tf.tensor4d(x, [1, h, h, c])
-    for (const [kernel, stride, padding, dilation] of [
-      [3, 1, 2, 2],
-      [3, 2, 2, 2],
-      [5, 2, 2, 1]
-    ] as const) {
-      const block = new BinaryDepthwiseBlock(c, kernel, { stride, padding, dilation, rng })
-      const latent = block.conv.weight.dataSync() as Float32Array
-      const binary = binarizeByHand(latent, kernel * kernel, c)
-      const { y, shape } = convByHand(signOfFreshBn(x), [h, h, c], binary, {
-        k: kernel,
-        cout: c,
-        stride,
-        pad: padding,
-        dilation,
-        depthwise: true
-      })
-      const actual = block.forward(input, ctxEval)
-      expect(actual.shape.slice(1)).toEqual(shape)
-      const got = actual.dataSync()
-      y.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4))
-      actual.dispose()
-      block.dispose()
-    }
-    input.dispose()
+    checkDepthwiseBlocks()
   })
 
   it('gradients reach every weight of both baselines (sign STE, binarized weights)', () => {
@@ -391,6 +401,10 @@ describe('binary baselines: configs and training', () => {
     ).toThrow(/FactorizedReduce/)
   })
 
+  it('the depthwise block matches the direct computation on this backend too', () => {
+    checkDepthwiseBlocks()
+  })
+
   it('a few steps on one batch lower the loss of each baseline', async () => {
     const data = loadDataset(dataset)
     for (const architecture of ['binary-resnet18', 'darts-v2-binary'] as const) {
@@ -409,10 +423,13 @@ describe('binary baselines: configs and training', () => {
         indices: Int32Array.from({ length: n }, (_, i) => i)
       }
       const losses: number[] = []
+      let tensorsAfterFirst = 0
       for (let step = 0; step < 10; step++) {
         prepare()
         losses.push((await trainStep(net, sgd, net.parameters(), batch, config)).loss)
+        if (step === 0) tensorsAfterFirst = tf.memory().numTensors
       }
+      expect(tf.memory().numTensors, `${architecture} leaks tensors per step`).toBe(tensorsAfterFirst)
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
       expect(mean(losses.slice(-3)), `${architecture}: ${losses.map((l) => l.toFixed(3)).join(' ')}`).toBeLessThan(
         mean(losses.slice(0, 3))
