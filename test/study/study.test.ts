@@ -33,13 +33,19 @@ const TINY: StudyFileInput = {
       schedule: 'cosine',
       dropPath: 0,
       checkpointEvery: 2,
-      progressEvery: 1,
-      genotype: 'from-search'
+      progressEvery: 1
     }
   },
   arms: [
-    { name: 'layer', search: { lambda: 1 }, train: {}, seeds: [1, 2] },
-    { name: 'placeholder', search: { lambda: 1, zeroise: 'placeholder' }, train: {}, seeds: [1, 2] }
+    { name: 'layer', search: { lambda: 1 }, train: { genotype: 'from-search' }, seeds: [1, 2] },
+    {
+      name: 'placeholder',
+      search: { lambda: 1, zeroise: 'placeholder' },
+      train: { genotype: 'from-search' },
+      seeds: [1, 2]
+    },
+    // A hand-designed baseline: training only, no cell.
+    { name: 'resnet', train: { architecture: 'binary-resnet18', channels: 4 }, seeds: [1, 2] }
   ]
 }
 
@@ -103,7 +109,7 @@ describe('study files', () => {
   it('the built-in studies are valid', async () => {
     const names = await builtinStudyNames()
     expect(names).toEqual(expect.arrayContaining(['diversity', 'zeroise', 'baselines']))
-    for (const name of ['diversity', 'zeroise']) {
+    for (const name of ['diversity', 'zeroise', 'baselines']) {
       const study = await loadBuiltinStudy(name)
       expect(study.arms.length).toBeGreaterThanOrEqual(2)
       for (const arm of study.arms) expect(arm.seeds.length).toBeGreaterThanOrEqual(3)
@@ -143,12 +149,14 @@ describe('a tiny study', () => {
       'tiny-layer-s1-train',
       'tiny-placeholder-s1-search',
       'tiny-placeholder-s1-train',
+      'tiny-resnet-s1-train',
       'tiny-layer-s2-search',
       'tiny-layer-s2-train',
       'tiny-placeholder-s2-search',
-      'tiny-placeholder-s2-train'
+      'tiny-placeholder-s2-train',
+      'tiny-resnet-s2-train'
     ])
-    expect((await listStudies(runsRoot))[0]).toMatchObject({ name: 'tiny', completedRuns: 2, totalRuns: 8 })
+    expect((await listStudies(runsRoot))[0]).toMatchObject({ name: 'tiny', completedRuns: 2, totalRuns: 10 })
 
     // Second pass: the two completed runs are skipped, the stopped one resumed from its checkpoint, the rest run.
     const second: StudyProgress[] = []
@@ -157,8 +165,8 @@ describe('a tiny study', () => {
       executor: new LocalExecutor(new JobControl()),
       reporter: reporter(second)
     })
-    expect(done).toMatchObject({ status: 'completed', skipped: 2, resumed: 1, started: 5 })
-    expect(second.map((p) => p.action)).toEqual(['skip', 'skip', 'resume', ...Array(5).fill('start')])
+    expect(done).toMatchObject({ status: 'completed', skipped: 2, resumed: 1, started: 7 })
+    expect(second.map((p) => p.action)).toEqual(['skip', 'skip', 'resume', ...Array(7).fill('start')])
     expect(readFileSync(join(stoppedRun, 'log.txt'), 'utf8')).toMatch(/resumed at epoch 1, step \d of 8/)
     expect(readJsonLines(join(stoppedRun, 'epochs.jsonl')).map((r) => r.epoch)).toEqual([1, 2])
 
@@ -169,7 +177,7 @@ describe('a tiny study', () => {
       executor: new LocalExecutor(new JobControl()),
       reporter: reporter([])
     })
-    expect(third).toMatchObject({ status: 'completed', skipped: 8, resumed: 0, started: 0 })
+    expect(third).toMatchObject({ status: 'completed', skipped: 10, resumed: 0, started: 0 })
     expect(readdirSync(runsRoot).sort()).toEqual(before)
 
     // 'placeholder' parses the cell as DARTS does: no Zeroise in any epoch's genotype; the trained cell is the search's.
@@ -189,7 +197,7 @@ describe('a tiny study', () => {
 
     // The report holds exactly the run folders' numbers.
     const report = await buildStudyReport(runsRoot, 'tiny')
-    expect(report).toMatchObject({ completedRuns: 8, totalRuns: 8 })
+    expect(report).toMatchObject({ completedRuns: 10, totalRuns: 10 })
     for (const arm of report.arms) {
       const finals = [1, 2].map(
         (seed) =>
@@ -200,6 +208,13 @@ describe('a tiny study', () => {
       expect(arm.finalAccuracy?.mean).toBeCloseTo(mean, 12)
       expect(arm.finalAccuracy?.std).toBeCloseTo(Math.abs(finals[0] - finals[1]) / Math.SQRT2, 12)
       expect(arm.finalAccuracy?.n).toBe(2)
+      expect(arm.cost?.ops).toBeGreaterThan(0)
+      expect(arm.trainCurve).toHaveLength(2)
+      if (arm.name === 'resnet') {
+        expect(arm.trains).toBe('binary-resnet18')
+        expect(arm.entropy).toEqual([])
+        continue
+      }
       for (const [i, seed] of [1, 2].entries())
         expect(
           report.numbers.find(
@@ -214,8 +229,6 @@ describe('a tiny study', () => {
         ((searchEpochs[0]![1]!.entropy as number) + (searchEpochs[1]![1]!.entropy as number)) / 2,
         12
       )
-      expect(arm.trainCurve).toHaveLength(2)
-      expect(arm.cost?.ops).toBeGreaterThan(0)
       expect(arm.genotypes).toHaveLength(2)
     }
 

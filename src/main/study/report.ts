@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { DARTS_V2 } from '../../shared/genotype'
 import type { EpochRecord } from '../../shared/jobs'
 import {
   bandOf,
@@ -13,11 +14,11 @@ import {
   type StudyNumber,
   type StudyReport
 } from '../../shared/study'
-import { TRAINED_MODEL_FILE, type TrainedModelInfo } from '../engine/jobs/trained-model'
+import { TRAINED_MODEL_FILE } from '../engine/jobs/trained-model'
 import { readCheckpoint } from '../runs/checkpoint-file'
 import { RunFolder, type RunManifest } from '../runs/run-folder'
 import { RunIndex } from '../runs/run-index'
-import { trainedNetworkCost } from './cost'
+import { trainedNetworkCost, type TrainedNetworkShape } from './cost'
 import { listStudyNames, readStudyState } from './state'
 
 interface RunData {
@@ -56,7 +57,7 @@ function meanCost(costs: NetworkCost[]): NetworkCost | null {
 
 async function costOf(index: RunIndex, runId: string): Promise<NetworkCost | null> {
   const path = join(index.pathOf(runId), TRAINED_MODEL_FILE)
-  const saved = await readCheckpoint<TrainedModelInfo & { architecture?: string }>(path).catch(() => null)
+  const saved = await readCheckpoint<TrainedNetworkShape>(path).catch(() => null)
   if (saved === null) return null
   return trainedNetworkCost(saved.state)
 }
@@ -140,7 +141,9 @@ export async function buildStudyReport(runsRoot: string, name: string): Promise<
               push(runId, 'OPs', cost.ops)
             }
           }
-          const genotype = run.manifest?.config.genotype
+          // darts-v2-binary without a genotype trains DARTS V2 itself: drawn as such beside the searched cells.
+          const config = run.manifest?.config
+          const genotype = config?.genotype ?? (config?.architecture === 'darts-v2-binary' ? DARTS_V2 : undefined)
           if (genotype !== undefined) genotypes.push({ seed: entry.seed, runId, genotype })
         }
       }
