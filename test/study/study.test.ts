@@ -117,6 +117,45 @@ describe('study files', () => {
   })
 })
 
+describe('the runner', () => {
+  it('goes on past a failed run, skips the training of a failed search, and says the study is incomplete', async () => {
+    const runsRoot = mkdtempSync(join(tmpdir(), 'bnas-study-fail-'))
+    const study = resolveStudy({
+      name: 'fails',
+      dataset: 'synthetic:64?size=16&channels=1&classes=4',
+      arms: [
+        { name: 'both', search: { epochs: 1 }, train: { genotype: 'from-search', epochs: 1 }, seeds: [1, 2] },
+        { name: 'pub', train: { genotype: 'latest_cell', epochs: 1 }, seeds: [1, 2] }
+      ]
+    })
+    const tried: string[] = []
+    const executor = {
+      run: async (job: { runId: string; kind: string }) => {
+        tried.push(job.runId)
+        // Every search fails (as a diverging run does), and so does one training; nothing is written.
+        if (job.kind === 'search' || job.runId === 'fails-pub-s1-train') throw new Error(`${job.runId} diverged`)
+        return 'completed' as const
+      }
+    }
+    const failed: string[] = []
+    const outcome = await runStudy(study, {
+      runsRoot,
+      executor,
+      reporter: { ...reporter([]), failed: (p, message) => failed.push(`${p.runId}: ${message}`) }
+    })
+    expect(outcome.status).toBe('incomplete')
+    expect(tried).toEqual(['fails-both-s1-search', 'fails-pub-s1-train', 'fails-both-s2-search', 'fails-pub-s2-train'])
+    expect(failed).toEqual([
+      'fails-both-s1-search: fails-both-s1-search diverged',
+      'fails-both-s1-train: not trained: its search fails-both-s1-search failed',
+      'fails-pub-s1-train: fails-pub-s1-train diverged',
+      'fails-both-s2-search: fails-both-s2-search diverged',
+      'fails-both-s2-train: not trained: its search fails-both-s2-search failed'
+    ])
+    expect(outcome.started).toBe(1)
+  })
+})
+
 describe('a tiny study', () => {
   beforeAll(async () => {
     await initBackend('wasm')

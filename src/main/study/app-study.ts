@@ -63,7 +63,11 @@ export function launchStudy(
           log: (message) => emit(progress.runId, 'log', { level: 'info', message })
         }
       },
-      done: (progress, status) => emit(progress.runId, 'job.status', { status, folder: index.pathOf(progress.runId) })
+      done: (progress, status) => emit(progress.runId, 'job.status', { status, folder: index.pathOf(progress.runId) }),
+      failed: (progress, message) => {
+        emit(progress.runId, 'log', { level: 'error', message })
+        emit(progress.runId, 'job.status', { status: 'failed', message, folder: index.pathOf(progress.runId) })
+      }
     }
   }).catch((error: unknown) => {
     const message = error instanceof Error ? error.message : String(error)

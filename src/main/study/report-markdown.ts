@@ -18,6 +18,14 @@ export function renderStudyMarkdown(report: StudyReport, options: { command?: st
     return `- ${arm.name}: ${[...new Set(epochs)].join(', ')} epochs per seed; cost ${arm.cost === null ? 'not summarised' : `${compact(arm.cost.ops)} OPs, ${compact(arm.cost.binaryParams)} binary + ${compact(arm.cost.floatParams)} float parameters`}`
   })
   lines.push('Budget per arm:', '', ...budget, '')
+  const failed = report.arms.flatMap((arm) => arm.runs.filter((run) => run.status === 'failed'))
+  if (failed.length > 0)
+    lines.push(
+      'Runs that failed (left out of the means above):',
+      '',
+      ...failed.map((run) => `- \`${run.runId}\`: ${run.message ?? 'no reason recorded'}`),
+      ''
+    )
   lines.push(
     '<details><summary>Every number with its run</summary>',
     '',

@@ -107,7 +107,8 @@ export async function buildStudyReport(runsRoot: string, name: string): Promise<
           status: run.manifest?.status ?? 'missing',
           epochsDone: run.epochs.length,
           epochs: (entry[kind] as { epochs: number }).epochs,
-          seconds: runSeconds
+          seconds: runSeconds,
+          ...(run.manifest?.message === undefined ? {} : { message: run.manifest.message })
         })
         const completed = run.manifest?.status === 'completed'
         if (completed) completedRuns++

@@ -32,13 +32,18 @@ export interface StudyReporter {
   /** The listener of the run just announced. */
   listener(progress: StudyProgress): JobListener
   done?(progress: StudyProgress, status: 'completed' | 'stopped'): void
+  /** A run failed (or could not start): the study goes on with the runs that do not need it. */
+  failed?(progress: StudyProgress, message: string): void
 }
 
 export interface StudyOutcome {
-  status: 'completed' | 'stopped'
+  /** 'incomplete': every run was tried, but some failed (running the study again retries them). */
+  status: 'completed' | 'stopped' | 'incomplete'
   started: number
   resumed: number
   skipped: number
+  /** Runs that failed, and trainings not tried because the search they train failed. */
+  failed: Array<{ runId: string; message: string }>
   runs: StudyRunEntry[]
 }
 
@@ -121,7 +126,15 @@ export async function runStudy(
   }
   await writeStudyState(options.runsRoot, state)
 
-  const outcome: StudyOutcome = { status: 'completed', started: 0, resumed: 0, skipped: 0, runs: state.runs }
+  const outcome: StudyOutcome = {
+    status: 'completed',
+    started: 0,
+    resumed: 0,
+    skipped: 0,
+    failed: [],
+    runs: state.runs
+  }
+  const failedIds = new Set<string>()
   for (const [position, run] of planned.entries()) {
     const path = index.pathOf(run.runId)
     const manifest = manifests.get(run.runId) ?? (await manifestOf(path))
@@ -140,24 +153,42 @@ export async function runStudy(
       continue
     }
     if (options.shouldStop?.() === true) return { ...outcome, status: 'stopped' }
-    const job: StudyJob =
-      run.kind === 'search'
-        ? { kind: 'search', runId: run.runId, path, config: run.entry.search!, resume: progress.action === 'resume' }
-        : {
-            kind: 'train',
-            runId: run.runId,
-            path,
-            config: trainConfigFor(study.name, run.arm, run.entry, await searchGenotype(index, study, run)),
-            resume: progress.action === 'resume'
-          }
-    const status = await options.executor.run(job, options.reporter.listener(progress))
+    const searchId = studyRunId(study.name, run.arm.name, run.entry.seed, 'search')
+    if (run.kind === 'train' && run.arm.genotype.kind === 'from-search' && failedIds.has(searchId)) {
+      const message = `not trained: its search ${searchId} failed`
+      outcome.failed.push({ runId: run.runId, message })
+      options.reporter.failed?.(progress, message)
+      continue
+    }
+    let status: 'completed' | 'stopped'
+    try {
+      const job: StudyJob =
+        run.kind === 'search'
+          ? { kind: 'search', runId: run.runId, path, config: run.entry.search!, resume: progress.action === 'resume' }
+          : {
+              kind: 'train',
+              runId: run.runId,
+              path,
+              config: trainConfigFor(study.name, run.arm, run.entry, await searchGenotype(index, study, run)),
+              resume: progress.action === 'resume'
+            }
+      status = await options.executor.run(job, options.reporter.listener(progress))
+    } catch (error) {
+      // One arm's failure (a diverging training, a worker lost) must not cost the other arms their runs: the run
+      // folder records why, the report counts it out, and running the study again retries it.
+      const message = error instanceof Error ? error.message : String(error)
+      failedIds.add(run.runId)
+      outcome.failed.push({ runId: run.runId, message })
+      options.reporter.failed?.(progress, message)
+      continue
+    }
     if (progress.action === 'resume') outcome.resumed++
     else outcome.started++
     options.reporter.done?.(progress, status)
     if (status === 'stopped') return { ...outcome, status: 'stopped' }
   }
   await writeStudyState(options.runsRoot, { ...state, updatedAt: new Date().toISOString() })
-  return outcome
+  return outcome.failed.length > 0 ? { ...outcome, status: 'incomplete' } : outcome
 }
 
 /** The best genotype of the arm's search for this seed (its result.json), for a 'from-search' training. */

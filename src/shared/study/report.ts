@@ -26,7 +26,9 @@ const runRow = z.object({
   status: z.enum(['missing', 'running', 'paused', 'stopped', 'completed', 'failed']),
   epochsDone: z.number().int(),
   epochs: z.number().int(),
-  seconds: z.number()
+  seconds: z.number(),
+  /** Why a run failed or stopped, from its folder. */
+  message: z.string().optional()
 })
 
 const cost = z.object({

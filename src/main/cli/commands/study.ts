@@ -93,8 +93,10 @@ export function registerStudy(program: Command): void {
           started: outcome.started,
           resumed: outcome.resumed,
           skipped: outcome.skipped,
+          failed: outcome.failed,
           report: `bnas study report ${resolved.name}${options.runs === undefined ? '' : ` --runs ${options.runs}`} --html ${resolved.name}.html`
         })
+        if (outcome.status === 'incomplete') process.exitCode = 1
       } finally {
         process.off('SIGINT', stop)
         process.off('SIGTERM', stop)
@@ -175,6 +177,11 @@ function studyReporter(json: boolean, out: CliReporter): StudyReporter {
       current = createReporter(json)
       return current
     },
-    done: () => current?.close()
+    done: () => current?.close(),
+    failed: (p: StudyProgress, message: string) => {
+      current?.close()
+      if (json) process.stdout.write(JSON.stringify({ event: 'study-run-failed', runId: p.runId, message }) + '\n')
+      else out.log(`[${p.index}/${p.total}] ${p.runId} failed: ${message} (the study goes on; run it again to retry)`)
+    }
   }
 }
