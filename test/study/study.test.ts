@@ -19,10 +19,11 @@ import { resolveStudy, StudyError, type StudyFileInput } from '../../src/shared/
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cli = join(root, 'src', 'main', 'cli', 'index.ts')
 
-// Two arms × two seeds on 64 synthetic 16×16 images: each search or training is two epochs of a 3-cell network.
+// Three arms × two seeds on 32 synthetic 16×16 images: each search or training is two epochs of a 3-cell network
+// (a search epoch is 2 steps: 16 images for w, 16 for α, batches of 8).
 const TINY: StudyFileInput = {
   name: 'tiny',
-  dataset: 'synthetic:64?size=16&channels=1&classes=4',
+  dataset: 'synthetic:32?size=16&channels=1&classes=4',
   base: {
     search: { cells: 3, channels: 2, batchSize: 8, epochs: 2, checkpointEvery: 2, progressEvery: 1, tau: 1 },
     train: {
@@ -206,7 +207,7 @@ describe('a tiny study', () => {
     })
     expect(done).toMatchObject({ status: 'completed', skipped: 2, resumed: 1, started: 7 })
     expect(second.map((p) => p.action)).toEqual(['skip', 'skip', 'resume', ...Array(7).fill('start')])
-    expect(readFileSync(join(stoppedRun, 'log.txt'), 'utf8')).toMatch(/resumed at epoch 1, step \d of 8/)
+    expect(readFileSync(join(stoppedRun, 'log.txt'), 'utf8')).toMatch(/resumed at epoch 2, step 3 of 4/)
     expect(readJsonLines(join(stoppedRun, 'epochs.jsonl')).map((r) => r.epoch)).toEqual([1, 2])
 
     // Third pass: nothing left to do, no new run folder.
