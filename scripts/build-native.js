@@ -125,8 +125,13 @@ if (existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) args.push(`-
 
 console.log(`bnas native addon: building (node-gyp, ${why})...`)
 const started = Date.now()
+// NODE_PATH: binding.gyp's `require('node-addon-api')` then resolves from a --build-dir outside the repository too.
+const env = {
+  ...process.env,
+  NODE_PATH: [path.join(root, 'node_modules'), process.env.NODE_PATH].filter(Boolean).join(path.delimiter)
+}
 const gyp = (command, extra = []) =>
-  spawnSync(process.execPath, [nodeGyp, command, ...args, ...extra], { cwd: root, encoding: 'utf8', env: process.env })
+  spawnSync(process.execPath, [nodeGyp, command, ...args, ...extra], { cwd: root, encoding: 'utf8', env })
 let build = gyp('configure', ['--', `-Dwith_dnnl=${withDnnl ? 1 : 0}`])
 if (!build.error && build.status === 0) build = gyp('build', ['--jobs=max'])
 if (build.error) giveUp(`node-gyp could not start: ${build.error.message}`)
