@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { computeSummary } from '../../src/main/cli/commands/summary'
-import { loadDataset, type Batch } from '../../src/main/datasets'
+import { BatchLoader, loadDataset, testSplit, type Batch } from '../../src/main/datasets'
 import { initBackend } from '../../src/main/engine/backend'
 import { JobControl } from '../../src/main/engine/jobs/control'
 import { startTrainRun } from '../../src/main/engine/jobs/run-job'
 import type { JobListener } from '../../src/main/engine/jobs/search-job'
-import { loadTrainedModel } from '../../src/main/engine/jobs/trained-model'
-import { trainStep } from '../../src/main/engine/jobs/train-job'
+import { loadTrainedModel, loadTrainedNetwork } from '../../src/main/engine/jobs/trained-model'
+import { evaluate } from '../../src/main/engine/jobs/evaluation'
+import { trainStep, type TrainResult } from '../../src/main/engine/jobs/train-job'
 import {
   BinaryDepthwiseBlock,
   BinaryResNet18,
@@ -223,7 +224,7 @@ describe('binary baselines: structure and numerics', () => {
   })
 })
 
-/** OPs of the binary ResNet-18 by hand: float stem and downsample 1×1 convs and classifier, 16 binary 3×3 convs. */
+/** OPs of the binary ResNet-18 by hand: float stem and downsample 1×1 convs and classifier, 16 binary 3×3 convs, head BN. */
 function resnetByHand(c: number, [h, , cin]: number[], classes: number) {
   let [size, width, bops, flops, params] = [h, c, 0, 0, 0]
   flops += size * size * c * cin * 9
@@ -242,7 +243,7 @@ function resnetByHand(c: number, [h, , cin]: number[], classes: number) {
     }
   }
   flops += width * classes
-  params += width * classes + classes
+  params += 2 * width + width * classes + classes
   return { bops, flops, ops: bops / 64 + flops, params }
 }
 
@@ -439,7 +440,7 @@ describe('binary baselines: configs and training', () => {
     }
   })
 
-  it('a one-epoch training run of each baseline completes and saves its model; eval names what it cannot load', async () => {
+  it('a one-epoch training run of each baseline completes and saves a model that evaluates to its recorded accuracy', async () => {
     const logs: string[] = []
     const listener: JobListener = { progress: () => {}, epoch: () => {}, log: (line) => logs.push(line) }
     for (const architecture of ['binary-resnet18', 'darts-v2-binary'] as const) {
@@ -458,6 +459,16 @@ describe('binary baselines: configs and training', () => {
       const epochs = (await readFile(join(out, 'epochs.jsonl'), 'utf8')).trim().split('\n')
       expect(epochs).toHaveLength(1)
       await expect(loadTrainedModel(out)).rejects.toThrow(new RegExp(`trained ${architecture} baseline`))
+      // The saved model is the evaluated one: rebuilt from model/, it scores the recorded accuracy exactly.
+      const { net, info } = await loadTrainedNetwork(out)
+      const data = loadDataset(dataset)
+      const loader = new BatchLoader(testSplit(data, { seed: config.seed }), {
+        batchSize: 16,
+        shuffle: false,
+        normalize: info.normalize
+      })
+      expect((await evaluate(net, loader)).accuracy).toBe((result as TrainResult).testAccuracy)
+      net.dispose()
     }
     expect(logs.some((line) => /binary-resnet18 has no cells to drop paths in/.test(line))).toBe(true)
   })

@@ -45,8 +45,11 @@ export const trainConfigObjectSchema = z
       .optional(),
     /** Where the genotype came from, for the user: a published name, a file, or a search run. */
     genotypeSource: z.string().optional(),
+    /** The baselines are built for the cifar macro only. */
     macro: z.enum(['cifar', 'imagenet']).default('cifar'),
+    /** Cells L of a cell or darts-v2-binary network; binary-resnet18 has its fixed 16 blocks and ignores it. */
     cells: positiveInt('cells').min(3, 'cells must be at least 3').default(20),
+    /** Initial channels C; for binary-resnet18 the first stage's width (stages C, 2C, 4C, 8C). */
     channels: positiveInt('channels').default(36),
     epochs: positiveInt('epochs').default(600),
     batchSize: positiveInt('batchSize').default(256),

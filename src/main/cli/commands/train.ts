@@ -5,7 +5,7 @@ import { BatchLoader, loadDataset, testSplit } from '../../datasets'
 import { BACKEND_OPTION_HELP } from '../../engine/backend'
 import { evaluate } from '../../engine/jobs/evaluation'
 import { startTrainRun } from '../../engine/jobs/run-job'
-import { loadTrainedModel } from '../../engine/jobs/trained-model'
+import { loadTrainedNetwork } from '../../engine/jobs/trained-model'
 import { RunFolder } from '../../runs/run-folder'
 import { parseNumber, runWithSignals, withBackend } from '../job-cli'
 import { submitToCluster } from '../cluster-submit'
@@ -138,7 +138,7 @@ export function registerEval(program: Command): void {
       }>()
       if (manifest.kind !== 'train')
         throw new Error(`${folder.path} is a ${manifest.kind} run: only training runs hold a trained network`)
-      const { net, info } = await loadTrainedModel(folder.path)
+      const { net, info } = await loadTrainedNetwork(folder.path)
       try {
         const spec = options.dataset ?? manifest.config.dataset
         const dataset = loadDataset(spec)

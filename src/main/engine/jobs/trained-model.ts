@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { assertGenotype, type DartsGenotype, type Genotype } from '../../../shared/genotype'
 import type { TrainArchitecture } from '../../../shared/jobs'
 import { readCheckpoint, writeCheckpoint } from '../../runs/checkpoint-file'
-import { FinalNetwork } from '../network'
+import { buildTrainNetwork, FinalNetwork, type TrainNetwork } from '../network'
 import type { Module } from '../nn'
 import type { Macro } from '../network'
 import { restoreVariables, snapshotVariables } from './module-state'
@@ -65,8 +65,8 @@ export async function loadTrainedModel(path: string): Promise<{ net: FinalNetwor
   const info = saved.state
   if (info.architecture !== undefined && info.architecture !== 'cell') {
     throw new Error(
-      `${file} holds a trained ${info.architecture} baseline: eval, export and predict take BNAS cell networks only. ` +
-        "Its test accuracy is in the run's result.json and epochs.jsonl"
+      `${file} holds a trained ${info.architecture} baseline: export and predict take BNAS cell networks only ` +
+        '(`bnas eval RUN` evaluates a baseline)'
     )
   }
   const genotype = assertGenotype(info.genotype, `${file} genotype`)
@@ -86,4 +86,34 @@ export async function loadTrainedModel(path: string): Promise<{ net: FinalNetwor
     throw error
   }
   return { net, info: { ...info, genotype } }
+}
+
+/**
+ * Rebuilds the trained network of any architecture (a cell network or a baseline) with its weights, for evaluation.
+ * Export and predict need a FinalNetwork: they use loadTrainedModel.
+ */
+export async function loadTrainedNetwork(
+  path: string
+): Promise<{ net: TrainNetwork; info: TrainedModelInfo | TrainedBaselineInfo }> {
+  const file = path.endsWith('.ckpt') ? path : join(path, TRAINED_MODEL_FILE)
+  const saved = await readCheckpoint<TrainedModelInfo | TrainedBaselineInfo>(file)
+  const info = saved.state
+  const net = buildTrainNetwork(
+    {
+      architecture: info.architecture ?? 'cell',
+      genotype: info.genotype,
+      cells: info.cells,
+      channels: info.channels,
+      macro: info.macro
+    },
+    { input: info.inputShape, classes: info.classes },
+    { seed: 0 }
+  )
+  try {
+    restoreVariables([...net.namedParameters(), ...net.namedBuffers()], saved.tensors, file)
+  } catch (error) {
+    net.dispose()
+    throw error
+  }
+  return { net, info }
 }

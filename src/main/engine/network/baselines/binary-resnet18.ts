@@ -88,14 +88,20 @@ export class BiRealBlock extends Module implements Traceable {
 /**
  * A binary ResNet-18 in Bi-Real style for small images (CIFAR-10, Fashion-MNIST): float stem conv 3×3 (stride 1) →
  * BN; four stages of 2 basic blocks (4 binary 3×3 convs, each with its own shortcut, see {@link BiRealBlock}), widths
- * C, 2C, 4C, 8C, the first conv of stages 2–4 at stride 2; global average pool; float Linear. Stem, 1×1 downsample
- * convs and classifier are float, as Bi-Real keeps them. No drop-path: there are no multi-branch cells to drop.
- * Module names: 'stem', 'blocks.<i>' (i = 0..15), 'global_pooling', 'classifier'.
+ * C, 2C, 4C, 8C, the first conv of stages 2–4 at stride 2; BN → ReLU; global average pool; float Linear. Stem, 1×1
+ * downsample convs and classifier are float, as Bi-Real keeps them. No drop-path: there are no multi-branch cells.
+ *
+ * The head BN → ReLU is the pre-activation ResNet's (He et al. 2016), whose BN-first block order this network has: the
+ * residual stream is never normalised otherwise, and without it the classifier sees it raw. Measured on Fashion-MNIST
+ * (quick preset: batch 32, lr 0.05, C = 33), the loss went 2.25 → 15.7 in 5 steps and to 1e8 by step 11 without it;
+ * with it, 2.33 → 1.2–1.8 over 25 steps.
+ * Module names: 'stem', 'blocks.<i>' (i = 0..15), 'head_bn', 'global_pooling', 'classifier'.
  */
 export class BinaryResNet18 extends Module implements Traceable {
   readonly options: Required<Omit<BinaryResNet18Options, 'weightGradient'>>
   readonly stem: Sequential
   readonly blocks: BiRealBlock[]
+  readonly headBn: BatchNorm2d
   readonly globalPooling: GlobalAvgPool
   readonly classifier: Linear
   /** The training loop sets it every epoch; this network has nothing to drop, so it stays unused. */
@@ -129,6 +135,7 @@ export class BinaryResNet18 extends Module implements Traceable {
         cin = cout
       }
     }
+    this.headBn = this.registerModule('head_bn', new BatchNorm2d(cin, { affine: true }))
     this.globalPooling = this.registerModule('global_pooling', new GlobalAvgPool())
     this.classifier = this.registerModule('classifier', new Linear(cin, classes, { rng }))
   }
@@ -140,6 +147,7 @@ export class BinaryResNet18 extends Module implements Traceable {
     return tf.tidy(() => {
       let h = this.stem.forward(x, ctx)
       for (const block of this.blocks) h = block.forward(h, ctx)
+      h = tf.relu(this.headBn.forward(h, ctx))
       return this.classifier.forward(this.globalPooling.forward(h, ctx), ctx)
     })
   }
@@ -156,6 +164,8 @@ export class BinaryResNet18 extends Module implements Traceable {
     }
     let shape = step('stem', this.stem, input)
     this.blocks.forEach((block, i) => (shape = step(`blocks.${i}`, block, shape)))
+    // The head's ReLU is a functional one (no module, no parameters, no cost).
+    shape = step('head_bn', this.headBn, shape)
     return step('classifier', this.classifier, step('global_pooling', this.globalPooling, shape))
   }
 }
