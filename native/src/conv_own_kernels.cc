@@ -76,16 +76,6 @@ BNAS_INLINE void gatherRowImpl(const RowJob& job) {
   constexpr int CB = L * NV;
   const int K = job.K, T = job.w->taps, step = job.inStep;
   const int64_t xs = int64_t(step) * K;  // floats between the input pixels of consecutive j
-  // Pixels whose every tap lies inside the input row: [jlo, jhi).
-  int jlo = 0, jhi = job.jCount;
-  for (int t = 0; t < job.ntaps; ++t) {
-    const int c0 = job.taps[t].c0;
-    const int lo = c0 >= 0 ? 0 : (-c0 + step - 1) / step;
-    const int hi = job.inW - 1 - c0 >= 0 ? (job.inW - 1 - c0) / step + 1 : 0;
-    jlo = std::max(jlo, lo);
-    jhi = std::min(jhi, hi);
-  }
-  if (jhi < jlo) jhi = jlo;
   for (int b = 0; b < job.w->blocks; ++b) {
     const int cb0 = b * CB;
     const int nc = std::min(CB, job.w->outChannels - cb0);
@@ -103,53 +93,46 @@ BNAS_INLINE void gatherRowImpl(const RowJob& job) {
         }
       }
     };
-    // P pixels from j0 (count of them real), each tap read through a per-pixel pointer: a tap outside the row, or a
-    // pixel past count, reads zeros. Used at the row's borders.
-    auto pointers = [&](int j0, int count) {
+    // P pixels from j0, count of them real. A tap whose P input pixels all lie inside the row reads them at a fixed
+    // stride; one that reaches past the row's borders reads through per-pixel pointers, zeros outside the row and
+    // past count. Pixels past count but inside the row are computed and not stored.
+    auto block = [&](int j0, int count) {
       V acc[P][NV];
       for (int p = 0; p < P; ++p)
         for (int q = 0; q < NV; ++q) acc[p][q] = init[q];
       for (int t = 0; t < job.ntaps; ++t) {
-        const float* xp[P];
-        for (int p = 0; p < P; ++p) {
-          const int c = job.taps[t].c0 + (j0 + p) * step;
-          xp[p] = p < count && c >= 0 && c < job.inW ? job.in + job.taps[t].rowOffset + int64_t(c) * K : job.zeros;
-        }
-        const float* w = wb + int64_t(job.taps[t].tap) * K * CB;
-        for (int k = 0; k < K; ++k) {
-          V wv[NV];
-          for (int q = 0; q < NV; ++q) std::memcpy(&wv[q], w + k * CB + q * L, sizeof(V));
+        const RowTap& tap = job.taps[t];
+        const int first = tap.c0 + j0 * step, last = first + (P - 1) * step;
+        const float* w = wb + int64_t(tap.tap) * K * CB;
+        if (first >= 0 && last < job.inW) {
+          const float* x = job.in + tap.rowOffset + int64_t(first) * K;
+          for (int k = 0; k < K; ++k) {
+            V wv[NV];
+            for (int q = 0; q < NV; ++q) std::memcpy(&wv[q], w + k * CB + q * L, sizeof(V));
+            for (int p = 0; p < P; ++p) {
+              const float s = x[p * xs + k];
+              for (int q = 0; q < NV; ++q) acc[p][q] += s * wv[q];
+            }
+          }
+        } else {
+          const float* xp[P];
           for (int p = 0; p < P; ++p) {
-            const float s = xp[p][k];
-            for (int q = 0; q < NV; ++q) acc[p][q] += s * wv[q];
+            const int c = first + p * step;
+            xp[p] = p < count && c >= 0 && c < job.inW ? job.in + tap.rowOffset + int64_t(c) * K : job.zeros;
+          }
+          for (int k = 0; k < K; ++k) {
+            V wv[NV];
+            for (int q = 0; q < NV; ++q) std::memcpy(&wv[q], w + k * CB + q * L, sizeof(V));
+            for (int p = 0; p < P; ++p) {
+              const float s = xp[p][k];
+              for (int q = 0; q < NV; ++q) acc[p][q] += s * wv[q];
+            }
           }
         }
       }
       finish(acc, j0, count);
     };
-    // P pixels from j0, all taps inside the row: input pixels at a fixed stride.
-    auto strided = [&](int j0) {
-      V acc[P][NV];
-      for (int p = 0; p < P; ++p)
-        for (int q = 0; q < NV; ++q) acc[p][q] = init[q];
-      for (int t = 0; t < job.ntaps; ++t) {
-        const float* x = job.in + job.taps[t].rowOffset + int64_t(job.taps[t].c0 + j0 * step) * K;
-        const float* w = wb + int64_t(job.taps[t].tap) * K * CB;
-        for (int k = 0; k < K; ++k) {
-          V wv[NV];
-          for (int q = 0; q < NV; ++q) std::memcpy(&wv[q], w + k * CB + q * L, sizeof(V));
-          for (int p = 0; p < P; ++p) {
-            const float s = x[p * xs + k];
-            for (int q = 0; q < NV; ++q) acc[p][q] += s * wv[q];
-          }
-        }
-      }
-      finish(acc, j0, P);
-    };
-    int j = 0;
-    for (; j < jlo; j += P) pointers(j, std::min(P, job.jCount - j));
-    for (; j + P <= jhi; j += P) strided(j);
-    for (; j < job.jCount; j += P) pointers(j, std::min(P, job.jCount - j));
+    for (int j = 0; j < job.jCount; j += P) block(j, std::min(P, job.jCount - j));
   }
 }
 
