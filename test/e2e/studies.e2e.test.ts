@@ -94,6 +94,10 @@ describe('the Studies page in Chromium against the real engine', () => {
       )
     }
     expect(await page.locator('[data-test=study-numbers] tbody tr').count()).toBeGreaterThanOrEqual(10)
+    expect(await page.locator('[data-test=study-runs] tbody tr').count()).toBe(6)
+    expect(await page.locator('[data-test=study-run-e2e-tiny-searched-s2-search]').textContent()).toMatch(
+      /completed\s*2 \/ 2/
+    )
     expect(await page.locator('[data-test=study-genotypes] .cell-graph').count()).toBe(8) // 2 arms × 2 seeds × 2 cells
     for (const chart of ['accuracy-ops', 'train', 'search', 'entropy', 'param-free'])
       expect(await page.locator(`[data-test=study-chart-${chart}] canvas`).count()).toBe(1)
