@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createProgram } from '../../src/main/cli/program'
 import { computeSummary } from '../../src/main/cli/commands/summary'
 import { BatchLoader, loadDataset, testSplit, type Batch } from '../../src/main/datasets'
 import { initBackend } from '../../src/main/engine/backend'
@@ -440,13 +441,14 @@ describe('binary baselines: configs and training', () => {
     }
   })
 
-  it('a one-epoch training run of each baseline completes and saves a model that evaluates to its recorded accuracy', async () => {
+  it('a one-epoch training run of each architecture completes and saves a model that evaluates to its recorded accuracy', async () => {
     const logs: string[] = []
     const listener: JobListener = { progress: () => {}, epoch: () => {}, log: (line) => logs.push(line) }
-    for (const architecture of ['binary-resnet18', 'darts-v2-binary'] as const) {
+    for (const architecture of ['binary-resnet18', 'darts-v2-binary', 'cell'] as const) {
       const config: TrainConfig = trainConfigSchema.parse({
         dataset,
         architecture,
+        ...(architecture === 'cell' ? { genotype: LATEST_CELL_ZEROISE } : {}),
         cells: 4,
         channels: 4,
         epochs: 1,
@@ -458,7 +460,8 @@ describe('binary baselines: configs and training', () => {
       expect(result.status).toBe('completed')
       const epochs = (await readFile(join(out, 'epochs.jsonl'), 'utf8')).trim().split('\n')
       expect(epochs).toHaveLength(1)
-      await expect(loadTrainedModel(out)).rejects.toThrow(new RegExp(`trained ${architecture} baseline`))
+      if (architecture === 'cell') (await loadTrainedModel(out)).net.dispose()
+      else await expect(loadTrainedModel(out)).rejects.toThrow(new RegExp(`trained ${architecture} baseline`))
       // The saved model is the evaluated one: rebuilt from model/, it scores the recorded accuracy exactly.
       const { net, info } = await loadTrainedNetwork(out)
       const data = loadDataset(dataset)
@@ -471,6 +474,41 @@ describe('binary baselines: configs and training', () => {
       net.dispose()
     }
     expect(logs.some((line) => /binary-resnet18 has no cells to drop paths in/.test(line))).toBe(true)
+  })
+})
+
+/** Runs a `bnas` command in-process and returns what it printed. */
+async function cli(...args: string[]): Promise<string> {
+  const chunks: string[] = []
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    chunks.push(String(chunk))
+    return true
+  })
+  try {
+    await createProgram('test')
+      .exitOverride()
+      .parseAsync(['node', 'bnas', ...args])
+  } finally {
+    spy.mockRestore()
+  }
+  return chunks.join('')
+}
+
+describe('bnas train --architecture', () => {
+  it('trains a baseline without a genotype, records its architecture, and bnas eval scores it', async () => {
+    const out = join(dir, 'cli-resnet')
+    const dataset = 'synthetic:32?size=8&channels=1&classes=4'
+    const common = ['--dataset', dataset, '--epochs', '1', '--batch-size', '16', '--json', '--backend', 'cpu']
+    await cli('train', '--architecture', 'binary-resnet18', '--channels', '4', ...common, '--out', out)
+    const manifest = JSON.parse(await readFile(join(out, 'run.json'), 'utf8')) as { config: TrainConfig }
+    expect(manifest.config.architecture).toBe('binary-resnet18')
+    expect(manifest.config.genotype).toBeUndefined()
+    const recorded = JSON.parse(await readFile(join(out, 'result.json'), 'utf8')) as TrainResult
+    const evaluated = (await cli('eval', out, '--json', '--backend', 'cpu')).trim().split('\n').pop()!
+    expect(JSON.parse(evaluated)).toMatchObject({ event: 'result', accuracy: recorded.testAccuracy })
+    await expect(cli('train', ...common, '--out', join(dir, 'cli-none'))).rejects.toThrow(
+      /architecture cell needs a genotype/
+    )
   })
 })
 
