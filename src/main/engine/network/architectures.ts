@@ -120,8 +120,12 @@ export function summarizeTrainNetwork(config: TrainSummaryConfig): ModelSummary 
 /** Baselines whose size is chosen by channels to match another network's OPs. */
 export type BaselineArchitecture = Exclude<TrainArchitecture, 'cell'>
 
-/** The widest a matched baseline may be: far beyond what this project trains, so the search always ends. */
-const MAX_MATCH_CHANNELS = 1024
+/**
+ * The widest a matched baseline may be. Each probe builds the network (weights allocated): a binary ResNet-18 of width
+ * 256 holds 176 M weights (~0.7 GiB), so the search stops there with a message rather than running out of memory.
+ * BNAS-A itself (20 cells, C = 36, 32×32×3) is matched by width 161 (16 s, 0.9 GiB peak, measured).
+ */
+const MAX_MATCH_CHANNELS = 256
 
 /**
  * The `channels` of a baseline whose OPs (as run: residual convs float) are closest to `targetOps`, for equal-OPs
