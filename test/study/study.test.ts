@@ -270,6 +270,7 @@ describe('a tiny study', () => {
         12
       )
       expect(arm.genotypes).toHaveLength(2)
+      if (arm.name === 'placeholder') expect(arm.zeroiseShare.every((p) => p.max === 0)).toBe(true)
     }
 
     // The standalone page carries the same numbers, ECharts inlined; the markdown every number with its run.

@@ -63,7 +63,8 @@ export function summaryRows(report: StudyReport): string[][] {
     meanStd(arm.searchAccuracy),
     arm.cost === null ? '—' : compact(arm.cost.ops),
     arm.entropy.length === 0 ? '—' : arm.entropy[arm.entropy.length - 1]!.mean.toFixed(3),
-    arm.paramFreeShare.length === 0 ? '—' : percent(arm.paramFreeShare[arm.paramFreeShare.length - 1]!.mean)
+    arm.paramFreeShare.length === 0 ? '—' : percent(arm.paramFreeShare[arm.paramFreeShare.length - 1]!.mean),
+    arm.zeroiseShare.length === 0 ? '—' : percent(arm.zeroiseShare[arm.zeroiseShare.length - 1]!.mean)
   ])
 }
 
@@ -76,7 +77,8 @@ export const SUMMARY_HEADER = [
   'search validation accuracy',
   'OPs',
   'final α entropy',
-  'parameter-free share (last epoch)'
+  'parameter-free share (last epoch)',
+  'Zeroise share (last epoch)'
 ]
 
 export async function renderStudyHtml(report: StudyReport): Promise<string> {
@@ -123,6 +125,7 @@ ${table(SUMMARY_HEADER, summaryRows(report))}
 <div class="chart" id="accuracy-ops"></div><div class="chart" id="train-curve"></div>
 <div class="chart" id="search-curve"></div><div class="chart" id="entropy"></div>
 <div class="chart" id="param-free"></div><div class="chart" id="param-free-normal"></div>
+<div class="chart" id="zeroise"></div>
 </div>
 <h2>Genotypes</h2>
 <p class="muted">Parameter-free ops (Zeroise, pools) in orange.</p>
@@ -183,5 +186,6 @@ const CHART_SCRIPT = `
   band('entropy', 'Search: mean α entropy H̄ per epoch', 'entropy', 'H̄', false);
   band('param-free', 'Parameter-free ops in the derived cells (both)', 'paramFreeShare', 'share', true);
   band('param-free-normal', 'Parameter-free ops in the derived normal cell', 'paramFreeShareNormal', 'share', true);
+  band('zeroise', 'Zeroise in the derived cells (both)', 'zeroiseShare', 'share', true);
 })();
 `

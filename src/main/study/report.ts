@@ -12,7 +12,8 @@ import {
   type StudyArmReport,
   type StudyListEntry,
   type StudyNumber,
-  type StudyReport
+  type StudyReport,
+  ZEROISE_ONLY
 } from '../../shared/study'
 import { TRAINED_MODEL_FILE } from '../engine/jobs/trained-model'
 import { readCheckpoint } from '../runs/checkpoint-file'
@@ -89,6 +90,7 @@ export async function buildStudyReport(runsRoot: string, name: string): Promise<
     const entropyCurves: Array<Array<[number, number]>> = []
     const freeCurves: Array<Array<[number, number]>> = []
     const freeNormalCurves: Array<Array<[number, number]>> = []
+    const zeroiseCurves: Array<Array<[number, number]>> = []
     const genotypes: StudyArmReport['genotypes'] = []
     for (const entry of arm.seeds) {
       const push = (runId: string, metric: string, value: number) =>
@@ -117,6 +119,7 @@ export async function buildStudyReport(runsRoot: string, name: string): Promise<
           entropyCurves.push(curve(run.epochs, (r) => r.entropy))
           freeCurves.push(curve(run.epochs, (r) => parameterFreeShare(r.genotype)))
           freeNormalCurves.push(curve(run.epochs, (r) => parameterFreeShare(r.genotype, 'normal')))
+          zeroiseCurves.push(curve(run.epochs, (r) => parameterFreeShare(r.genotype, 'both', ZEROISE_ONLY)))
           if (completed && typeof run.result?.bestValidationAccuracy === 'number') {
             searchBests.push(run.result.bestValidationAccuracy)
             push(runId, 'search best validation accuracy', run.result.bestValidationAccuracy)
@@ -177,6 +180,7 @@ export async function buildStudyReport(runsRoot: string, name: string): Promise<
       entropy: bandOf(entropyCurves),
       paramFreeShare: bandOf(freeCurves),
       paramFreeShareNormal: bandOf(freeNormalCurves),
+      zeroiseShare: bandOf(zeroiseCurves),
       genotypes
     })
   }

@@ -64,6 +64,8 @@ export const studyArmReportSchema = z.object({
   /** Share of parameter-free ops (Zeroise, pools, skip) among the derived cell's edges, both cells, per epoch. */
   paramFreeShare: z.array(curvePoint),
   paramFreeShareNormal: z.array(curvePoint),
+  /** Share of Zeroise alone among the derived cell's edges (both cells), per epoch: what study 2 turns on and off. */
+  zeroiseShare: z.array(curvePoint),
   /** The genotype each seed ended with: the search's best (search arms) or the one trained. */
   genotypes: z.array(z.object({ seed: z.number().int(), runId: runIdSchema, genotype: z.unknown() }))
 })
@@ -142,8 +144,15 @@ export const PARAMETER_FREE_OPS: ReadonlySet<string> = new Set([
   'identity'
 ])
 
-/** Share of parameter-free ops among a genotype's edges (normal and reduce, or normal only), null if none. */
-export function parameterFreeShare(genotype: unknown, cells: 'both' | 'normal' = 'both'): number | null {
+/**
+ * Share of parameter-free ops (or of the ops given) among a genotype's edges (normal and reduce, or normal only),
+ * null if it has none.
+ */
+export function parameterFreeShare(
+  genotype: unknown,
+  cells: 'both' | 'normal' = 'both',
+  ops: ReadonlySet<string> = PARAMETER_FREE_OPS
+): number | null {
   if (genotype === null || typeof genotype !== 'object') return null
   const g = genotype as { normal?: unknown; reduce?: unknown }
   const edges = [
@@ -151,6 +160,8 @@ export function parameterFreeShare(genotype: unknown, cells: 'both' | 'normal' =
     ...(cells === 'both' && Array.isArray(g.reduce) ? g.reduce : [])
   ]
   if (edges.length === 0) return null
-  const free = edges.filter((edge) => Array.isArray(edge) && PARAMETER_FREE_OPS.has(String(edge[0]))).length
+  const free = edges.filter((edge) => Array.isArray(edge) && ops.has(String(edge[0]))).length
   return free / edges.length
 }
+
+export const ZEROISE_ONLY: ReadonlySet<string> = new Set(['none'])
