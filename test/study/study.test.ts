@@ -14,7 +14,7 @@ import { renderStudyHtml } from '../../src/main/study/report-html'
 import { renderStudyMarkdown } from '../../src/main/study/report-markdown'
 import { runStudy, type StudyProgress, type StudyReporter } from '../../src/main/study/runner'
 import { readStudyState } from '../../src/main/study/state'
-import { resolveStudy, StudyError, type StudyFileInput } from '../../src/shared/study'
+import { genotypeDifference, resolveStudy, StudyError, type StudyFileInput } from '../../src/shared/study'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const cli = join(root, 'src', 'main', 'cli', 'index.ts')
@@ -115,6 +115,37 @@ describe('study files', () => {
       expect(study.arms.length).toBeGreaterThanOrEqual(2)
       for (const arm of study.arms) expect(arm.seeds.length).toBeGreaterThanOrEqual(3)
     }
+  })
+})
+
+describe('genotypeDifference', () => {
+  it('counts the edges of one cell pair the other lacks, node by node', () => {
+    const a = {
+      normal: [
+        ['none', 0],
+        ['bin_conv_3x3', 1],
+        ['max_pool_3x3', 0],
+        ['none', 2]
+      ],
+      reduce: [
+        ['max_pool_3x3', 0],
+        ['max_pool_3x3', 1],
+        ['max_pool_3x3', 0],
+        ['max_pool_3x3', 2]
+      ]
+    }
+    const b = {
+      normal: [
+        ['bin_conv_3x3', 1],
+        ['avg_pool_3x3', 0],
+        ['max_pool_3x3', 0],
+        ['none', 2]
+      ],
+      reduce: a.reduce
+    }
+    expect(genotypeDifference(a, a)).toBe(0)
+    expect(genotypeDifference(a, b)).toBe(1 / 8) // node 0: Zeroise@0 became avg pool@0; order within a node is free
+    expect(genotypeDifference(a, null)).toBeNull()
   })
 })
 
@@ -271,6 +302,9 @@ describe('a tiny study', () => {
       )
       expect(arm.genotypes).toHaveLength(2)
       if (arm.name === 'placeholder') expect(arm.zeroiseShare.every((p) => p.max === 0)).toBe(true)
+      // Where the BNAS parse kept Zeroise, the DARTS parse of the same α must differ on at least that many edges.
+      for (const [i, point] of arm.zeroiseShare.entries())
+        if (arm.name === 'layer') expect(arm.parseDifference[i]!.min).toBeGreaterThanOrEqual(point.min - 1e-12)
     }
 
     // The standalone page carries the same numbers, ECharts inlined; the markdown every number with its run.

@@ -64,7 +64,8 @@ export function summaryRows(report: StudyReport): string[][] {
     arm.cost === null ? '—' : compact(arm.cost.ops),
     arm.entropy.length === 0 ? '—' : arm.entropy[arm.entropy.length - 1]!.mean.toFixed(3),
     arm.paramFreeShare.length === 0 ? '—' : percent(arm.paramFreeShare[arm.paramFreeShare.length - 1]!.mean),
-    arm.zeroiseShare.length === 0 ? '—' : percent(arm.zeroiseShare[arm.zeroiseShare.length - 1]!.mean)
+    arm.zeroiseShare.length === 0 ? '—' : percent(arm.zeroiseShare[arm.zeroiseShare.length - 1]!.mean),
+    arm.parseDifference.length === 0 ? '—' : percent(arm.parseDifference[arm.parseDifference.length - 1]!.mean)
   ])
 }
 
@@ -78,7 +79,8 @@ export const SUMMARY_HEADER = [
   'OPs',
   'final α entropy',
   'parameter-free share (last epoch)',
-  'Zeroise share (last epoch)'
+  'Zeroise share (last epoch)',
+  'edges the DARTS parse changes (last epoch)'
 ]
 
 export async function renderStudyHtml(report: StudyReport): Promise<string> {
@@ -125,7 +127,7 @@ ${table(SUMMARY_HEADER, summaryRows(report))}
 <div class="chart" id="accuracy-ops"></div><div class="chart" id="train-curve"></div>
 <div class="chart" id="search-curve"></div><div class="chart" id="entropy"></div>
 <div class="chart" id="param-free"></div><div class="chart" id="param-free-normal"></div>
-<div class="chart" id="zeroise"></div>
+<div class="chart" id="zeroise"></div><div class="chart" id="parse-difference"></div>
 </div>
 <h2>Genotypes</h2>
 <p class="muted">Parameter-free ops (Zeroise, pools) in orange.</p>
@@ -187,5 +189,6 @@ const CHART_SCRIPT = `
   band('param-free', 'Parameter-free ops in the derived cells (both)', 'paramFreeShare', 'share', true);
   band('param-free-normal', 'Parameter-free ops in the derived normal cell', 'paramFreeShareNormal', 'share', true);
   band('zeroise', 'Zeroise in the derived cells (both)', 'zeroiseShare', 'share', true);
+  band('parse-difference', 'Edges the DARTS parse (no Zeroise) changes', 'parseDifference', 'share', true);
 })();
 `

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DARTS_V2 } from '../../shared/genotype'
+import { DARTS_V2, deriveGenotype } from '../../shared/genotype'
 import type { EpochRecord } from '../../shared/jobs'
 import {
   bandOf,
+  genotypeDifference,
   parameterFreeShare,
   resolveStudy,
   statsOf,
@@ -56,6 +57,14 @@ function meanCost(costs: NetworkCost[]): NetworkCost | null {
   }
 }
 
+/** BNAS parse against DARTS parse of one epoch's α (recorded as softmax; log p has the same softmax). */
+function parseDifferenceOf(record: EpochRecord): number | null {
+  if (record.alphaNormal === undefined || record.alphaReduce === undefined) return null
+  const logs = (matrix: number[][]) => matrix.map((row) => row.map((p) => Math.log(Math.max(p, 1e-30))))
+  const [normal, reduce] = [logs(record.alphaNormal), logs(record.alphaReduce)]
+  return genotypeDifference(deriveGenotype(normal, reduce), deriveGenotype(normal, reduce, { excludeZeroise: true }))
+}
+
 async function costOf(index: RunIndex, runId: string): Promise<NetworkCost | null> {
   const path = join(index.pathOf(runId), TRAINED_MODEL_FILE)
   const saved = await readCheckpoint<TrainedNetworkShape>(path).catch(() => null)
@@ -91,6 +100,7 @@ export async function buildStudyReport(runsRoot: string, name: string): Promise<
     const freeCurves: Array<Array<[number, number]>> = []
     const freeNormalCurves: Array<Array<[number, number]>> = []
     const zeroiseCurves: Array<Array<[number, number]>> = []
+    const parseCurves: Array<Array<[number, number]>> = []
     const genotypes: StudyArmReport['genotypes'] = []
     for (const entry of arm.seeds) {
       const push = (runId: string, metric: string, value: number) =>
@@ -120,6 +130,7 @@ export async function buildStudyReport(runsRoot: string, name: string): Promise<
           freeCurves.push(curve(run.epochs, (r) => parameterFreeShare(r.genotype)))
           freeNormalCurves.push(curve(run.epochs, (r) => parameterFreeShare(r.genotype, 'normal')))
           zeroiseCurves.push(curve(run.epochs, (r) => parameterFreeShare(r.genotype, 'both', ZEROISE_ONLY)))
+          parseCurves.push(curve(run.epochs, parseDifferenceOf))
           if (completed && typeof run.result?.bestValidationAccuracy === 'number') {
             searchBests.push(run.result.bestValidationAccuracy)
             push(runId, 'search best validation accuracy', run.result.bestValidationAccuracy)
@@ -181,6 +192,7 @@ export async function buildStudyReport(runsRoot: string, name: string): Promise<
       paramFreeShare: bandOf(freeCurves),
       paramFreeShareNormal: bandOf(freeNormalCurves),
       zeroiseShare: bandOf(zeroiseCurves),
+      parseDifference: bandOf(parseCurves),
       genotypes
     })
   }

@@ -66,6 +66,11 @@ export const studyArmReportSchema = z.object({
   paramFreeShareNormal: z.array(curvePoint),
   /** Share of Zeroise alone among the derived cell's edges (both cells), per epoch: what study 2 turns on and off. */
   zeroiseShare: z.array(curvePoint),
+  /**
+   * Share of the cell's edges on which the BNAS parse (Zeroise a candidate) and the DARTS parse (Zeroise ignored) of
+   * the same α differ, per epoch: 0 means Zeroise as a layer changed nothing in that search.
+   */
+  parseDifference: z.array(curvePoint),
   /** The genotype each seed ended with: the search's best (search arms) or the one trained. */
   genotypes: z.array(z.object({ seed: z.number().int(), runId: runIdSchema, genotype: z.unknown() }))
 })
@@ -165,3 +170,31 @@ export function parameterFreeShare(
 }
 
 export const ZEROISE_ONLY: ReadonlySet<string> = new Set(['none'])
+
+/** Share of edges (op, input) of `a` not matched in `b`, node by node, over both cells; null for non-genotypes. */
+export function genotypeDifference(a: unknown, b: unknown): number | null {
+  const cellsOf = (g: unknown) => {
+    const x = g as { normal?: unknown; reduce?: unknown } | null
+    return x !== null && typeof x === 'object' && Array.isArray(x.normal) && Array.isArray(x.reduce)
+      ? [x.normal as Array<[string, number]>, x.reduce as Array<[string, number]>]
+      : null
+  }
+  const [ca, cb] = [cellsOf(a), cellsOf(b)]
+  if (ca === null || cb === null) return null
+  let total = 0
+  let differing = 0
+  for (const [cell, edges] of ca.entries()) {
+    const other = cb[cell]!
+    for (let node = 0; node * 2 < edges.length; node++) {
+      const mine = edges.slice(node * 2, node * 2 + 2).map(([op, input]) => `${op}@${input}`)
+      const theirs = other.slice(node * 2, node * 2 + 2).map(([op, input]) => `${op}@${input}`)
+      for (const edge of mine) {
+        total++
+        const at = theirs.indexOf(edge)
+        if (at < 0) differing++
+        else theirs.splice(at, 1)
+      }
+    }
+  }
+  return total === 0 ? null : differing / total
+}
