@@ -324,6 +324,8 @@ describe('a tiny study', () => {
         executor: new LocalExecutor(new JobControl()),
         reporter: reporter([])
       })
-    ).rejects.toThrow("arm 'layer': run tiny-layer-s1-search exists with other settings")
+    ).rejects.toThrow(
+      "arm 'layer': run tiny-layer-s1-search exists with other settings than the study file gives now (search.epochs)"
+    )
   })
 })

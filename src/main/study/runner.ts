@@ -70,16 +70,27 @@ export function planStudy(study: ResolvedStudy): PlannedRun[] {
 }
 
 /** The parts of a config two runs may differ in without being different experiments. */
-function comparable(kind: 'search' | 'train', config: unknown, genotypeFromSearch: boolean): string {
+function comparable(
+  kind: 'search' | 'train',
+  config: unknown,
+  genotypeFromSearch: boolean
+): Record<string, unknown> | null {
   const parsed = (kind === 'search' ? searchConfigSchema : trainConfigSchema).safeParse(config)
-  if (!parsed.success) return 'invalid'
+  if (!parsed.success) return null
   const { checkpointEvery: _c, progressEvery: _p, ...rest } = parsed.data as Record<string, unknown>
   // A 'from-search' training gets its genotype from the search: compared through the search run instead.
   if (genotypeFromSearch) {
     delete rest.genotype
     delete rest.genotypeSource
   }
-  return JSON.stringify(rest)
+  return rest
+}
+
+/** The settings in which two configs differ (all of them when one is not a valid config). */
+function differingSettings(a: Record<string, unknown> | null, b: Record<string, unknown> | null): string[] {
+  if (a === null || b === null) return ['the whole config']
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])]
+  return keys.filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key])).sort()
 }
 
 async function manifestOf(path: string): Promise<RunManifest | null> {
@@ -109,9 +120,13 @@ export async function runStudy(
       throw new StudyError(`arm '${run.arm.name}': run ${run.runId} exists but is a ${manifest.kind} run`)
     const wanted = run.kind === 'search' ? run.entry.search : run.entry.train
     const fromSearch = run.kind === 'train' && run.arm.genotype.kind === 'from-search'
-    if (comparable(run.kind, manifest.config, fromSearch) !== comparable(run.kind, wanted, fromSearch))
+    const differing = differingSettings(
+      comparable(run.kind, manifest.config, fromSearch),
+      comparable(run.kind, wanted, fromSearch)
+    )
+    if (differing.length > 0)
       throw new StudyError(
-        `arm '${run.arm.name}': run ${run.runId} exists with other settings than the study file gives now: delete that run folder, or give the study another name`
+        `arm '${run.arm.name}': run ${run.runId} exists with other settings than the study file gives now (${run.kind}.${differing.join(`, ${run.kind}.`)}): delete that run folder, or give the study another name`
       )
   }
 
