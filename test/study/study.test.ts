@@ -188,6 +188,57 @@ describe('the runner', () => {
   })
 })
 
+/** `bnas study …` as a child process: its output so far, its exit, and kill -9. */
+function bnasStudy(args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, 'study', ...args, '--backend', 'wasm', '--json'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  return { output: () => output, exited, kill: () => child.kill('SIGKILL') }
+}
+
+describe('a study killed with kill -9', () => {
+  it('resumes the run it was in when run again', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'bnas-study-kill-'))
+    const file = join(base, 'study.json')
+    // One arm, one seed: a search then the training of its cell; the process is killed during the training.
+    writeFileSync(
+      file,
+      JSON.stringify({ ...TINY, name: 'killed', arms: [{ ...TINY.arms[0], seeds: [1] }] } satisfies StudyFileInput)
+    )
+    const runs = join(base, 'runs')
+    const first = bnasStudy([file, '--runs', runs])
+    const deadline = Date.now() + 90_000
+    // Step 3's progress comes after step 2's checkpoint, so the kill leaves a checkpoint to resume from.
+    while (!/"event":"progress".*"step":3,/.test(first.output().split('"runId":"killed-layer-s1-train"')[1] ?? '')) {
+      if (Date.now() > deadline) throw new Error(`the training never reached step 3:\n${first.output()}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    first.kill()
+    await first.exited
+    expect(JSON.parse(readFileSync(join(runs, 'killed-layer-s1-train', 'run.json'), 'utf8')).status).toBe('running')
+
+    const second = bnasStudy([file, '--runs', runs])
+    expect(await second.exited, second.output()).toBe(0)
+    const events = second
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{"event":"study"'))
+      .map((line) => JSON.parse(line) as { runId: string; action: string })
+    expect(events.map((e) => `${e.runId} ${e.action}`)).toEqual([
+      'killed-layer-s1-search skip',
+      'killed-layer-s1-train resume'
+    ])
+    const train = join(runs, 'killed-layer-s1-train')
+    expect(JSON.parse(readFileSync(join(train, 'run.json'), 'utf8')).status).toBe('completed')
+    expect(readJsonLines(join(train, 'epochs.jsonl')).map((r) => r.epoch)).toEqual([1, 2])
+  })
+})
+
 describe('a tiny study', () => {
   beforeAll(async () => {
     await initBackend('wasm')
