@@ -175,8 +175,8 @@ type Inputs<K extends string> = Record<K, tf.TensorInfo>
 
 /**
  * [n, h, w, C_in, oh, ow, C_out, kh, kw, sh, sw, dh, dw, pad top, left, bottom, right], or null where oneDNN cannot
- * express tf's geometry (then the cpu kernel runs). oneDNN wants oh = ⌊(h + pt + pb − ekh) / sh⌋ + 1 exactly;
- * tf's rounding modes can disagree with the bottom/right pads it reports, so those are refitted when needed.
+ * express tf's geometry (then the cpu kernel runs; a build's own kernels take the same set). oneDNN wants
+ * oh = ⌊(h + pt + pb − ekh) / sh⌋ + 1 exactly; tf's rounding modes can disagree with the bottom/right pads it reports, so those are refitted when needed.
  */
 export function convGeometry(info: Conv2DInfo): Int32Array | null {
   const fit = (size: number, out: number, k: number, s: number, before: number, after: number): number | null => {
@@ -278,10 +278,11 @@ export function conv2D(addon: NativeAddon, fallback: tf.KernelFunc, relu = false
     )
     const geometry = convGeometry(info)
     if (!xs || !ws || !geometry) {
-      if (relu) throw new Error('fused conv + ReLU: needs float32 NHWC tensors and a geometry oneDNN can express')
+      if (relu)
+        throw new Error('fused conv + ReLU: needs float32 NHWC tensors and a geometry the conv kernels can express')
       return fallback(args) as tf.TensorInfo
     }
-    const y = outputFloats(backend, tf.util.sizeFromShape(info.outShape), false) // oneDNN writes every output
+    const y = outputFloats(backend, tf.util.sizeFromShape(info.outShape), false) // the conv kernel (oneDNN or own) writes every output
     addon.conv2dForward(xs, ws, y, geometry, relu)
     return backend.makeTensorInfo(info.outShape, 'float32', y)
   }
@@ -310,7 +311,7 @@ function conv2DBackpropInput(addon: NativeAddon, fallback: tf.KernelFunc) {
       if (dilated(dilations)) throw new Error('Conv2DBackpropInput: dilations need float32 NHWC tensors')
       return fallback(args) as tf.TensorInfo
     }
-    const dx = outputFloats(backend, tf.util.sizeFromShape(info.inShape), false) // oneDNN writes every element
+    const dx = outputFloats(backend, tf.util.sizeFromShape(info.inShape), false) // the conv kernel (oneDNN or own) writes every element
     addon.conv2dBackpropInput(dys, ws, dx, geometry)
     return backend.makeTensorInfo(info.inShape, 'float32', dx)
   }

@@ -81,9 +81,9 @@ export const NATIVE_KERNEL_NAMES: readonly string[] = [
 ]
 
 /**
- * Registers the TF.js backend 'native': the cpu backend's storage and kernels, with convolutions (oneDNN), pooling
+ * Registers the TF.js backend 'native': the cpu backend's storage and kernels, with convolutions (oneDNN, or the addon's own kernels in a build without it), pooling
  * and the bit-packed binary conv running in the native addon on all cores. Idempotent. Throws an Error whose message
- * says why when the addon is unavailable (not built, no oneDNN, failed to load); nothing is registered then.
+ * says why when the addon is unavailable (not built, failed to load); nothing is registered then.
  */
 export async function registerNativeBackend(): Promise<void> {
   const addon = loadNativeAddon()
@@ -156,10 +156,4 @@ export function describeNativeBackend(): string {
   const { convs, oneDNN, threads, simd, binaryConv } = status.addon.info()
   const library = oneDNN === null ? `${convs} (built without oneDNN)` : convs
   return `convs ${library}, ${threads} thread${threads === 1 ? '' : 's'}, ${simd}, binary conv ${binaryConv}`
-}
-
-/** Whether the loaded addon runs its convolutions on its own kernels (built without oneDNN); false when unloaded. */
-export function nativeConvsAreOwn(): boolean {
-  const status = nativeAddonStatus()
-  return status.available && status.info.oneDNN === null
 }
