@@ -176,7 +176,8 @@ type Inputs<K extends string> = Record<K, tf.TensorInfo>
 /**
  * [n, h, w, C_in, oh, ow, C_out, kh, kw, sh, sw, dh, dw, pad top, left, bottom, right], or null where oneDNN cannot
  * express tf's geometry (then the cpu kernel runs; a build's own kernels take the same set). oneDNN wants
- * oh = ⌊(h + pt + pb − ekh) / sh⌋ + 1 exactly; tf's rounding modes can disagree with the bottom/right pads it reports, so those are refitted when needed.
+ * oh = ⌊(h + pt + pb − ekh) / sh⌋ + 1 exactly; tf's rounding modes can disagree with the bottom/right pads it
+ * reports, so those are refitted when needed.
  */
 export function convGeometry(info: Conv2DInfo): Int32Array | null {
   const fit = (size: number, out: number, k: number, s: number, before: number, after: number): number | null => {
