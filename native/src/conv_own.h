@@ -37,7 +37,8 @@ void backwardData(const ConvGeometry& g, const float* dy, const PackedFilter& wt
 // dw = the gradient of conv(x, w) for w ([kh, kw, cin, cout]); every element is written.
 void backwardFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw, int threads);
 
-// The instruction set the kernels run with on this CPU: "avx512", "avx2" or "baseline".
+// The instruction set the kernels run with on this CPU: "avx512", "avx2" or "baseline" ("avx512-emulated": the
+// AVX-512 blocking on baseline x86-64, asked for by BNAS_OWN_CONV_ISA in tests).
 const char* isa();
 
 }  // namespace bnas::own

@@ -13,7 +13,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "conv_own.h"
@@ -212,21 +214,35 @@ BNAS_INLINE void gradImagesAvx2Blocks(const ConvGeometry& g, const float* x, con
     gradImagesImpl<V8, 8, 1, 8>(g, x, dy, dw, n0, n1);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define BNAS_TARGETS 1
-__attribute__((target("avx512f,fma"))) void gatherRowAvx512(const RowJob& job) {
+BNAS_INLINE void gatherRowAvx512Blocks(const RowJob& job) {
   if (job.w->cb == 16)
     gatherRowImpl<V16, 16, 1, 12>(job);
   else
     gatherRowImpl<V8, 8, 1, 12>(job);
 }
-__attribute__((target("avx2,fma"))) void gatherRowAvx2(const RowJob& job) { gatherRowAvx2Blocks(job); }
-__attribute__((target("avx512f,fma"))) void gradImagesAvx512(const ConvGeometry& g, const float* x, const float* dy,
-                                                               float* dw, int n0, int n1) {
+
+BNAS_INLINE void gradImagesAvx512Blocks(const ConvGeometry& g, const float* x, const float* dy, float* dw, int n0,
+                                        int n1) {
   if (g.cout % 16 == 0 || g.cout > 24)
     gradImagesImpl<V16, 16, 1, 16>(g, x, dy, dw, n0, n1);
   else
     gradImagesImpl<V8, 8, 1, 8>(g, x, dy, dw, n0, n1);
+}
+
+// The AVX-512 blocking compiled for baseline x86-64 (GCC lowers the 16-lane vectors to SSE): same template code as
+// the AVX-512 build, so a machine without AVX-512 (BNAS_OWN_CONV_ISA=avx512-emulated, run by CI) checks its logic.
+void gatherRowAvx512Emulated(const RowJob& job) { gatherRowAvx512Blocks(job); }
+void gradImagesAvx512Emulated(const ConvGeometry& g, const float* x, const float* dy, float* dw, int n0, int n1) {
+  gradImagesAvx512Blocks(g, x, dy, dw, n0, n1);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define BNAS_TARGETS 1
+__attribute__((target("avx512f,fma"))) void gatherRowAvx512(const RowJob& job) { gatherRowAvx512Blocks(job); }
+__attribute__((target("avx2,fma"))) void gatherRowAvx2(const RowJob& job) { gatherRowAvx2Blocks(job); }
+__attribute__((target("avx512f,fma"))) void gradImagesAvx512(const ConvGeometry& g, const float* x, const float* dy,
+                                                               float* dw, int n0, int n1) {
+  gradImagesAvx512Blocks(g, x, dy, dw, n0, n1);
 }
 __attribute__((target("avx2,fma"))) void gradImagesAvx2(const ConvGeometry& g, const float* x, const float* dy,
                                                           float* dw, int n0, int n1) {
@@ -239,13 +255,20 @@ void gradImagesBase(const ConvGeometry& g, const float* x, const float* dy, floa
   gradImagesAvx2Blocks(g, x, dy, dw, n0, n1);
 }
 
-enum class Isa { Base, Avx2, Avx512 };
+enum class Isa { Base, Avx2, Avx512, Avx512Emulated };
 
+// The best the CPU has, or (for tests) BNAS_OWN_CONV_ISA = baseline | avx2 | avx512-emulated where the CPU allows.
 Isa detectIsa() {
+  const char* asked = std::getenv("BNAS_OWN_CONV_ISA");
+  const std::string want = asked ? asked : "";
+  if (want == "baseline") return Isa::Base;
+  if (want == "avx512-emulated") return Isa::Avx512Emulated;
 #ifdef BNAS_TARGETS
   __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (want == "avx2" && avx2) return Isa::Avx2;
   if (__builtin_cpu_supports("avx512f")) return Isa::Avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::Avx2;
+  if (avx2) return Isa::Avx2;
 #endif
   return Isa::Base;
 }
@@ -257,6 +280,7 @@ void runGatherRow(const RowJob& job) {
   if (kIsa == Isa::Avx512) return gatherRowAvx512(job);
   if (kIsa == Isa::Avx2) return gatherRowAvx2(job);
 #endif
+  if (kIsa == Isa::Avx512Emulated) return gatherRowAvx512Emulated(job);
   gatherRowBase(job);
 }
 
@@ -265,6 +289,7 @@ void runGradImages(const ConvGeometry& g, const float* x, const float* dy, float
   if (kIsa == Isa::Avx512) return gradImagesAvx512(g, x, dy, dw, n0, n1);
   if (kIsa == Isa::Avx2) return gradImagesAvx2(g, x, dy, dw, n0, n1);
 #endif
+  if (kIsa == Isa::Avx512Emulated) return gradImagesAvx512Emulated(g, x, dy, dw, n0, n1);
   gradImagesBase(g, x, dy, dw, n0, n1);
 }
 
@@ -412,6 +437,7 @@ const char* isa() {
   switch (kIsa) {
     case Isa::Avx512: return "avx512";
     case Isa::Avx2: return "avx2";
+    case Isa::Avx512Emulated: return "avx512-emulated";
     default: return "baseline";
   }
 }
