@@ -13,9 +13,20 @@ export function renderStudyMarkdown(report: StudyReport, options: { command?: st
   )
   if (options.command !== undefined) lines.push('```sh', options.command, '```', '')
   lines.push(row(SUMMARY_HEADER), row(SUMMARY_HEADER.map(() => '---')), ...summaryRows(report).map(row), '')
+  const all = (n: number | null) => (n === null ? 'all' : String(n))
   const budget = report.arms.map((arm) => {
-    const epochs = arm.runs.map((run) => `${run.kind} ${run.epochsDone}/${run.epochs}`)
-    return `- ${arm.name}: ${[...new Set(epochs)].join(', ')} epochs per seed; cost ${arm.cost === null ? 'not summarised' : `${compact(arm.cost.ops)} OPs, ${compact(arm.cost.binaryParams)} binary + ${compact(arm.cost.floatParams)} float parameters`}`
+    const { search, train } = arm.budget
+    const parts = [
+      search === null
+        ? null
+        : `search ${search.epochs} epochs on ${all(search.images)} train images (${search.cells} cells, C = ${search.channels})`,
+      train === null
+        ? null
+        : `training ${train.epochs} epochs on ${all(train.images)} train images, tested on ${all(train.testImages)} (${arm.trains === 'binary-resnet18' ? '' : `${train.cells} cells, `}C = ${train.channels}, lr ${train.lr})`
+    ].filter((part) => part !== null)
+    const done = arm.runs.filter((run) => run.status === 'completed').length
+    const hours = arm.runs.reduce((sum, run) => sum + run.seconds, 0) / 3600
+    return `- ${arm.name}: ${parts.join('; ')}; ${done} of ${arm.runs.length} runs completed, ${hours.toFixed(2)} h; cost ${arm.cost === null ? 'not summarised' : `${compact(arm.cost.ops)} OPs, ${compact(arm.cost.binaryParams)} binary + ${compact(arm.cost.floatParams)} float parameters`}`
   })
   lines.push('Budget per arm:', '', ...budget, '')
   const failed = report.arms.flatMap((arm) => arm.runs.filter((run) => run.status === 'failed'))

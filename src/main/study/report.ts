@@ -164,7 +164,26 @@ export async function buildStudyReport(runsRoot: string, name: string): Promise<
       }
     }
     const train = arm.seeds[0]?.train ?? null
+    const search = arm.seeds[0]?.search ?? null
     arms.push({
+      // null images: the whole train (or test) split.
+      budget: {
+        search:
+          search === null
+            ? null
+            : { epochs: search.epochs, images: search.subset ?? null, cells: search.cells, channels: search.channels },
+        train:
+          train === null
+            ? null
+            : {
+                epochs: train.epochs,
+                images: train.subset ?? null,
+                testImages: train.testSubset ?? null,
+                cells: train.cells,
+                channels: train.channels,
+                lr: train.lr
+              }
+      },
       name: arm.name,
       ...(arm.description === undefined ? {} : { description: arm.description }),
       trains:

@@ -71,6 +71,27 @@ export const studyArmReportSchema = z.object({
    * the same α differ, per epoch: 0 means Zeroise as a layer changed nothing in that search.
    */
   parseDifference: z.array(curvePoint),
+  /** The budget of the arm's runs as configured (seed 1's; the seeds differ only in their seed). */
+  budget: z.object({
+    search: z
+      .object({
+        epochs: z.number().int(),
+        images: z.number().int().nullable(),
+        cells: z.number().int(),
+        channels: z.number().int()
+      })
+      .nullable(),
+    train: z
+      .object({
+        epochs: z.number().int(),
+        images: z.number().int().nullable(),
+        testImages: z.number().int().nullable(),
+        cells: z.number().int(),
+        channels: z.number().int(),
+        lr: z.number()
+      })
+      .nullable()
+  }),
   /** The genotype each seed ended with: the search's best (search arms) or the one trained. */
   genotypes: z.array(z.object({ seed: z.number().int(), runId: runIdSchema, genotype: z.unknown() }))
 })
