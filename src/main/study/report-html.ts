@@ -159,6 +159,8 @@ const CHART_SCRIPT = `
       series.push({ name: arm.name + ' band', type: 'line', stack: arm.name + key, data: points.map(function (p) { return [p.epoch, p.max - p.min]; }),
         lineStyle: { opacity: 0 }, showSymbol: false, areaStyle: { color: color, opacity: 0.15 }, tooltip: { show: false } });
     });
+    // A study without searches (or without trainings) has nothing to draw here: leave the chart out.
+    if (series.length === 0) { document.getElementById(id).style.display = 'none'; return; }
     echarts.init(document.getElementById(id)).setOption({
       title: { text: title, left: 0, textStyle: { fontSize: 13 } }, animation: false,
       tooltip: { trigger: 'axis' }, legend: { top: 24, left: 0, data: report.arms.map(function (a) { return a.name; }) },
