@@ -120,8 +120,10 @@ export function registerStudy(program: Command): void {
         options: { runs?: string; html?: string; markdown?: string; command?: string; json: boolean },
         command: Command
       ) => {
-        // `--runs` is also the parent's option, which commander may have taken; either place counts.
-        const runs = options.runs ?? (command.parent?.opts() as { runs?: string } | undefined)?.runs
+        // `--runs` and `--json` are also the parent's options, which commander may have taken; either place counts.
+        const parent = (command.parent?.opts() ?? {}) as { runs?: string; json?: boolean }
+        const runs = options.runs ?? parent.runs
+        const json = options.json || parent.json === true
         // The networks' costs are read by building them; the plain cpu backend does that without a native library.
         await initBackend('cpu')
         const report = await buildStudyReport(resolve(runs ?? defaultRunsRoot()), name)
@@ -131,7 +133,7 @@ export function registerStudy(program: Command): void {
             resolve(options.markdown),
             renderStudyMarkdown(report, options.command === undefined ? {} : { command: options.command })
           )
-        if (options.json) process.stdout.write(JSON.stringify(report) + '\n')
+        if (json) process.stdout.write(JSON.stringify(report) + '\n')
         else {
           const written = [options.html, options.markdown].filter((path) => path !== undefined)
           process.stdout.write(
