@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -236,6 +236,19 @@ describe('a study killed with kill -9', () => {
     const train = join(runs, 'killed-layer-s1-train')
     expect(JSON.parse(readFileSync(join(train, 'run.json'), 'utf8')).status).toBe('completed')
     expect(readJsonLines(join(train, 'epochs.jsonl')).map((r) => r.epoch)).toEqual([1, 2])
+
+    // The report on the command line: JSON on stdout, and a standalone HTML file.
+    const html = join(base, 'killed.html')
+    const report = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', cli, 'study', 'report', 'killed', '--runs', runs, '--json', '--html', html],
+      { cwd: root, encoding: 'utf8' }
+    )
+    expect(report.status, report.stderr).toBe(0)
+    const parsed = JSON.parse(report.stdout) as { completedRuns: number; arms: Array<{ finalAccuracy: { n: number } }> }
+    expect(parsed.completedRuns).toBe(2)
+    expect(parsed.arms[0]!.finalAccuracy.n).toBe(1)
+    expect(readFileSync(html, 'utf8')).toContain('killed-layer-s1-train')
   })
 })
 
