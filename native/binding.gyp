@@ -8,6 +8,7 @@
       "sources": [
         "src/addon.cc",
         "src/pool.cc",
+        "src/pool_grad.cc",
         "src/binary_conv.cc",
         "src/elementwise.cc",
         "src/batchnorm.cc",

@@ -143,7 +143,16 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   const float* x = dataOf<float>(info[0], poolIn(g), "x");
   const float* dy = dataOf<float>(info[1], poolOut(g), "dy");
   float* dx = dataOf<float>(info[2], poolIn(g), "dx");
-  return guarded(info, "maxPoolGrad", [&] { bnas::maxPoolGrad(g, x, dy, dx); });
+  return guarded(info, "maxPoolGrad", [&] { bnas::maxPoolGradFirstTap(g, x, dy, dx); });
+}
+
+// maxPoolGradScatter(x, dy, dx, geometry): pool.cc's kernel (the same values).
+Napi::Value MaxPoolGradScatter(const Napi::CallbackInfo& info) {
+  const PoolGeometry g = readPool(info[3]);
+  const float* x = dataOf<float>(info[0], poolIn(g), "x");
+  const float* dy = dataOf<float>(info[1], poolOut(g), "dy");
+  float* dx = dataOf<float>(info[2], poolIn(g), "dx");
+  return guarded(info, "maxPoolGradScatter", [&] { bnas::maxPoolGrad(g, x, dy, dx); });
 }
 
 // avgPoolGrad(dy, dx, geometry)
@@ -515,6 +524,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPool", Napi::Function::New(env, PoolForward<bnas::maxPool>));
   exports.Set("avgPool", Napi::Function::New(env, PoolForward<bnas::avgPool>));
   exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
+  // pool.cc's scatter version, kept for comparison (native/bench, tests).
+  exports.Set("maxPoolGradScatter", Napi::Function::New(env, MaxPoolGradScatter));
   exports.Set("avgPoolGrad", Napi::Function::New(env, AvgPoolGrad));
   exports.Set("convImplementations", Napi::Function::New(env, ConvImplementations));
   exports.Set("setBinaryConvPath", Napi::Function::New(env, SetBinaryConvPath));

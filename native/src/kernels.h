@@ -36,6 +36,8 @@ void clearConvPlans();  // after a change of thread count: oneDNN kernels are pl
 // Pooling (pool.cc), exactly the TF.js cpu backend's semantics.
 void maxPool(const PoolGeometry& g, const float* x, float* y);
 void maxPoolGrad(const PoolGeometry& g, const float* x, const float* dy, float* dx);
+// The same gradient, bit for bit, without pool.cc's per-channel index scatter (pool_grad.cc); the addon's maxPoolGrad.
+void maxPoolGradFirstTap(const PoolGeometry& g, const float* x, const float* dy, float* dx);
 void avgPool(const PoolGeometry& g, const float* x, float* y);
 void avgPoolGrad(const PoolGeometry& g, const float* dy, float* dx);
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import '@tensorflow/tfjs-backend-cpu'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { NativeBackend, nativeAddonStatus, registerNativeBackend } from '../../src/main/engine/native'
+import { loadNativeAddon } from '../../src/main/engine/native/addon'
 import { nativeSuite } from './compare'
 
 const status = nativeAddonStatus()
@@ -71,4 +72,37 @@ describe.skipIf(!status.available)(`the native backend’s buffer pool${skipReas
     expect(last.buffer).toBe(a.values.buffer)
     tf.dispose([tf.tensor1d(other), tf.tensor1d(last)])
   })
+
+  it.each([
+    [[4, 16, 16, 8], 3, 1, 1],
+    [[4, 16, 16, 8], 3, 2, 1],
+    [[3, 7, 5, 3], 3, 2, 1],
+    [[2, 9, 9, 40], 3, 1, 1],
+    [[2, 8, 8, 32], 2, 2, 0]
+  ])(
+    'max pool gradient [%s] %i×%i s%i: the first-tap kernel equals the scatter kernel bit for bit (ties, −∞, NaN)',
+    (shape, k, s, p) => {
+      const addon = loadNativeAddon() as unknown as Record<string, (...a: unknown[]) => void>
+      const [n, h, w, c] = shape as number[]
+      const oh = Math.floor((h + 2 * p - k) / s) + 1
+      const ow = Math.floor((w + 2 * p - k) / s) + 1
+      const geometry = Int32Array.of(n, h, w, c, oh, ow, k, k, s, s, p, p)
+      const x = new Float32Array(n * h * w * c)
+      const dy = new Float32Array(n * oh * ow * c)
+      let state = 11
+      const next = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 31 - 1
+      for (let i = 0; i < x.length; i++) x[i] = Math.round(next() * 4) / 4 // many ties
+      for (let i = 0; i < x.length; i += 7) x[i] = -Infinity
+      for (let i = 3; i < x.length; i += 13) x[i] = NaN
+      for (let i = 0; i < dy.length; i++) dy[i] = next()
+      const scatter = new Float32Array(x.length).fill(NaN)
+      const firstTap = new Float32Array(x.length).fill(NaN) // both must write every element
+      addon.maxPoolGradScatter(x, dy, scatter, geometry)
+      addon.maxPoolGrad(x, dy, firstTap, geometry)
+      expect(Array.from(firstTap).map((v) => (Object.is(v, -0) ? '-0' : v))).toEqual(
+        Array.from(scatter).map((v) => (Object.is(v, -0) ? '-0' : v))
+      )
+      expect(scatter.some((v) => v !== 0 && !Number.isNaN(v))).toBe(true)
+    }
+  )
 })
