@@ -3,7 +3,6 @@ import '@tensorflow/tfjs-backend-cpu'
 import { beforeAll, describe, expect, it } from 'vitest'
 import '../../src/main/engine/ops/register-gradients'
 import { nativeAddonStatus, registerNativeBackend, weightedSum } from '../../src/main/engine/native'
-import { conv2dReluFused } from '../../src/main/engine/ops/fused'
 import { nativeSuite, randomValues, relativeError, runOn } from './compare'
 
 const status = nativeAddonStatus()
@@ -69,46 +68,6 @@ describe.skipIf(!status.available)(`native weighted sum (the α mixture of an ed
       const actual = await runOn('native', inputs, run(true))
       expect(actual.length).toBe(count + 2)
       expected.forEach((e, i) => expect(relativeError(actual[i], e), `output ${i}`).toBeLessThan(1e-4))
-    })
-  }
-
-  /** An edge-like mixture: two conv + ReLU terms of x, one of them also read elsewhere when `shared`, and x itself. */
-  function edge(premask: boolean, shared: boolean) {
-    return (x: tf.Tensor, w1: tf.Tensor, w2: tf.Tensor, a: tf.Tensor, u: tf.Tensor): tf.Tensor[] => {
-      const f = (...t: tf.Tensor[]): tf.Tensor => {
-        const [xi, f1, f2, ai] = t
-        const y1 = conv2dReluFused(xi as tf.Tensor4D, f1 as tf.Tensor4D, { stride: 1, padding: 1, dilation: 1 })
-        const y2 = conv2dReluFused(xi as tf.Tensor4D, f2 as tf.Tensor4D, { stride: 1, padding: 2, dilation: 1 })
-        const mix = weightedSum([y1, xi, y2], ai as tf.Tensor1D, { reluTermsToProducer: premask })
-        const loss = tf.sum(tf.mul(mix, u))
-        // A second reader of y1: its gradient is then a sum, which the conv's own masking must still see whole.
-        return shared ? tf.add(loss, tf.sum(tf.mul(y1, tf.neg(u)))) : loss
-      }
-      return tf.grads(f)([x, w1, w2, a])
-    }
-  }
-
-  for (const shared of [false, true]) {
-    it(`conv + ReLU terms masked inside the sum's backward: gradients bit-identical${shared ? ' (a term read twice)' : ''}, fewer mask passes`, async () => {
-      const x = { values: randomValues(2 * 6 * 6 * 8, 80), shape: [2, 6, 6, 8] }
-      const w1 = { values: randomValues(3 * 3 * 8 * 8, 81), shape: [3, 3, 8, 8] }
-      const w2 = { values: randomValues(5 * 5 * 8 * 8, 82), shape: [5, 5, 8, 8] }
-      const a = { values: Float32Array.of(0.2, 0.5, 0.3), shape: [3] }
-      const u = { values: randomValues(2 * 6 * 6 * 8, 83), shape: [2, 6, 6, 8] }
-      const plain = await runOn('native', [x, w1, w2, a, u], edge(false, shared))
-      const fused = await runOn('native', [x, w1, w2, a, u], edge(true, shared))
-      fused.forEach((g, i) => expect(Array.from(g), `gradient ${i}`).toEqual(Array.from(plain[i])))
-
-      await tf.setBackend('native')
-      const masks = async (premask: boolean) => {
-        const t = [x, w1, w2, a, u].map((v) => tf.tensor(v.values, v.shape))
-        const info = await tf.profile(() => edge(premask, shared)(t[0], t[1], t[2], t[3], t[4]))
-        t.forEach((v) => v.dispose())
-        return info.kernels.filter((k) => k.name === 'BnasMaskGradient').length
-      }
-      const [before, after] = [await masks(false), await masks(true)]
-      expect(before).toBe(2)
-      expect(after).toBe(shared ? 1 : 0)
     })
   }
 })

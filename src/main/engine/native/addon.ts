@@ -54,20 +54,14 @@ export interface NativeAddon {
   reduceSum(x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number, scale: number): void
   /** y = Σ weights[k]·terms[k]. */
   weightedSum(terms: Float32Array[], weights: Float32Array, y: Float32Array): void
-  /**
-   * dterms[k] = weights[k]·dy, dweights[k] = Σ dy·terms[k]; with maskPositive (one flag per term) flagged terms get
-   * (weights[k]·dy)·(terms[k] > 0) + 0 instead (their ReLU gradient applied in the same pass).
-   */
+  /** dterms[k] = weights[k]·dy, dweights[k] = Σ dy·terms[k]. */
   weightedSumGrad(
     dy: Float32Array,
     terms: Float32Array[],
     weights: Float32Array,
     dterms: Float32Array[],
-    dweights: Float32Array,
-    maskPositive?: Uint8Array
+    dweights: Float32Array
   ): void
-  /** True where weightedSumGrad reads maskPositive (an addon built before it would ignore the flags). */
-  weightedSumGradMasks?: boolean
   /** Per-channel mean and biased variance of an [m, channels] array. */
   batchNormStats(x: Float32Array, channels: number, mean: Float32Array, variance: Float32Array): void
   batchNormForward(

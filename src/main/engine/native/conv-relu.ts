@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core'
 import type { NativeAddon } from './addon'
 import { conv2D } from './backend'
 import { MASK_GRADIENT } from './binary-block'
-import { isMaskedBy, markReluOutput } from './relu-premask'
 
 /**
  * relu(conv2d(x, w)) as one native kernel: oneDNN applies the ReLU as a post-op while each output is in registers,
@@ -40,17 +39,7 @@ export function lazyConvGradients(
 }
 
 export function convReluKernels(addon: NativeAddon, fallback: tf.KernelFunc): Map<string, tf.KernelFunc> {
-  const kernel = conv2D(addon, fallback, true) as tf.KernelFunc
-  return new Map([
-    [
-      CONV2D_RELU,
-      (args) => {
-        const y = kernel(args) as tf.TensorInfo
-        markReluOutput(y.dataId)
-        return y
-      }
-    ]
-  ])
+  return new Map([[CONV2D_RELU, conv2D(addon, fallback, true) as tf.KernelFunc]])
 }
 
 export function registerConvReluGradient(): void {
@@ -61,11 +50,9 @@ export function registerConvReluGradient(): void {
     outputsToSave: [true],
     gradFunc: (dy, saved, attrs) => {
       const [x, filter, y] = saved
-      // Computed once for both inputs, outside their closures: each closure may run in its own tidy scope. A dy that
-      // the α-mixture's backward already masked by this y (relu-premask.ts) is used as it is.
-      const g = isMaskedBy((dy as tf.Tensor).dataId, y.dataId)
-        ? (dy as tf.Tensor)
-        : (tf.engine().runKernel(MASK_GRADIENT, { dy: dy as tf.Tensor, ref: y }, { keep: 'positive' }) as tf.Tensor)
+      // Computed once for both inputs, outside their closures: each closure may run in its own tidy scope.
+      const masked = tf.engine().runKernel(MASK_GRADIENT, { dy: dy as tf.Tensor, ref: y }, { keep: 'positive' })
+      const g = masked as tf.Tensor
       return lazyConvGradients(x, filter, g, attrs)
     }
   })

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core'
 import type { NativeAddon } from './addon'
 import { NATIVE_BACKEND_NAME, NativeBackend } from './backend'
 import { runGradientsDoneHooks } from './backprop-hooks'
-import { forgetMask } from './relu-premask'
 
 /**
  * Reverse-mode gradients that free memory as they go, as PyTorch's autograd does, for the 'native' backend.
@@ -199,7 +198,6 @@ class GradientMap {
       const n = Int32Array.of(target.length)
       const unit = Int32Array.of(1)
       this.addon.binaryOp(0, target, unit, source, unit, target, n)
-      forgetMask(current.dataId) // a sum of contributions: no longer masked by any one ReLU output
       if (!this.holds(dx) && !this.saved.has(dx)) dx.dispose()
       return
     }

@@ -2,30 +2,16 @@ import * as tf from '@tensorflow/tfjs-core'
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu'
 import type { NativeAddon } from './addon'
 import { outputFloats } from './backend'
-import { isReluOutput, markMaskedBy } from './relu-premask'
 
 export const WEIGHTED_SUM = 'BnasWeightedSum'
 export const WEIGHTED_SUM_GRAD = 'BnasWeightedSumGrad'
-
-export interface WeightedSumOptions {
-  /**
-   * The gradient of every term goes only to the op that produced it (a search edge's ops). Then the gradient of a
-   * term that is a conv + ReLU output comes out already multiplied by (term > 0), in the same pass, and that op's
-   * backward skips its masking (relu-premask.ts). Not for terms whose gradient anything else reads.
-   */
-  reluTermsToProducer?: boolean
-}
 
 /**
  * Σ_k weights[k]·terms[k] for K same-shape tensors and a [K] weight vector: the α-weighted mixture of a search edge
  * (MixedOp), with gradients for every term and every weight. On 'native' it is one pass forward and one per term
  * backward, instead of K multiplies and K−1 adds forward and 3K full-size passes backward; elsewhere tf ops.
  */
-export function weightedSum(
-  terms: tf.Tensor[],
-  weights: tf.Tensor1D,
-  { reluTermsToProducer = false }: WeightedSumOptions = {}
-): tf.Tensor {
+export function weightedSum(terms: tf.Tensor[], weights: tf.Tensor1D): tf.Tensor {
   if (terms.length === 0) throw new Error('weightedSum: no terms')
   if (weights.shape[0] !== terms.length)
     throw new Error(`weightedSum: ${terms.length} terms but ${weights.shape[0]} weights`)
@@ -44,8 +30,7 @@ export function weightedSum(
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const gradInputs: tf.NamedTensorMap = { dy: dy as tf.Tensor, weights: saved[count] }
         for (let k = 0; k < count; k++) gradInputs[`t${k}`] = saved[k]
-        const attrs = { count, maskRelu: reluTermsToProducer }
-        return tf.engine().runKernel(WEIGHTED_SUM_GRAD, gradInputs, attrs) as tf.Tensor[]
+        return tf.engine().runKernel(WEIGHTED_SUM_GRAD, gradInputs, { count }) as tf.Tensor[]
       }
     }
   })
@@ -113,23 +98,17 @@ export function weightedSumKernels(addon: NativeAddon): Map<string, tf.KernelFun
         const size = tf.util.sizeFromShape(terms[0].shape)
         const dterms = terms.map(() => outputFloats(backend, size, false)) // written in full
         const dweights = new Float32Array(terms.length)
-        const masked =
-          (args.attrs as { maskRelu?: boolean }).maskRelu && addon.weightedSumGradMasks === true
-            ? Uint8Array.from(terms, (t) => (isReluOutput(t.dataId) ? 1 : 0))
-            : undefined
         addon.weightedSumGrad(
           values(backend, inputs.dy),
           terms.map((t) => values(backend, t)),
           values(backend, inputs.weights),
           dterms,
-          dweights,
-          masked
+          dweights
         )
-        const infos = dterms.map((d) => backend.makeTensorInfo(terms[0].shape, 'float32', d))
-        infos.forEach((info, k) => {
-          if (masked?.[k]) markMaskedBy(info.dataId, terms[k].dataId)
-        })
-        return [...infos, backend.makeTensorInfo([terms.length], 'float32', dweights)]
+        return [
+          ...dterms.map((d) => backend.makeTensorInfo(terms[0].shape, 'float32', d)),
+          backend.makeTensorInfo([terms.length], 'float32', dweights)
+        ]
       }
     ]
   ])

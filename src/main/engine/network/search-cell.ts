@@ -68,9 +68,7 @@ export class MixedOp extends Module {
           : ZEROISE_INDEX === size - 1
             ? tf.slice(weights, [0], [size - 1])
             : tf.concat([tf.slice(weights, [0], [ZEROISE_INDEX]), tf.slice(weights, [ZEROISE_INDEX + 1])])
-      // Each op's output goes only into this sum, so its gradient only to the op: the conv ops' ReLU gradients can be
-      // applied inside the sum's backward.
-      return weightedSum(terms, kept as tf.Tensor1D, { reluTermsToProducer: true }) as tf.Tensor4D
+      return weightedSum(terms, kept as tf.Tensor1D) as tf.Tensor4D
     })
   }
 
