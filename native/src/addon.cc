@@ -455,7 +455,7 @@ Napi::Value WeightedSum(const Napi::CallbackInfo& info) {
                  [&] { bnas::weightedSum(terms.data(), static_cast<int>(terms.size()), w, static_cast<int64_t>(n), y); });
 }
 
-// weightedSumGrad(dy, terms[], weights, dterms[], dweights[, maskPositive: Uint8Array of one flag per term])
+// weightedSumGrad(dy, terms[], weights, dterms[], dweights)
 Napi::Value WeightedSumGrad(const Napi::CallbackInfo& info) {
   const size_t n = info[0].As<Napi::TypedArray>().ElementLength();
   const float* dy = dataOf<float>(info[0], n, "dy");
@@ -465,11 +465,9 @@ Napi::Value WeightedSumGrad(const Napi::CallbackInfo& info) {
   if (terms.empty() || dterms.size() != terms.size())
     throw Napi::RangeError::New(info.Env(), "weightedSumGrad: terms and dterms differ");
   float* dw = dataOf<float>(info[4], terms.size(), "dweights");
-  const uint8_t* mask =
-      info.Length() > 5 && !info[5].IsUndefined() ? dataOf<uint8_t>(info[5], terms.size(), "maskPositive") : nullptr;
   return guarded(info, "weightedSumGrad", [&] {
     bnas::weightedSumGrad(dy, terms.data(), static_cast<int>(terms.size()), w, static_cast<int64_t>(n),
-                          dterms.data(), dw, mask);
+                          dterms.data(), dw);
   });
 }
 
@@ -543,8 +541,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("centerAndClamp", Napi::Function::New(env, CenterAndClamp));
   exports.Set("weightedSum", Napi::Function::New(env, WeightedSum));
   exports.Set("weightedSumGrad", Napi::Function::New(env, WeightedSumGrad));
-  // weightedSumGrad takes the maskPositive flags (an older addon ignores a 6th argument: the engine checks this).
-  exports.Set("weightedSumGradMasks", Napi::Boolean::New(env, true));
   exports.Set("select", Napi::Function::New(env, Select));
   exports.Set("reduceSum", Napi::Function::New(env, ReduceSum));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));

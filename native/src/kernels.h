@@ -88,12 +88,10 @@ void binarizeWeight(const float* w, int64_t length, int64_t cout, float* out);
 void binarizeWeightGrad(const float* w, const float* g, int64_t length, int64_t cin, int64_t cout, float* out);
 void centerAndClamp(const float* w, int64_t positions, int64_t cin, int64_t cout, float* out);
 
-// The α-weighted mixture of a search edge (elementwise.cc): y = Σ w[k]·terms[k] and its gradient. maskPositive
-// (null, or one flag per term): dterms[k] = (w[k]·dy)·(terms[k] > 0) + 0 for flagged terms, the ReLU gradient of a
-// term that is a ReLU output applied in the same pass (bit-identical to maskGradient(kMaskPositive) afterwards).
+// The α-weighted mixture of a search edge (elementwise.cc): y = Σ w[k]·terms[k] and its gradient.
 void weightedSum(const float* const* terms, int count, const float* w, int64_t n, float* y);
 void weightedSumGrad(const float* dy, const float* const* terms, int count, const float* w, int64_t n,
-                     float* const* dterms, float* dw, const uint8_t* maskPositive = nullptr);
+                     float* const* dterms, float* dw);
 
 int maxThreads();
 void setThreads(int threads);
