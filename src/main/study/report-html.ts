@@ -164,7 +164,7 @@ const CHART_SCRIPT = `
     echarts.init(document.getElementById(id)).setOption({
       title: { text: title, left: 0, textStyle: { fontSize: 13 } }, animation: false,
       tooltip: { trigger: 'axis' }, legend: { top: 24, left: 0, data: report.arms.map(function (a) { return a.name; }) },
-      grid: { left: 56, right: 16, top: 60, bottom: 36 },
+      grid: { left: 56, right: 16, top: 76, bottom: 36 },
       xAxis: { type: 'value', name: 'epoch', nameLocation: 'middle', nameGap: 22, minInterval: 1, min: 'dataMin' },
       yAxis: { type: 'value', name: yName, scale: !pct, axisLabel: pct ? { formatter: function (v) { return Math.round(v * 100) + '%'; } } : {} },
       series: series
@@ -180,7 +180,7 @@ const CHART_SCRIPT = `
   echarts.init(document.getElementById('accuracy-ops')).setOption({
     title: { text: 'Final test accuracy vs OPs (one point per seed)', left: 0, textStyle: { fontSize: 13 } }, animation: false,
     tooltip: { formatter: function (p) { return p.seriesName + ', seed ' + p.value[2] + ': ' + (p.value[1] * 100).toFixed(2) + '% at ' + (p.value[0] / 1e6).toFixed(3) + ' M OPs'; } },
-    legend: { top: 24, left: 0 }, grid: { left: 56, right: 16, top: 60, bottom: 36 },
+    legend: { top: 24, left: 0 }, grid: { left: 56, right: 16, top: 76, bottom: 36 },
     xAxis: { type: 'value', name: 'OPs', nameLocation: 'middle', nameGap: 22, scale: true },
     yAxis: { type: 'value', name: 'accuracy', scale: true, axisLabel: { formatter: function (v) { return Math.round(v * 100) + '%'; } } },
     series: scatter
