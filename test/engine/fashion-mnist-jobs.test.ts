@@ -107,8 +107,9 @@ describe.skipIf(!haveData)(
       expect(train.code, train.output).toBe(0)
       const result = lastJson(train.output) as { status: string; testAccuracy: number }
       expect(result.status).toBe('completed')
-      // Ten classes: chance is 10%.
-      expect(result.testAccuracy).toBeGreaterThan(0.35)
+      // Ten classes: chance is 10%; three times chance after one epoch of 1,200 images. (The quick preset's gradient
+      // clip 5 slows this first epoch, 34 % against 35-40 % without it, and keeps the later ones from blowing up.)
+      expect(result.testAccuracy).toBeGreaterThan(0.3)
       const evaluation = await bnas(['eval', out, '--json'])
       expect(evaluation.code, evaluation.output).toBe(0)
       const evaluated = lastJson(evaluation.output) as { accuracy: number; images: number; recordedAccuracy: number }
