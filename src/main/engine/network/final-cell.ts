@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core'
-import type { Genotype } from '../../../shared/genotype'
+import type { GenotypeOf, OpName } from '../../../shared/genotype'
 import {
   BinaryConvBlock,
   createCandidateOp,
@@ -23,6 +23,18 @@ export interface FinalForwardContext extends ForwardContext {
   rng: Rng
 }
 
+/** Builds an edge's op; FinalCell's default is the BNAS candidate op (the baselines pass DARTS' binarized ops). */
+export type CellOpFactory = (name: string, channels: number, stride: 1 | 2) => Module
+
+export interface FinalCellOptions {
+  macro: Macro
+  rng: Rng
+  weightGradient?: WeightGradientMode
+  createOp?: CellOpFactory
+  /** Ops whose output drop-path leaves alone (DARTS' identity skip); none by default, as the authors' code. */
+  keepsPath?: (op: Module) => boolean
+}
+
 /**
  * A cell of a final network (`Cell` of model.py / model_imagenet.py): BINARY preprocessing (BN → sign → binarized conv →
  * ReLU), node i = op_a(state_a) + op_b(state_b) from the genotype, concat of the genotype's nodes, inter-cell skip as in
@@ -37,16 +49,18 @@ export class FinalCell extends Module {
   readonly ops: Module[]
   readonly indices: number[]
   readonly concat: number[]
+  private readonly keepsPath?: (op: Module) => boolean
 
-  constructor(
-    genotype: Genotype,
-    plan: CellPlan,
-    opts: { macro: Macro; rng: Rng; weightGradient?: WeightGradientMode }
-  ) {
+  constructor(genotype: GenotypeOf<string>, plan: CellPlan, opts: FinalCellOptions) {
     super()
     this.plan = plan
     const { cPrevPrev, cPrev, channels: c, reduction, reductionPrev } = plan
     const { rng, weightGradient } = opts
+    this.keepsPath = opts.keepsPath
+    const createOp: CellOpFactory =
+      opts.createOp ??
+      ((name, channels, stride) =>
+        createCandidateOp(name as OpName, channels, stride, { affine: true, searchPhase: false, rng, weightGradient }))
     const imagenet = opts.macro === 'imagenet'
     // ImageNet cells name their reduction preprocessing '*_red' (model_imagenet.py); CIFAR's stride-2 preprocess0 is
     // the one BN with affine=False of a final network.
@@ -71,17 +85,7 @@ export class FinalCell extends Module {
     this.concat = [...(reduction ? genotype.reduceConcat : genotype.normalConcat)]
     const list = this.registerModule('_ops', new ModuleList())
     this.indices = edges.map(([, input]) => input)
-    this.ops = edges.map(([name, input], i) =>
-      list.add(
-        String(i),
-        createCandidateOp(name, c, reduction && input < 2 ? 2 : 1, {
-          affine: true,
-          searchPhase: false,
-          rng,
-          weightGradient
-        })
-      )
-    )
+    this.ops = edges.map(([name, input], i) => list.add(String(i), createOp(name, c, reduction && input < 2 ? 2 : 1)))
   }
 
   forward(): tf.Tensor4D {
@@ -95,8 +99,9 @@ export class FinalCell extends Module {
       const drop = ctx.training && ctx.dropPathProb > 0
       for (let node = 0; node < this.ops.length / 2; node++) {
         const [a, b] = [2 * node, 2 * node + 1].map((i) => {
-          const h = this.ops[i].forward(states[this.indices[i]], ctx)
-          return drop ? dropPath(h, ctx.dropPathProb, ctx.rng) : h
+          const op = this.ops[i]
+          const h = op.forward(states[this.indices[i]], ctx)
+          return drop && !this.keepsPath?.(op) ? dropPath(h, ctx.dropPathProb, ctx.rng) : h
         })
         states.push(tf.add(a, b))
       }

@@ -3,7 +3,6 @@ import { DARTS_V2, validateDartsGenotype, type DartsGenotype, type DartsOpName }
 import {
   AvgPool3x3,
   BinaryConvBlock,
-  createReductionResidual,
   createRng,
   FloatConvBlock,
   GlobalAvgPool,
@@ -16,9 +15,8 @@ import {
   type Rng
 } from '../../nn'
 import type { WeightGradientMode } from '../../ops'
-import { dropPath } from '../drop-path'
-import type { FinalForwardContext } from '../final-cell'
-import { CELL_MULTIPLIER, checkPositiveInteger, checkReductionInput, planCells, type CellPlan } from '../macro'
+import { FinalCell } from '../final-cell'
+import { CELL_MULTIPLIER, checkPositiveInteger, planCells, type CellPlan } from '../macro'
 import { ModuleList } from '../search-cell'
 import { joinName, traceModule, type LayerRecord, type Shape3, type Traceable } from '../trace'
 import { BinaryDepthwiseBlock, Identity } from './layers'
@@ -108,87 +106,20 @@ export function buildableDartsGenotype(value: unknown): DartsGenotype {
   return checked.genotype
 }
 
-/** A cell of the binarized DARTS network: FinalCell's template with DARTS' ops (see the table above). */
-export class DartsBinaryCell extends Module implements Traceable {
-  readonly plan: CellPlan
-  readonly preprocess0: BinaryConvBlock
-  readonly preprocess1: BinaryConvBlock
-  readonly preprocessRes?: Module
-  readonly ops: Module[]
-  readonly indices: number[]
-  readonly concat: number[]
-
+/**
+ * A cell of the binarized DARTS network: FinalCell's template (CIFAR macro: binary preprocessing, a stride-2 3×3
+ * preprocess0 after a reduction cell with BN affine false, the inter-cell skip) with DARTS' ops (see the table above);
+ * drop-path leaves the identity skip alone, as DARTS does.
+ */
+export class DartsBinaryCell extends FinalCell implements Traceable {
   constructor(genotype: DartsGenotype, plan: CellPlan, opts: OpOptions) {
-    super()
-    this.plan = plan
-    const { cPrevPrev, cPrev, channels: c, reduction, reductionPrev } = plan
-    const { rng, weightGradient } = opts
-    // As FinalCell (CIFAR macro): a stride-2 3×3 preprocess0 after a reduction cell, with BN affine false.
-    this.preprocess0 = this.registerModule(
-      'preprocess0',
-      reductionPrev
-        ? new BinaryConvBlock(cPrevPrev, c, 3, { stride: 2, padding: 1, affine: false, rng, weightGradient })
-        : new BinaryConvBlock(cPrevPrev, c, 1, { affine: true, rng, weightGradient })
-    )
-    this.preprocess1 = this.registerModule(
-      'preprocess1',
-      new BinaryConvBlock(cPrev, c, 1, { affine: true, rng, weightGradient })
-    )
-    if (reduction) {
-      this.preprocessRes = this.registerModule(
-        'preprocess_res',
-        createReductionResidual(cPrev, CELL_MULTIPLIER * c, { rng })
-      )
-    }
-    const edges = reduction ? genotype.reduce : genotype.normal
-    this.concat = [...(reduction ? genotype.reduceConcat : genotype.normalConcat)]
-    const list = this.registerModule('_ops', new ModuleList())
-    this.indices = edges.map(([, input]) => input)
-    this.ops = edges.map(([name, input], i) =>
-      list.add(String(i), createBinaryDartsOp(name, c, reduction && input < 2 ? 2 : 1, opts))
-    )
-  }
-
-  forward(): tf.Tensor4D {
-    throw new Error('a cell takes two inputs: call forwardCell(s0, s1, ctx)')
-  }
-
-  forwardCell(s0: tf.Tensor4D, s1: tf.Tensor4D, ctx: FinalForwardContext): tf.Tensor4D {
-    checkReductionInput(this.plan, s1.shape)
-    return tf.tidy(() => {
-      const states = [this.preprocess0.forward(s0, ctx), this.preprocess1.forward(s1, ctx)]
-      const drop = ctx.training && ctx.dropPathProb > 0
-      for (let node = 0; node < this.ops.length / 2; node++) {
-        const [a, b] = [2 * node, 2 * node + 1].map((i) => {
-          const op = this.ops[i]
-          const h = op.forward(states[this.indices[i]], ctx)
-          return drop && !(op instanceof Identity) ? dropPath(h, ctx.dropPathProb, ctx.rng) : h
-        })
-        states.push(tf.add(a, b))
-      }
-      const out = tf.concat(
-        this.concat.map((i) => states[i]),
-        3
-      ) as tf.Tensor4D
-      if (this.plan.index === 0) return out
-      return tf.add(out, this.preprocessRes ? this.preprocessRes.forward(s1, ctx) : s1)
+    super(genotype, plan, {
+      macro: 'cifar',
+      rng: opts.rng,
+      weightGradient: opts.weightGradient,
+      createOp: (name, channels, stride) => createBinaryDartsOp(name as DartsOpName, channels, stride, opts),
+      keepsPath: (op) => op instanceof Identity
     })
-  }
-
-  trace(prefix: string, [s0, s1]: Shape3[], records: LayerRecord[]): Shape3 {
-    const states = [
-      traceModule(joinName(prefix, 'preprocess0'), this.preprocess0, s0, records),
-      traceModule(joinName(prefix, 'preprocess1'), this.preprocess1, s1, records)
-    ]
-    if (this.preprocessRes) traceModule(joinName(prefix, 'preprocess_res'), this.preprocessRes, s1, records)
-    for (let node = 0; node < this.ops.length / 2; node++) {
-      const [a] = [2 * node, 2 * node + 1].map((i) =>
-        traceModule(joinName(prefix, `_ops.${i}`), this.ops[i], states[this.indices[i]], records)
-      )
-      states.push(a)
-    }
-    const shapes = this.concat.map((i) => states[i])
-    return [shapes[0][0], shapes[0][1], shapes.reduce((sum, [, , c]) => sum + c, 0)]
   }
 }
 
