@@ -24,7 +24,10 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-ffp-contract=off", "-Wall", "-Wno-unused-parameter", "-Wno-maybe-uninitialized"],
+      # -fno-trapping-math: without it GCC keeps a branch in loops like dy·(ref > 0) (it may not speculate a multiply
+      # that could raise an FP exception flag nothing here reads), so they stay scalar and mispredict: the ReLU-mask
+      # gradient took 1.5 ms instead of 0.07 ms on 262K values. Values are unchanged (IEEE results, no FMA contraction).
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions", "-ffp-contract=off", "-fno-trapping-math", "-Wall", "-Wno-unused-parameter", "-Wno-maybe-uninitialized"],
       # -z nodelete: Node unloads an addon that only a worker thread loaded when that worker exits; OpenMP's pool
       # threads would then run unmapped code (segfault at exit). Keeping it loaded is what a process-wide runtime needs.
       "ldflags": ["-fopenmp", "-Wl,-z,nodelete"],
