@@ -341,16 +341,19 @@ Napi::Value BatchNormForward(const Napi::CallbackInfo& info) {
                  [&] { bnas::batchNormForward(x, length / c, c, mean, variance, gamma, beta, eps, y); });
 }
 
-// batchNormBackward(dy, x, channels, mean, variance, gamma|null, eps, dx, dgamma|null, dbeta|null)
+// batchNormBackward(dy, x, channels, mean|null, variance, gamma|null, eps, dx, dgamma|null, dbeta|null[, mask]);
+// mean null: x is the output x̂ of an affine-free BN (gamma must be null), kept instead of its input.
 Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   const int64_t c = info[2].As<Napi::Number>().Int64Value();
   const size_t length = info[1].As<Napi::TypedArray>().ElementLength();
   if (c < 1 || length % c != 0 || length == 0) throw Napi::RangeError::New(info.Env(), "batchNormBackward: bad channels");
   const float* dy = dataOf<float>(info[0], length, "dy");
   const float* x = dataOf<float>(info[1], length, "x");
-  const float* mean = dataOf<float>(info[3], c, "mean");
+  const float* mean = optionalFloats(info[3], c, "mean");
   const float* variance = dataOf<float>(info[4], c, "variance");
   const float* gamma = optionalFloats(info[5], c, "gamma");
+  if (!mean && gamma)
+    throw Napi::TypeError::New(info.Env(), "batchNormBackward: without mean x is x̂ of an affine-free BN, so gamma must be null");
   const float eps = info[6].As<Napi::Number>().FloatValue();
   float* dx = dataOf<float>(info[7], length, "dx");
   float* dgamma = optionalFloats(info[8], c, "dgamma");

@@ -131,8 +131,11 @@ void batchNormForward(const float* x, int64_t m, int64_t c, const float* mean, c
 
 void batchNormBackward(const float* dy, const float* x, int64_t m, int64_t c, const float* mean,
                        const float* variance, const float* gamma, float eps, float* dx, float* dgamma, float* dbeta) {
+  // mean == nullptr: x is already x̂, the output of an affine-free BN (its caller kept y instead of the input).
+  const bool normalized = mean == nullptr;
   const Blocks bl = splitBlocks(m, c);
-  const std::vector<double> meanTiled = tile<double>(mean, c, bl.p);
+  const std::vector<double> zeros(c, 0.0);
+  const std::vector<double> meanTiled = normalized ? tile<double>(zeros.data(), c, bl.p) : tile<double>(mean, c, bl.p);
   std::vector<double> accDy(bl.p, 0.0), accDyXc(bl.p, 0.0);
   gradientSumsBlocks(dy, x, bl.full, bl.p, meanTiled.data(), accDy.data(), accDyXc.data());
   if (bl.tailWidth > 0)
@@ -143,16 +146,18 @@ void batchNormBackward(const float* dy, const float* x, int64_t m, int64_t c, co
     sumDy[j % c] += accDy[j];
     sumDyXc[j % c] += accDyXc[j];
   }
-  // dx = γ·inv·(dy − Σdy/m − x̂·Σ(dy·x̂)/m), x̂ = (x − μ)·inv, written as a·dy − b·x − k per channel.
+  // dx = γ·inv·(dy − Σdy/m − x̂·Σ(dy·x̂)/m), x̂ = (x − μ)·inv, written as a·dy − b·x − k per channel. From x̂ itself
+  // (normalized) the same with x̂ in place of x − μ and no inv inside the sums.
   std::vector<float> a(c), b(c), k(c);
   for (int64_t j = 0; j < c; ++j) {
     const double inv = 1.0 / std::sqrt(static_cast<double>(variance[j]) + eps);
     const double g = gamma ? gamma[j] : 1.0;
-    const double dyXhat = sumDyXc[j] * inv;  // Σ dy·x̂
-    const double bj = g * inv * inv * inv * sumDyXc[j] / m;  // coefficient of (x − μ)
+    const double dyXhat = normalized ? sumDyXc[j] : sumDyXc[j] * inv;  // Σ dy·x̂
+    // coefficient of (x − μ), or of x̂ when normalized
+    const double bj = normalized ? g * inv * sumDyXc[j] / m : g * inv * inv * inv * sumDyXc[j] / m;
     a[j] = static_cast<float>(g * inv);
     b[j] = static_cast<float>(bj);
-    k[j] = static_cast<float>(g * inv * sumDy[j] / m - bj * mean[j]);
+    k[j] = static_cast<float>(g * inv * sumDy[j] / m - (normalized ? 0.0 : bj * mean[j]));
     if (dgamma) dgamma[j] = static_cast<float>(dyXhat);
     if (dbeta) dbeta[j] = static_cast<float>(sumDy[j]);
   }

@@ -65,7 +65,8 @@ bool unaryOp(int op, const float* x, float* y, int64_t n, float alpha);
 void reduceSum(const float* x, float* out, int64_t outer, int64_t reduce, int64_t inner, double scale);
 
 // Batch norm over the m = N·H·W rows of an NHWC tensor with c channels (batchnorm.cc); gamma/beta may be null
-// (affine = false), as may dgamma/dbeta. variance is the biased batch variance.
+// (affine = false), as may dgamma/dbeta. variance is the biased batch variance. batchNormBackward with mean null: x
+// is the normalised output x̂ of an affine-free BN (gamma null too), not its input.
 void batchNormStats(const float* x, int64_t m, int64_t c, float* mean, float* variance);
 void batchNormForward(const float* x, int64_t m, int64_t c, const float* mean, const float* variance,
                       const float* gamma, const float* beta, float eps, float* y);

@@ -76,9 +76,10 @@ export interface NativeAddon {
   ): void
   batchNormBackward(
     dy: Float32Array,
+    /** The BN's input, or with mean null its output x̂ (affine-free BN only: gamma null too). */
     x: Float32Array,
     channels: number,
-    mean: Float32Array,
+    mean: Float32Array | null,
     variance: Float32Array,
     gamma: Float32Array | null,
     eps: number,

@@ -138,7 +138,7 @@ export function batchNormKernels(addon: NativeAddon): Map<string, tf.KernelFunc>
           floats(backend, dy, 'dy')!,
           xs,
           c,
-          floats(backend, mean, 'mean')!,
+          floats(backend, mean, 'mean'), // absent: x is the output x̂ of an affine-free BN
           floats(backend, variance, 'variance')!,
           floats(backend, gamma, 'gamma'),
           (args.attrs as { eps: number }).eps,

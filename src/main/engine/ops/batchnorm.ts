@@ -150,12 +150,13 @@ function fusedNormalize(
 function fusedBackward(
   dy: tf.Tensor,
   x: tf.Tensor,
-  mean: tf.Tensor,
+  mean: tf.Tensor | undefined,
   variance: tf.Tensor,
   gamma: tf.Tensor | undefined,
   mask?: tf.Tensor
 ): tf.Tensor[] {
-  const gradInputs: tf.NamedTensorMap = { dy, x, mean, variance }
+  // Without mean, x is the output x̂ of an affine-free BN (the kernel differentiates from it directly).
+  const gradInputs: tf.NamedTensorMap = mean ? { dy, x, mean, variance } : { dy, x, variance }
   if (gamma) gradInputs.gamma = gamma
   if (mask) gradInputs.mask = mask
   const [dx, dgamma, dbeta] = tf.engine().runKernel(BATCH_NORM_BACKWARD, gradInputs, { eps: BN_EPS }) as tf.Tensor[]
@@ -168,6 +169,9 @@ function fusedBackward(
  * Training batch norm on the native backend's fused kernels: statistics in one read, normalisation in one pass, the
  * whole backward (x, γ, β) in one kernel. The statistics are computed inside the custom gradient's forward, where
  * nothing is taped, so they get no (zero) gradient of their own; only x, mean and variance (and γ) are kept.
+ * Without affine the output y is x̂ itself and the backward needs nothing else: y and the variance are kept instead of
+ * x. In the search that frees every pool's output (its BN's input) and every cell input read only by a preprocessing
+ * BN, since y is kept anyway by what consumes it (the weighted sum, the conv's filter gradient).
  */
 function batchNormFused(x: tf.Tensor4D, state: BatchNormState, count: number): tf.Tensor4D {
   const { gamma, beta } = state
@@ -176,7 +180,16 @@ function batchNormFused(x: tf.Tensor4D, state: BatchNormState, count: number): t
     const save = args.pop() as tf.GradSaveFunc
     const [input, scale, shift] = args as tf.Tensor[]
     const { y: value, mean, variance } = fusedNormalize(input, scale, shift, state, count)
-    save(scale ? [input, mean, variance, scale] : [input, mean, variance])
+    if (!scale) {
+      save([value, variance])
+      mean.dispose()
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor | tf.Tensor[], [sy, sv]: tf.Tensor[]) =>
+          fusedBackward(dy as tf.Tensor, sy, undefined, sv, undefined)
+      }
+    }
+    save([input, mean, variance, scale])
     return {
       value,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {

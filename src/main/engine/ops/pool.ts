@@ -10,7 +10,7 @@ import { useFusedKernels } from './fused'
  */
 export function maxPool3x3Torch(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
   // The native MaxPool/MaxPoolGrad skip out-of-image taps (= −∞ padding) and take a numeric pad: no padded copy.
-  if (useFusedKernels()) return tf.maxPool(x, 3, stride, 1)
+  if (useFusedKernels()) return maxPoolNative(x, stride)
   return tf.tidy(() => {
     const padded = tf.pad(
       x,
@@ -24,6 +24,28 @@ export function maxPool3x3Torch(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
     )
     return tf.maxPool(padded, 3, stride, 'valid')
   })
+}
+
+/**
+ * tf.maxPool with a gradient that keeps only the input. tf's own MaxPool gradient also keeps the output, which its
+ * MaxPoolGrad kernels (native and cpu) never read: in the search that output (the pool op's, normalised by the BN
+ * after it) would stay alive until the backward pass for nothing.
+ */
+function maxPoolNative(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
+  const op = tf.customGrad((input, save) => {
+    ;(save as tf.GradSaveFunc)([input as tf.Tensor])
+    return {
+      value: tf.maxPool(input as tf.Tensor4D, 3, stride, 1),
+      gradFunc: (dy, [kept]) => [
+        tf.engine().runKernel(tf.MaxPoolGrad, { dy: dy as tf.Tensor, input: kept }, {
+          filterSize: 3,
+          strides: stride,
+          pad: 1
+        }) as tf.Tensor
+      ]
+    }
+  })
+  return op(x) as tf.Tensor4D
 }
 
 /**
