@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-cpu'
 import { beforeAll, describe, expect, it } from 'vitest'
 import '../../src/main/engine/ops/register-gradients'
 import { batchNormTraining, nativeAddonStatus, registerNativeBackend } from '../../src/main/engine/native'
+import { batchNorm } from '../../src/main/engine/ops/batchnorm'
 import { randomValues, relativeError, runOn, nativeSuite } from './compare'
 
 const status = nativeAddonStatus()
@@ -61,6 +62,28 @@ describe.skipIf(!status.available)(`fused batch norm on native${skipReason}`, ()
         expected.forEach((e, i) => expect(relativeError(actual[i], e), `output ${i}`).toBeLessThan(1e-4))
       })
     }
+  }
+
+  for (const shape of SHAPES) {
+    it(`[${shape}] the engine's affine-free BN, which keeps its output x̂ and differentiates from it: y and dx equal the op-by-op cpu result`, async () => {
+      const c = shape[3]
+      const values = randomValues(tf.util.sizeFromShape(shape), 51).map((v, i) => 2 * v + (i % c) - 1)
+      const inputs = [
+        { values, shape },
+        { values: randomValues(tf.util.sizeFromShape(shape), 52), shape }
+      ]
+      const run = (x: tf.Tensor, w: tf.Tensor) => {
+        const state = { runningMean: tf.variable(tf.zeros([c])), runningVar: tf.variable(tf.ones([c])) }
+        const loss = (xi: tf.Tensor) => tf.sum(tf.mul(batchNorm(xi as tf.Tensor4D, state, true), w))
+        const out = [batchNorm(x as tf.Tensor4D, state, true), tf.grad(loss)(x)]
+        tf.dispose([state.runningMean, state.runningVar])
+        return out
+      }
+      // On cpu the engine's batchNorm is the op-by-op path; on native the fused kernels with the mean-less backward.
+      const expected = await runOn('cpu', inputs, run)
+      const actual = await runOn('native', inputs, run)
+      expected.forEach((e, i) => expect(relativeError(actual[i], e), `output ${i}`).toBeLessThan(1e-4))
+    })
   }
 
   it('falls back to tf ops on other backends', async () => {

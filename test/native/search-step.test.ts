@@ -9,8 +9,15 @@ import { randomValues, nativeSuite } from './compare'
 const status = nativeAddonStatus()
 const { skipReason } = nativeSuite('supernet step on native')
 
-/** Loss, and the gradient of every weight and of α, of one training-mode forward pass of a small supernet. */
-async function stepOn(backend: string): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+/**
+ * Loss, and the gradient of every weight and of α (or of `only` those), of one training-mode forward pass of a small
+ * supernet, with the pass's ForwardContext.differentiate.
+ */
+async function stepOn(
+  backend: string,
+  only?: 'weights' | 'arch',
+  differentiate?: 'weights' | 'arch'
+): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
   await tf.setBackend(backend)
   // 3 cells: one reduction cell, so every op runs at stride 1 and 2.
   const net = new Supernet({ cells: 3, channels: 4, classes: 10, seed: 7 })
@@ -20,8 +27,14 @@ async function stepOn(backend: string): Promise<{ loss: number; grads: Map<strin
   // and op-by-op native paths both stay above 0.988 for every variable on seeds 31-33.
   const x = tf.tensor4d(randomValues(2 * 16 * 16 * 3, 31), [2, 16, 16, 3])
   const y = tf.tensor1d([3, 8], 'int32')
-  const variables = [...net.weightParameters(), ...net.archParameters()]
-  const { value, grads } = tf.variableGrads(() => crossEntropy(net.logits(x, { training: true }), y), variables)
+  const variables = [
+    ...(only === 'arch' ? [] : net.weightParameters()),
+    ...(only === 'weights' ? [] : net.archParameters())
+  ]
+  const { value, grads } = tf.variableGrads(
+    () => crossEntropy(net.logits(x, { training: true, differentiate }), y),
+    variables
+  )
   const out = new Map<string, Float32Array>()
   for (const [name, g] of Object.entries(grads)) out.set(name.replace(/_\d+$/, ''), (await g.data()) as Float32Array)
   const loss = (await value.data())[0]
@@ -63,5 +76,34 @@ describe.skipIf(!status.available)(`a supernet step on the native backend${skipR
       expect(Math.abs(Math.sqrt(dot(nativeGrads[i], nativeGrads[i]) / dot(expected, expected)) - 1)).toBeLessThan(0.1)
     })
     expect(compared).toBeGreaterThan(cpuGrads.length / 2)
+  })
+
+  it('keeps less in a w step or an α step (ForwardContext.differentiate) and gives exactly the same loss and gradients', async () => {
+    await registerNativeBackend()
+    for (const only of ['weights', 'arch'] as const) {
+      const full = await stepOn('native', only)
+      const lean = await stepOn('native', only, only)
+      expect(lean.loss).toBe(full.loss)
+      // Each pass builds its own net, so variable names differ; they come in the same order.
+      const leanGrads = [...lean.grads.values()]
+      expect(leanGrads.length).toBe(full.grads.size)
+      expect(leanGrads.length).toBeGreaterThan(only === 'arch' ? 1 : 10)
+      ;[...full.grads.values()].forEach((g, i) => expect(leanGrads[i], `${only}: variable ${i}`).toEqual(g))
+    }
+  })
+
+  it('leaves no more tensors behind in a lean w step or α step than in the default pass', async () => {
+    await registerNativeBackend()
+    // A pass of this harness leaves a few tensors of its own (the same number every time, in every mode); the lean
+    // modes must add none to that.
+    const leftBy = async (mode: 'weights' | 'arch' | undefined): Promise<number> => {
+      await stepOn('native', mode, mode) // warm-up: kernels' first-call allocations
+      const before = tf.memory().numTensors
+      await stepOn('native', mode, mode)
+      return tf.memory().numTensors - before
+    }
+    const base = await leftBy(undefined)
+    expect(await leftBy('weights')).toBe(base)
+    expect(await leftBy('arch')).toBe(base)
   })
 })

@@ -250,7 +250,7 @@ export async function runSearch(
  * late epochs underflowing) the entropy term is not built at all.
  */
 export function archObjective(net: Supernet, x: tf.Tensor4D, y: tf.Tensor1D, coefficient: number): tf.Scalar {
-  const ce = crossEntropy(net.logits(x, { training: true }), y)
+  const ce = crossEntropy(net.logits(x, { training: true, differentiate: 'arch' }), y)
   return coefficient === 0 ? ce : (tf.sub(ce, tf.mul(net.meanEdgeEntropy(), coefficient)) as tf.Scalar)
 }
 
@@ -277,7 +277,7 @@ export async function weightStep(
     const { x, y } = toTensors(batch)
     let correct: tf.Scalar | undefined
     const { value, grads } = tf.variableGrads(() => {
-      const logits = net.logits(x, { training: true })
+      const logits = net.logits(x, { training: true, differentiate: 'weights' })
       // Kept out of variableGrads' own scope, which would dispose it; readScalars disposes it.
       correct = tf.keep(correctCount(logits, y))
       return crossEntropy(logits, y)

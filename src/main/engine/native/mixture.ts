@@ -11,7 +11,11 @@ export const WEIGHTED_SUM_GRAD = 'BnasWeightedSumGrad'
  * (MixedOp), with gradients for every term and every weight. On 'native' it is one pass forward and one per term
  * backward, instead of K multiplies and K−1 adds forward and 3K full-size passes backward; elsewhere tf ops.
  */
-export function weightedSum(terms: tf.Tensor[], weights: tf.Tensor1D): tf.Tensor {
+export function weightedSum(
+  terms: tf.Tensor[],
+  weights: tf.Tensor1D,
+  options: { constantWeights?: boolean } = {}
+): tf.Tensor {
   if (terms.length === 0) throw new Error('weightedSum: no terms')
   if (weights.shape[0] !== terms.length)
     throw new Error(`weightedSum: ${terms.length} terms but ${weights.shape[0]} weights`)
@@ -19,6 +23,7 @@ export function weightedSum(terms: tf.Tensor[], weights: tf.Tensor1D): tf.Tensor
     return tf.tidy(() => tf.addN(terms.map((t, k) => tf.mul(t, tf.reshape(tf.slice(weights, [k], [1]), [])))))
   }
   const count = terms.length
+  if (options.constantWeights) return constantMixture(terms, weights)
   const mixture = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc
     const inputs = args as tf.Tensor[]
@@ -31,6 +36,30 @@ export function weightedSum(terms: tf.Tensor[], weights: tf.Tensor1D): tf.Tensor
         const gradInputs: tf.NamedTensorMap = { dy: dy as tf.Tensor, weights: saved[count] }
         for (let k = 0; k < count; k++) gradInputs[`t${k}`] = saved[k]
         return tf.engine().runKernel(WEIGHTED_SUM_GRAD, gradInputs, { count }) as tf.Tensor[]
+      }
+    }
+  })
+  return mixture(...terms, weights)
+}
+
+/**
+ * The mixture for weights that get no gradient (the w step of a search): only the weights are kept, so every term can
+ * be freed once the sum is made; term k's gradient is weights[k]·dy (what WEIGHTED_SUM_GRAD gives it), the weights'
+ * gradient zero.
+ */
+function constantMixture(terms: tf.Tensor[], weights: tf.Tensor1D): tf.Tensor {
+  const count = terms.length
+  const mixture = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc
+    const inputs = args as tf.Tensor[]
+    save([inputs[count]])
+    const named: tf.NamedTensorMap = { weights: inputs[count] }
+    for (let k = 0; k < count; k++) named[`t${k}`] = inputs[k]
+    return {
+      value: tf.engine().runKernel(WEIGHTED_SUM, named, { count }) as tf.Tensor,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], [w]: tf.Tensor[]) => {
+        const scale = w.dataSync()
+        return [...Array.from({ length: count }, (_, k) => tf.mul(dy as tf.Tensor, scale[k])), tf.zerosLike(w)]
       }
     }
   })

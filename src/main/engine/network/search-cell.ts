@@ -68,7 +68,10 @@ export class MixedOp extends Module {
           : ZEROISE_INDEX === size - 1
             ? tf.slice(weights, [0], [size - 1])
             : tf.concat([tf.slice(weights, [0], [ZEROISE_INDEX]), tf.slice(weights, [ZEROISE_INDEX + 1])])
-      return weightedSum(terms, kept as tf.Tensor1D) as tf.Tensor4D
+      // In the w step α is a constant: the mixture then keeps no term for a weight gradient nobody asks for.
+      return weightedSum(terms, kept as tf.Tensor1D, {
+        constantWeights: ctx.differentiate === 'weights'
+      }) as tf.Tensor4D
     })
   }
 

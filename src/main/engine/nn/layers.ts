@@ -131,11 +131,12 @@ export class Conv2d extends Module {
     }
     if (this.bias || !useFusedKernels()) return tf.tidy(() => reluKeepingOutput(this.forward(x, ctx)))
     return tf.tidy(() =>
-      conv2dReluFused(x, this.effectiveWeight(), {
-        stride: this.stride,
-        padding: this.padding,
-        dilation: this.dilation
-      })
+      conv2dReluFused(
+        x,
+        this.effectiveWeight(),
+        { stride: this.stride, padding: this.padding, dilation: this.dilation },
+        ctx.differentiate
+      )
     )
   }
 

@@ -3,6 +3,12 @@ import * as tf from '@tensorflow/tfjs-core'
 /** What a forward pass needs to know besides its input. Networks may pass a richer object (e.g. drop-path state). */
 export interface ForwardContext {
   training: boolean
+  /**
+   * The gradients this pass will be differentiated for, when a search step knows it: 'weights' (the w step: α is a
+   * constant), 'arch' (the α step: no weight gets a gradient). Ops then keep less for the backward pass; the values
+   * and the gradients asked for are the same. Absent: any gradient may be asked for.
+   */
+  differentiate?: 'weights' | 'arch'
 }
 
 /**

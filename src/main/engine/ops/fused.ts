@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core'
 import { BATCH_NORM_BACKWARD, BATCH_NORM_FORWARD, BATCH_NORM_STATS } from '../native/batchnorm'
 import { WEIGHTED_SUM } from '../native/mixture'
 import { BATCH_NORM_SIGN, MASK_GRADIENT } from '../native/binary-block'
-import { CONV2D_RELU } from '../native/conv-relu'
+import { CONV2D_RELU, lazyConvGradients } from '../native/conv-relu'
 import { subsample2 } from './subsample'
 
 /**
@@ -50,18 +50,21 @@ export function maskGradient(dy: tf.Tensor, ref: tf.Tensor, keep: 'bytes' | 'pos
 /**
  * relu(conv(x, w)) with PyTorch's geometry (symmetric zero padding, any stride 1|2 with any dilation 1|2) as the
  * native CONV2D_RELU kernel: the ReLU inside the conv, and gradients of dy·(y > 0) lazily per input. Only on 'native'
- * (check useFusedKernels first).
+ * (check useFusedKernels first). `differentiate` (ForwardContext's) lets it keep less: see conv2dReluKeepingLess.
  */
 export function conv2dReluFused(
   x: tf.Tensor4D,
   w: tf.Tensor4D,
-  { stride, padding, dilation }: { stride: number; padding: number; dilation: number }
+  { stride, padding, dilation }: { stride: number; padding: number; dilation: number },
+  differentiate?: 'weights' | 'arch'
 ): tf.Tensor4D {
   if (stride === 2 && dilation === 2 && padding % 2 === 0) {
     // A dilation-2 stride-2 conv reads only the even rows and columns of the padded input (p even: the even ones of
     // x), so it is a dense stride-1 conv of x[:, ::2, ::2] padded by p/2: the same sums, on a quarter of the input,
     // through oneDNN's fast dense kernels (its dilated stride-2 gradients fall back to gemm, ~5× slower here).
-    return tf.tidy(() => conv2dReluFused(subsample2(x), w, { stride: 1, padding: padding / 2, dilation: 1 }))
+    return tf.tidy(() =>
+      conv2dReluFused(subsample2(x), w, { stride: 1, padding: padding / 2, dilation: 1 }, differentiate)
+    )
   }
   const [n, h, wd, c] = x.shape
   const smallPlane = h * wd <= 64
@@ -86,7 +89,7 @@ export function conv2dReluFused(
         wd / 2,
         c
       ]) as tf.Tensor4D
-      const y = conv2dReluFused(phases, w, { stride: 1, padding: padding / 2, dilation: 1 })
+      const y = conv2dReluFused(phases, w, { stride: 1, padding: padding / 2, dilation: 1 }, differentiate)
       const cout = y.shape[3]
       const merged = tf.transpose(tf.reshape(y, [2, 2, n, h / 2, wd / 2, cout]), [2, 3, 0, 4, 1, 5])
       return tf.reshape(merged, [n, h, wd, cout]) as tf.Tensor4D
@@ -99,7 +102,53 @@ export function conv2dReluFused(
     [0, 0]
   ]
   const attrs = { strides: [stride, stride], pad, dataFormat: 'NHWC', dilations: [dilation, dilation] }
+  if (differentiate) return conv2dReluKeepingLess(x, w, attrs as unknown as tf.NamedAttrMap, differentiate)
   return tf.engine().runKernel(CONV2D_RELU, { x, filter: w }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D
+}
+
+/**
+ * CONV2D_RELU for a pass whose gradients are known (a search step), keeping only what they need:
+ * - 'arch' (no weight gradient): the filter and the output, not the input, so a binary op's input signs are freed
+ *   with the edge; only the input gradient is computed.
+ * - 'weights' (α constant, so the mixture keeps no term): the input, the filter and the ReLU mask as bytes instead of
+ *   the output (a quarter of its size), so the output is freed once the mixture has summed it.
+ * Same values and the same gradients as the kernel's own (dy·(y > 0), then oneDNN's or the own backprop kernels).
+ */
+function conv2dReluKeepingLess(
+  x: tf.Tensor4D,
+  w: tf.Tensor4D,
+  attrs: tf.NamedAttrMap,
+  differentiate: 'weights' | 'arch'
+): tf.Tensor4D {
+  const inputShape = x.shape
+  const op = tf.customGrad((input, filter, save) => {
+    const y = tf.engine().runKernel(CONV2D_RELU, { x: input as tf.Tensor, filter: filter as tf.Tensor }, attrs)
+    const keep = save as tf.GradSaveFunc
+    if (differentiate === 'arch') {
+      keep([filter as tf.Tensor, y as tf.Tensor])
+      return {
+        value: y as tf.Tensor,
+        gradFunc: (dy, [keptFilter, keptY]) => {
+          const g = maskGradient(dy as tf.Tensor, keptY, 'positive')
+          const dx = tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: g, filter: keptFilter }, {
+            ...attrs,
+            inputShape
+          } as unknown as tf.NamedAttrMap) as tf.Tensor
+          // The filter is not differentiated in this pass (the tape never reads this zero).
+          return [dx, tf.zerosLike(keptFilter)]
+        }
+      }
+    }
+    keep([input as tf.Tensor, filter as tf.Tensor, tf.greater(y as tf.Tensor, 0)])
+    return {
+      value: y as tf.Tensor,
+      gradFunc: (dy, [keptX, keptFilter, positive]) => {
+        const grads = lazyConvGradients(keptX, keptFilter, maskGradient(dy as tf.Tensor, positive, 'bytes'), attrs)
+        return [grads.x(), grads.filter()]
+      }
+    }
+  })
+  return op(x, w) as tf.Tensor4D
 }
 
 /**

@@ -37,11 +37,15 @@ function maxPoolNative(x: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
     return {
       value: tf.maxPool(input as tf.Tensor4D, 3, stride, 1),
       gradFunc: (dy, [kept]) => [
-        tf.engine().runKernel(tf.MaxPoolGrad, { dy: dy as tf.Tensor, input: kept }, {
-          filterSize: 3,
-          strides: stride,
-          pad: 1
-        }) as tf.Tensor
+        tf.engine().runKernel(
+          tf.MaxPoolGrad,
+          { dy: dy as tf.Tensor, input: kept },
+          {
+            filterSize: 3,
+            strides: stride,
+            pad: 1
+          }
+        ) as tf.Tensor
       ]
     }
   })
