@@ -169,6 +169,43 @@ function reverse(addon: NativeAddon, fallback: tf.KernelFunc) {
   }
 }
 
+/**
+ * Concat of float32 tensors along one axis: each input is one box copy into its slice of the output. The cpu kernel
+ * copies row by row in JavaScript, which for a search cell's channel concat (4 nodes of C channels per pixel) is a
+ * call per C values (paper preset: ~27 ms per concat of 16 MiB).
+ */
+function concat(addon: NativeAddon, fallback: tf.KernelFunc) {
+  return (args: KernelArgs): tf.TensorInfo => {
+    const backend = args.backend as MathBackendCPU
+    const inputs = args.inputs as unknown as tf.TensorInfo[]
+    const { axis } = args.attrs as unknown as tf.ConcatAttrs
+    if (inputs.length === 0) return fallback(args) as tf.TensorInfo
+    const $axis = tf.util.parseAxisParam(axis, inputs[0].shape)[0]
+    const arrays = inputs.map((t) => floats(backend, t))
+    const rank = inputs[0].shape.length
+    const sameOtherwise = inputs.every(
+      (t) => t.shape.length === rank && t.shape.every((s, d) => d === $axis || s === inputs[0].shape[d])
+    )
+    if (!sameOtherwise || arrays.some((a) => !a)) return fallback(args) as tf.TensorInfo
+    const outShape = [...inputs[0].shape]
+    outShape[$axis] = inputs.reduce((sum, t) => sum + t.shape[$axis], 0)
+    const total = tf.util.sizeFromShape(outShape)
+    if (total === 0) return fallback(args) as tf.TensorInfo
+    const outStrides = denseStrides(outShape)
+    const plans = inputs.map((t) => collapse(t.shape, [denseStrides(t.shape), outStrides]))
+    if (plans.some((plan) => !plan)) return fallback(args) as tf.TensorInfo
+    const out = outputFloats(backend, total, false) // the inputs' boxes tile the whole output
+    let offset = 0
+    inputs.forEach((t, k) => {
+      const plan = plans[k]!
+      if (t.shape[$axis] > 0 && arrays[k]!.length > 0)
+        addon.copyBox(arrays[k]!, 0, plan.strides[0], out, offset * outStrides[$axis], plan.strides[1], plan.size)
+      offset += t.shape[$axis]
+    })
+    return backend.makeTensorInfo(outShape, 'float32', out)
+  }
+}
+
 /** Element strides of `shape` read as the right-aligned broadcast to `outShape` (0 along broadcast dimensions). */
 function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
   const dense = denseStrides(shape)
@@ -290,6 +327,7 @@ export function elementwiseKernels(addon: NativeAddon): Map<string, tf.KernelFun
     [tf.PadV2, padV2(addon, cpuKernel(tf.PadV2))],
     [tf.Transpose, transpose(addon, cpuKernel(tf.Transpose))],
     [tf.Reverse, reverse(addon, cpuKernel(tf.Reverse))],
+    [tf.Concat, concat(addon, cpuKernel(tf.Concat))],
     [tf.Sum, reduction(addon, false, cpuKernel(tf.Sum))],
     [tf.Mean, reduction(addon, true, cpuKernel(tf.Mean))]
   ])
