@@ -34,7 +34,7 @@
       "libraries": ["-fopenmp"],
       "conditions": [
         ["with_dnnl==1", {
-          "sources": ["src/conv_dnnl.cc", "src/packed/float_conv.cc"],
+          "sources": ["src/conv_dnnl.cc", "src/conv_own_kernels.cc", "src/packed/float_conv.cc"],
           "libraries": ["-ldnnl"],
           "defines": ["BNAS_WITH_DNNL=1"]
         }, {
