@@ -13,7 +13,8 @@
 //
 //   npx tsx scripts/bench-kernels.ts --binary [--threads N]
 //
-// compares the bit-packed XNOR/popcount binary conv with oneDNN's float conv of sign(x) and sign(W)·α (native only).
+// compares the bit-packed XNOR/popcount binary conv with the addon's float conv (oneDNN's, or its own kernels': the
+// header line names them) of sign(x) and sign(W)·α (native only).
 //
 // Each number is the median of --reps timed runs after 2 warm-up runs (cpu: 1 run, it takes seconds). The machine's
 // load average is printed beside the numbers: on shared cores, compare medians taken under similar load only.
@@ -255,7 +256,7 @@ async function benchBinary(): Promise<void> {
         ? NaN
         : time(() => tf.conv2d(x, scaled, c.stride, pad, 'NHWC', c.dilation), reps, 2)
     console.log(
-      `${c.name.padEnd(24)} [${c.shape}]  packed ${packed.toFixed(2).padStart(7)} ms   oneDNN float ${float.toFixed(2).padStart(7)} ms   ${(float / packed).toFixed(2)}x`
+      `${c.name.padEnd(24)} [${c.shape}]  packed ${packed.toFixed(2).padStart(7)} ms   float conv ${float.toFixed(2).padStart(7)} ms   ${(float / packed).toFixed(2)}x`
     )
     tf.dispose([x, w, alpha, scaled])
   }

@@ -30,7 +30,13 @@ const SHAPES = [
   ['3x3 s2 C16 16x16', 32, 16, 16, 16, 3, 2, 1, 1],
   ['3x3 C32 8x8', 32, 8, 32, 32, 3, 1, 1, 1],
   ['1x1 C24→8 32x32', 32, 32, 24, 8, 1, 1, 1, 0],
-  ['3x3 C16 32x32, batch 64', 64, 32, 16, 16, 3, 1, 1, 1]
+  ['3x3 C16 32x32, batch 64', 64, 32, 16, 16, 3, 1, 1, 1],
+  // The paper preset's (C = 16, batch 64): its first cells' other candidates and the deeper cells' widths.
+  ['5x5 C16 32x32, batch 64', 64, 32, 16, 16, 5, 1, 1, 2],
+  ['dil 3x3 C16 32x32, batch 64', 64, 32, 16, 16, 3, 1, 2, 2],
+  ['dil 5x5 C16 32x32, batch 64', 64, 32, 16, 16, 5, 1, 2, 4],
+  ['3x3 C32 16x16, batch 64', 64, 16, 32, 32, 3, 1, 1, 1],
+  ['5x5 C64 8x8, batch 64', 64, 8, 64, 64, 5, 1, 1, 2]
 ]
 
 function cpuMs(f) {

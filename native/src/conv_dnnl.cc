@@ -4,6 +4,7 @@
 // On CPUs without AVX-512 the forward conv and the filter gradient run on the addon's own kernels instead (mixOwn).
 #include <omp.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <map>
@@ -20,11 +21,12 @@
 namespace bnas {
 namespace {
 
-// Where oneDNN 2.6 has only its jit:avx2 kernels (no AVX-512), the addon's own direct kernels (conv_own.h) are faster
-// for the forward conv (+ ReLU) and the filter gradient: in the 5-cell search step on an AMD EPYC with AVX2 + FMA,
-// forward 1.11 → 0.80 s and filter gradient 0.77 → 0.48 s a step, while oneDNN's input gradient stays ahead (0.55
-// against 0.72 s), so it keeps that one. oneDNN's avx2 filter gradient also read past its own scratchpad under valgrind
-// (native/README.md, Left for later). BNAS_CONV_MIX=0 keeps oneDNN for all three, =1 mixes on any CPU (tests).
+// Where oneDNN 2.6 has only its jit:avx2 kernels (no AVX-512), the addon's own direct kernels (conv_own.h) beat it on
+// some of the search's convs (node native/bench/convs.mjs, CPU ms per call on an AMD EPYC with AVX2 + FMA): every
+// dilated one, forward and filter gradient (dilated 5×5 C 16 batch 64: forward 45 → 11, filter gradient 33 → 17;
+// dilated 3×3 C 8: filter gradient 2.8 → 0.4), and the forward at 16 channels or fewer (5×5 C 8: 2.4 → 2.0). oneDNN
+// stays ahead on wider convs (3×3 C 32: forward 3.1 against 4.6, filter gradient 4.0 against 7.9) and on every input
+// gradient, so it keeps those. BNAS_CONV_MIX=0 keeps oneDNN for everything, =1 mixes on any CPU (tests).
 bool mixOwn() {
   static const bool mix = [] {
     const char* env = std::getenv("BNAS_CONV_MIX");
@@ -34,6 +36,10 @@ bool mixOwn() {
   }();
   return mix;
 }
+
+bool dilated(const ConvGeometry& g) { return g.dh > 1 || g.dw > 1; }
+bool ownForward(const ConvGeometry& g) { return mixOwn() && (dilated(g) || std::max(g.cin, g.cout) <= 16); }
+bool ownFilterGradient(const ConvGeometry& g) { return mixOwn() && dilated(g); }
 
 using dnnl::memory;
 using tag = memory::format_tag;
@@ -194,7 +200,7 @@ void requirePlain(const memory::desc& got, const memory::desc& want, const char*
 }  // namespace
 
 void conv2dForward(const ConvGeometry& g, const float* x, const float* w, float* y, bool relu) {
-  if (mixOwn()) {
+  if (ownForward(g)) {
     const own::PackedFilter packed = own::packForward(w, g.kh * g.kw, g.cin, g.cout);
     own::forward(g, x, packed, nullptr, relu, y, omp_get_max_threads());
     return;
@@ -233,7 +239,7 @@ void conv2dBackpropInput(const ConvGeometry& g, const float* dy, const float* w,
 }
 
 void conv2dBackpropFilter(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
-  if (mixOwn()) {
+  if (ownFilterGradient(g)) {
     own::backwardFilter(g, x, dy, dw, omp_get_max_threads());
     return;
   }
@@ -254,8 +260,8 @@ std::string dnnlInfo(const ConvGeometry& g) {
   std::lock_guard<std::mutex> lock(cacheMutex);
   std::ostringstream out;
   const std::string own = std::string("own-direct:") + own::isa();
-  out << "fwd=" << (mixOwn() ? own : forwardPlan(g).impl) << " bwd_data=" << backwardDataPlan(g).impl
-      << " bwd_filter=" << (mixOwn() ? own : backwardFilterPlan(g).impl);
+  out << "fwd=" << (ownForward(g) ? own : forwardPlan(g).impl) << " bwd_data=" << backwardDataPlan(g).impl
+      << " bwd_filter=" << (ownFilterGradient(g) ? own : backwardFilterPlan(g).impl);
   return out.str();
 }
 
@@ -275,7 +281,7 @@ std::string dnnlVersion() {
 
 std::string convLibrary() {
   const std::string library = "onednn " + dnnlVersion();
-  return mixOwn() ? library + " + own " + own::isa() + " (forward, filter gradient)" : library;
+  return mixOwn() ? library + " + own " + own::isa() + " (dilated convs, forward up to 16 channels)" : library;
 }
 
 }  // namespace bnas

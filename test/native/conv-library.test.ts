@@ -127,7 +127,7 @@ describe.skipIf(!status.available)(`native conv library${skipReason}`, () => {
   it('info() names the conv library, and describeNativeBackend says it', () => {
     const info = loadNativeAddon().info()
     expect(info.convs).toMatch(
-      /^(onednn \d+\.\d+\.\d+( \+ own (avx512|avx2|baseline) \(forward, filter gradient\))?|own (avx512|avx2|baseline|avx512-emulated))$/
+      /^(onednn \d+\.\d+\.\d+( \+ own (avx512|avx2|baseline) \(dilated convs, forward up to 16 channels\))?|own (avx512|avx2|baseline|avx512-emulated))$/
     )
     if (info.oneDNN === null) expect(info.convs).toMatch(/^own /)
     else expect(info.convs.startsWith(`onednn ${info.oneDNN}`)).toBe(true)
@@ -142,8 +142,16 @@ describe.skipIf(!status.available)(`native conv library${skipReason}`, () => {
     expect(describeNativeBackend()).toContain(`convs ${info.convs}`)
     const implementations = loadNativeAddon().convImplementations(geometryArray(CASES[0]![1]))
     if (info.oneDNN === null) expect(implementations).toMatch(/^fwd=own-direct:/)
-    else if (mixed) expect(implementations).toMatch(/^fwd=own-direct:\S+ bwd_data=(?!own)\S+ bwd_filter=own-direct:/)
-    else expect(implementations).toMatch(/^fwd=(?!own)\S+ bwd_data=(?!own)\S+ bwd_filter=(?!own)/)
+    else if (!mixed) expect(implementations).toMatch(/^fwd=(?!own)\S+ bwd_data=(?!own)\S+ bwd_filter=(?!own)/)
+    else {
+      // Mixed: a small dense conv's forward, every dilated conv's forward and filter gradient are the own kernels';
+      // wide dense convs and every input gradient oneDNN's.
+      const of = (name: string) =>
+        loadNativeAddon().convImplementations(geometryArray(CASES.find(([n]) => n === name)![1]))
+      expect(implementations).toMatch(/^fwd=own-direct:\S+ bwd_data=(?!own)\S+ bwd_filter=(?!own)/)
+      expect(of('5×5 dilation 3, C 16 → 24')).toMatch(/^fwd=own-direct:\S+ bwd_data=(?!own)\S+ bwd_filter=own-direct:/)
+      expect(of('3×3, C 32 → 64 (full SIMD blocks)')).toMatch(/^fwd=(?!own)\S+ bwd_data=(?!own)\S+ bwd_filter=(?!own)/)
+    }
   })
 
   it('`bnas backends` prints the conv library, and for the own kernels what oneDNN would add', async () => {

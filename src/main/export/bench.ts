@@ -144,7 +144,8 @@ function boundOf(
 
 /**
  * The native path's bound: its best popcount kernel (AVX-512 VPOPCNTDQ where the CPU has it) on a shape without
- * padding waste, and oneDNN on each of the network's float convs alone (the float rate is their MACs over their time).
+ * padding waste, and the float conv library (oneDNN, or the addon's own kernels in a build without it) on each of the
+ * network's float convs alone (the float rate is their MACs over their time).
  */
 function nativeBound(compiled: NativeCompiledModel, model: PackedModel, batch: number): PathBound {
   const probe = compiled.probe(batch)
@@ -155,7 +156,7 @@ function nativeBound(compiled: NativeCompiledModel, model: PackedModel, batch: n
     model,
     batch,
     rates,
-    `native, ${compiled.threads} thread(s): ${probe.binaryKernel} popcount kernel (1024-bit streams, 64 channels); oneDNN on the network's ${probe.float.length} float convs`
+    `native, ${compiled.threads} thread(s): ${probe.binaryKernel} popcount kernel (1024-bit streams, 64 channels); ${compiled.floatConvLibrary()} on the network's ${probe.float.length} float convs`
   )
 }
 

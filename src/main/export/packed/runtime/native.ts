@@ -59,6 +59,12 @@ export class NativeCompiledModel implements CompiledPackedModel {
     return this.addon.packedSessionInfo(this.session)
   }
 
+  /** Who runs the session's float convs: 'oneDNN 2.6.3', or the addon's own kernels in a build without it ('own avx2'). */
+  floatConvLibrary(): string {
+    const { oneDNN, convs } = this.addon.info()
+    return oneDNN !== null ? `oneDNN ${oneDNN}` : convs
+  }
+
   /** 'avx512-vpopcntdq' | 'avx2-vpshufb' | 'scalar' (tests run each kernel the CPU has). */
   setKernel(kernel: string): void {
     this.addon.packedSessionSetKernel(this.session, kernel)
