@@ -49,7 +49,7 @@ describe.skipIf(!status.available)(`native elementwise, data movement and reduct
     await expectSameAsCpu([input([2, 5, 5, 12], 2)], (x) => [...tf.split(x, [4, 3, 5], 3), ...tf.split(x, [2, 3], 1)])
   })
 
-  it('Concat along every axis (a cell\'s channel concat), of unequal parts, one part, and an empty one', async () => {
+  it("Concat along every axis (a cell's channel concat), of unequal parts, one part, and an empty one", async () => {
     await expectSameAsCpu([input([2, 5, 5, 3], 11), input([2, 5, 5, 4], 12), input([2, 5, 5, 0], 13)], (a, b, e) => [
       tf.concat([a, b, a, b], 3),
       tf.concat([a, e, b], 3),
