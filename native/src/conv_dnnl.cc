@@ -1,7 +1,7 @@
 // Convolutions through oneDNN, the library PyTorch's CPU convolutions use. Activations stay in the caller's NHWC
 // buffers (no copies); only the small filters are reordered into oneDNN's preferred blocked layout. Primitives are
 // created once per geometry and cached: creating one JIT-compiles code, far slower than running it at these sizes.
-// On CPUs without AVX-512 the forward conv and the filter gradient run on the addon's own kernels instead (mixOwn).
+// On CPUs without AVX-512 some convs run on the addon's own kernels instead, chosen per geometry (mixOwn below).
 #include <omp.h>
 
 #include <algorithm>
