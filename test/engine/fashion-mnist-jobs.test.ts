@@ -95,7 +95,7 @@ describe.skipIf(!haveData)(
         '--preset',
         'quick',
         '--epochs',
-        '1',
+        '2',
         '--subset',
         '1200',
         '--test-subset',
@@ -107,8 +107,10 @@ describe.skipIf(!haveData)(
       expect(train.code, train.output).toBe(0)
       const result = lastJson(train.output) as { status: string; testAccuracy: number }
       expect(result.status).toBe('completed')
-      // Ten classes: chance is 10%; three times chance after one epoch of 1,200 images. (The quick preset's gradient
-      // clip 5 slows this first epoch, 34 % against 35-40 % without it, and keeps the later ones from blowing up.)
+      // Ten classes: chance is 10%; three times chance after two epochs of 1,200 images. One epoch was too short to
+      // test: its validation accuracy moved from 14 % to 42 % with the seed or the conv kernels' summation order
+      // (a barely trained binary net, probably through its BN running statistics); two epochs gave 39-50 % on seeds 1
+      // and 4 with either conv path (BNAS_CONV_MIX=0/1).
       expect(result.testAccuracy).toBeGreaterThan(0.3)
       const evaluation = await bnas(['eval', out, '--json'])
       expect(evaluation.code, evaluation.output).toBe(0)
