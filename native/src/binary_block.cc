@@ -6,13 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "clones.h"
 #include "kernels.h"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define BNAS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define BNAS_CLONES
-#endif
 
 namespace bnas {
 namespace {

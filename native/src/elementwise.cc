@@ -10,13 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include "clones.h"
 #include "kernels.h"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define BNAS_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define BNAS_CLONES
-#endif
 
 namespace bnas {
 namespace {
@@ -200,12 +195,6 @@ void reduceSum(const float* x, float* out, int64_t outer, int64_t reduce, int64_
 namespace bnas {
 
 // y = Σ_k w[k]·terms[k], one pass (the α-weighted mixture of a search edge).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define BNAS_WSUM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define BNAS_WSUM_CLONES
-#endif
-
 void weightedSum(const float* const* terms, int count, const float* w, int64_t n, float* y) {
   const int64_t chunk = 1 << 14;
   for (int64_t begin = 0; begin < n; begin += chunk) {
@@ -231,7 +220,7 @@ constexpr int64_t kLanes = 16;
 // d may not alias dy or t, and the partial sums live in locals: with plain pointers the compiler had to assume that
 // a store to d could change acc, dy or t, and kept acc in memory (BnasWeightedSumGrad in a 5-cell step's profile:
 // 121-133 → 90 ms).
-BNAS_WSUM_CLONES void scaleAndDotChunk(const float* __restrict dy, const float* __restrict t, float w, int64_t begin,
+BNAS_CLONES void scaleAndDotChunk(const float* __restrict dy, const float* __restrict t, float w, int64_t begin,
                                        int64_t end, float* __restrict d, double* acc) {
   double a[kLanes];
   for (int64_t j = 0; j < kLanes; ++j) a[j] = acc[j];
