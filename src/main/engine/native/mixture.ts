@@ -23,47 +23,34 @@ export function weightedSum(
     return tf.tidy(() => tf.addN(terms.map((t, k) => tf.mul(t, tf.reshape(tf.slice(weights, [k], [1]), [])))))
   }
   const count = terms.length
-  if (options.constantWeights) return constantMixture(terms, weights)
+  const constant = options.constantWeights === true
   const mixture = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args.pop() as tf.GradSaveFunc
     const inputs = args as tf.Tensor[]
-    save(inputs)
-    const named: tf.NamedTensorMap = { weights: inputs[count] }
-    for (let k = 0; k < count; k++) named[`t${k}`] = inputs[k]
+    // Weights that get no gradient (the w step of a search): only they are kept, so every term can be freed once the
+    // sum is made; term k's gradient is then weights[k]·dy (what WEIGHTED_SUM_GRAD gives it), the weights' zero.
+    save(constant ? [inputs[count]] : inputs)
     return {
-      value: tf.engine().runKernel(WEIGHTED_SUM, named, { count }) as tf.Tensor,
+      value: tf.engine().runKernel(WEIGHTED_SUM, mixtureInputs(inputs), { count }) as tf.Tensor,
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-        const gradInputs: tf.NamedTensorMap = { dy: dy as tf.Tensor, weights: saved[count] }
-        for (let k = 0; k < count; k++) gradInputs[`t${k}`] = saved[k]
-        return tf.engine().runKernel(WEIGHTED_SUM_GRAD, gradInputs, { count }) as tf.Tensor[]
+        if (constant) {
+          const scale = saved[0].dataSync()
+          return [...Array.from(scale, (w) => tf.mul(dy as tf.Tensor, w)), tf.zerosLike(saved[0])]
+        }
+        return tf.engine().runKernel(WEIGHTED_SUM_GRAD, mixtureInputs(saved, dy as tf.Tensor), { count }) as tf.Tensor[]
       }
     }
   })
   return mixture(...terms, weights)
 }
 
-/**
- * The mixture for weights that get no gradient (the w step of a search): only the weights are kept, so every term can
- * be freed once the sum is made; term k's gradient is weights[k]·dy (what WEIGHTED_SUM_GRAD gives it), the weights'
- * gradient zero.
- */
-function constantMixture(terms: tf.Tensor[], weights: tf.Tensor1D): tf.Tensor {
-  const count = terms.length
-  const mixture = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const save = args.pop() as tf.GradSaveFunc
-    const inputs = args as tf.Tensor[]
-    save([inputs[count]])
-    const named: tf.NamedTensorMap = { weights: inputs[count] }
-    for (let k = 0; k < count; k++) named[`t${k}`] = inputs[k]
-    return {
-      value: tf.engine().runKernel(WEIGHTED_SUM, named, { count }) as tf.Tensor,
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], [w]: tf.Tensor[]) => {
-        const scale = w.dataSync()
-        return [...Array.from({ length: count }, (_, k) => tf.mul(dy as tf.Tensor, scale[k])), tf.zerosLike(w)]
-      }
-    }
-  })
-  return mixture(...terms, weights)
+/** The mixture kernels' named inputs from [t0 … t(K−1), weights] (and dy for the gradient). */
+function mixtureInputs(termsAndWeights: tf.Tensor[], dy?: tf.Tensor): tf.NamedTensorMap {
+  const count = termsAndWeights.length - 1
+  const named: tf.NamedTensorMap = { weights: termsAndWeights[count] }
+  if (dy) named.dy = dy
+  for (let k = 0; k < count; k++) named[`t${k}`] = termsAndWeights[k]
+  return named
 }
 
 function values(backend: MathBackendCPU, t: tf.TensorInfo): Float32Array {
