@@ -158,12 +158,14 @@ if (available) {
 }
 
 describe.skipIf(!available)(`native packed session: binary convs equal the reference exactly${skipReason}`, () => {
-  // Channel counts across word boundaries (3, 36: one word; 65: two; 144: three), outputs across vector boundaries.
+  // Channel counts across word boundaries (3, 36: one word; 65: two; 144: three; 290: five, which the AVX-512 packer
+  // takes in two passes of 12 and 7 chunks of 16), outputs across vector boundaries.
   const SIZES: Array<[number, number, [number, number]]> = [
     [3, 9, [7, 9]],
     [36, 36, [8, 8]],
     [65, 41, [5, 7]],
-    [144, 17, [4, 4]]
+    [144, 17, [4, 4]],
+    [290, 19, [3, 5]]
   ]
   for (const [name, g] of GEOMETRIES) {
     for (const [cin, cout, [h, w]] of SIZES) {
@@ -189,6 +191,9 @@ describe.skipIf(!available)(`native packed session: binary convs equal the refer
     const cases = [
       binconvModel(geometry(3, 1, 1, 1), 37, 12, [6, 5, 37], { seed: 5, weightZeros: true }),
       binconvModel(geometry(5, 2, 4, 2), 20, 9, [9, 9, 20], { seed: 6, affine: false }),
+      // No γ < 0 anywhere: the packers without the xor, one pass and two.
+      binconvModel(geometry(3, 1, 1, 1), 150, 10, [4, 6, 150], { seed: 8, affine: false }),
+      binconvModel(geometry(1, 1, 0, 1), 290, 19, [3, 5, 290], { seed: 10, affine: false }),
       binconvModel(geometry(3, 1, 1, 1), 70, 8, [5, 5, 70], { seed: 7, zeroGamma: true })
     ]
     for (const model of cases) {

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <random>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <ctime>
 
@@ -124,25 +125,29 @@ void rowScalar(const uint64_t* s, const uint64_t* m, int qStride, const int32_t*
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw")
 namespace {
 
-// acc[p][g]: the popcount sums of P pixels × G groups of 8 output channels (64-bit lanes), written out to y.
+// acc[p][g]: the popcount sums of P pixels × G groups of 8 output channels (64-bit lanes), written out to y. With a
+// border (the one-plane dot), pixels whose taps fall outside the image first take off the count those taps added.
 template <int P, int G>
-inline void epilogueAvx512(const __m512i (&acc)[P][G], const int32_t* valid, int g0, const float* alpha, int cout,
-                           float* y, int yStride, bool accumulate) {
-  // Two groups (16 channels) a vector where it can: the 64-bit counts narrowed to 32 bits (they are far
-  // below 2^31), then dot = valid − 2·count, ×α, ReLU, (+ y), one masked store of 16 floats.
-  const __m512 zero = _mm512_setzero_ps();
+inline void epilogueAvx512(const __m512i (&acc)[P][G], const int32_t* valid, const Border* border, int g0,
+                           const float* alpha, int cout, float* y, int yStride, bool accumulate) {
+  // Two groups (16 channels) a vector where it can: the even 32-bit halves of both groups' 64-bit counts (they are
+  // far below 2^31) in one vpermt2d, then dot = valid − 2·count, ×α, ReLU, (+ y), one masked store of 16 floats.
+  const __m512 zero = _mm512_setzero_ps(), two = _mm512_set1_ps(2.0f);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   for (int p = 0; p < P; ++p) {
-    const __m512i v0 = _mm512_set1_epi32(valid[p]);
+    const __m512 v0 = _mm512_set1_ps(float(valid[p]));
+    const int32_t* corr = border && border->at[p] ? border->corr + int64_t(p) * border->stride : nullptr;
     float* yp = y + int64_t(p) * yStride;
     for (int g = 0; g < G; g += 2) {
       const int o = (g0 + g) * 8;
       const int lanes = std::min(g + 1 < G ? 16 : 8, cout - o);
       const __mmask16 live = lanes >= 16 ? __mmask16(0xffff) : __mmask16((1u << lanes) - 1);
-      const __m256i lo = _mm512_cvtepi64_epi32(acc[p][g]);
-      const __m256i hi = g + 1 < G ? _mm512_cvtepi64_epi32(acc[p][g + 1]) : _mm256_setzero_si256();
-      const __m512i counts = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-      const __m512i dot = _mm512_sub_epi32(v0, _mm512_slli_epi32(counts, 1));
-      __m512 r = _mm512_mul_ps(_mm512_loadu_ps(alpha + o), _mm512_cvtepi32_ps(dot));
+      __m512i counts = g + 1 < G ? _mm512_permutex2var_epi32(acc[p][g], even, acc[p][g + 1])
+                                 : _mm512_maskz_permutexvar_epi32(0x00ff, even, acc[p][g]);
+      if (corr) counts = _mm512_sub_epi32(counts, _mm512_loadu_si512(corr + o));
+      // valid − 2·count in float32 by one FMA: exact, every value is an integer far below 2^24.
+      const __m512 dot = _mm512_fnmadd_ps(two, _mm512_cvtepi32_ps(counts), v0);
+      __m512 r = _mm512_mul_ps(_mm512_loadu_ps(alpha + o), dot);
       r = _mm512_max_ps(r, zero);  // +0 for −0 and NaN, as the reference's v > 0 ? v : 0
       if (accumulate) r = _mm512_add_ps(_mm512_maskz_loadu_ps(live, yp + o), r);
       _mm512_mask_storeu_ps(yp + o, live, r);
@@ -158,54 +163,16 @@ inline void epilogueAvx512(const __m512i (&acc)[P][G], const int32_t* valid, int
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx512vpopcntdq,popcnt")
 namespace {
 
-// The same planes from the per-channel thresholds: one xor and two compares per 16 channels.
-void packThresholdAvx512(const float* x, int xStride, int64_t pixels, int cin, int wq, const float* lo,
-                         const float* hi, const uint32_t* flip, uint64_t* sign, uint64_t* mask, int64_t planeStride,
-                         int32_t* count) {
-  // Each chunk's two 16-bit compare masks land in order in a small buffer; on a little-endian machine four of them
-  // are the pixel's 64-bit word, so no shifting or merging per chunk.
-  constexpr int kMaxWords = 64;  // C ≤ 4096 (larger: the arithmetic path)
-  uint16_t sbits[4 * kMaxWords], mbits[4 * kMaxWords];
-  const int full = cin / 16, chunks = (cin + 15) / 16;
-  const __mmask16 tail = __mmask16((1u << (cin & 15)) - 1);
-  for (int k = chunks; k < 4 * wq; ++k) sbits[k] = mbits[k] = 0;
-  for (int64_t p = 0; p < pixels; ++p) {
-    const float* xp = x + p * xStride;
-    for (int k = 0; k < full; ++k) {
-      const int c = 16 * k;
-      const __m512 v = _mm512_castsi512_ps(
-          _mm512_xor_si512(_mm512_castps_si512(_mm512_loadu_ps(xp + c)), _mm512_loadu_si512(flip + c)));
-      const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_loadu_ps(lo + c), _CMP_LT_OQ);
-      const __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_loadu_ps(hi + c), _CMP_GE_OQ);
-      sbits[k] = neg;
-      mbits[k] = neg | pos;
-    }
-    if (full < chunks) {
-      const int c = 16 * full;
-      const __m512 v = _mm512_castsi512_ps(
-          _mm512_xor_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(tail, xp + c)), _mm512_loadu_si512(flip + c)));
-      const __mmask16 neg = _mm512_mask_cmp_ps_mask(tail, v, _mm512_loadu_ps(lo + c), _CMP_LT_OQ);
-      const __mmask16 pos = _mm512_mask_cmp_ps_mask(tail, v, _mm512_loadu_ps(hi + c), _CMP_GE_OQ);
-      sbits[full] = neg;
-      mbits[full] = neg | pos;
-    }
-    int nonzero = 0;
-    for (int j = 0; j < wq; ++j) {
-      uint64_t sw, mw;
-      std::memcpy(&sw, sbits + 4 * j, 8);
-      std::memcpy(&mw, mbits + 4 * j, 8);
-      sign[j * planeStride + p] = sw;
-      mask[j * planeStride + p] = mw;
-      nonzero += int(_mm_popcnt_u64(mw));
-    }
-    count[p] = nonzero;
-  }
-}
-
-// C ≤ 64 (one word a pixel), the common case of a cell's ops: CH chunks of 16 unrolled, thresholds kept in registers.
-template <int CH>
-void packSmallAvx512(const float* x, int xStride, int64_t pixels, int cin, const float* lo, const float* hi,
-                     const uint32_t* flip, uint64_t* sign, uint64_t* mask, int32_t* count) {
+// The planes from the per-channel thresholds: two compares per 16 channels (and an xor where some channel's γ is
+// negative: Flip), each word's four 16-bit compare masks put together in general registers. CH ≤ 12 chunks unrolled
+// with their thresholds kept in registers (with vflip, 3·CH ≤ 36: the compiler reloads a few where Flip and CH > 10);
+// loading them per chunk made the pack of 32×32×144 1.8× slower (15.5 against 8.8 µs). Wider inputs run in passes of
+// 12 chunks (3 words) over the pixels, the passes after the first adding to count.
+template <int CH, bool Flip>
+void packRegsAvx512(const float* x, int xStride, int64_t pixels, int cin, const float* lo, const float* hi,
+                    const uint32_t* flip, uint64_t* sign, uint64_t* mask, int64_t planeStride, int32_t* count,
+                    bool addCount) {
+  constexpr int W = (CH + 3) / 4;
   __m512 vlo[CH], vhi[CH];
   __m512i vflip[CH];
   __mmask16 live[CH];
@@ -218,25 +185,34 @@ void packSmallAvx512(const float* x, int xStride, int64_t pixels, int cin, const
   }
   for (int64_t p = 0; p < pixels; ++p) {
     const float* xp = x + p * xStride;
-    uint64_t sw = 0, mw = 0;
+    uint64_t sw[W] = {}, mw[W] = {};
     for (int k = 0; k < CH; ++k) {
-      const __m512 v = _mm512_castsi512_ps(
-          _mm512_xor_si512(_mm512_castps_si512(_mm512_maskz_loadu_ps(live[k], xp + 16 * k)), vflip[k]));
-      const __mmask16 neg = _mm512_mask_cmp_ps_mask(live[k], v, vlo[k], _CMP_LT_OQ);
-      const __mmask16 pos = _mm512_mask_cmp_ps_mask(live[k], v, vhi[k], _CMP_GE_OQ);
-      sw |= uint64_t(neg) << (16 * k);
-      mw |= uint64_t(neg | pos) << (16 * k);
+      __m512 v = _mm512_maskz_loadu_ps(live[k], xp + 16 * k);
+      if constexpr (Flip) v = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), vflip[k]));
+      const uint64_t neg = _cvtmask16_u32(_mm512_mask_cmp_ps_mask(live[k], v, vlo[k], _CMP_LT_OQ));
+      const uint64_t pos = _cvtmask16_u32(_mm512_mask_cmp_ps_mask(live[k], v, vhi[k], _CMP_GE_OQ));
+      sw[k / 4] |= neg << (16 * (k % 4));
+      mw[k / 4] |= (neg | pos) << (16 * (k % 4));
     }
-    sign[p] = sw;
-    mask[p] = mw;
-    count[p] = int32_t(_mm_popcnt_u64(mw));
+    int nonzero = 0;
+    for (int j = 0; j < W; ++j) {
+      sign[j * planeStride + p] = sw[j];
+      mask[j * planeStride + p] = mw[j];
+      nonzero += int(_mm_popcnt_u64(mw[j]));
+    }
+    count[p] = addCount ? count[p] + nonzero : nonzero;
   }
 }
 
-// P pixels × G groups of 8 output channels: P·G accumulators stay in registers over the whole stream.
-template <int P, int G>
-inline void blockAvx512(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, const uint64_t* w,
-                        int kq, int g0, const float* alpha, int cout, float* y, int yStride, bool accumulate) {
+// P pixels × G groups of 8 output channels: P·G accumulators stay in registers over the whole stream. Masked: one
+// vpternlogq ((s ^ w) & m) + vpopcntq + vpaddq per 512 bits. One-plane (m == nullptr, an input without zeros and
+// weights without zeros): vpxorq with the stream word broadcast from memory, non-destructive, so no register copy
+// per accumulator as the three-input vpternlogq needs; the border pixels' out-of-image taps are corrected in the
+// epilogue (LCE's zero-padding correction).
+template <int P, int G, bool Masked>
+inline void blockAvx512(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, const Border* border,
+                        const uint64_t* w, int kq, int g0, const float* alpha, int cout, float* y, int yStride,
+                        bool accumulate) {
   __m512i acc[P][G];
   for (int p = 0; p < P; ++p)
     for (int g = 0; g < G; ++g) acc[p][g] = _mm512_setzero_si512();
@@ -246,41 +222,68 @@ inline void blockAvx512(const uint64_t* s, const uint64_t* m, int qStride, const
     for (int g = 0; g < G; ++g) wv[g] = _mm512_loadu_si512(wg + (int64_t(g) * kq + q) * 8);
     for (int p = 0; p < P; ++p) {
       const __m512i sv = _mm512_set1_epi64(int64_t(s[int64_t(q) * qStride + p]));
-      const __m512i mv = _mm512_set1_epi64(int64_t(m[int64_t(q) * qStride + p]));
-      // 0x28 = (A ^ B) & C: the disagreeing nonzero positions.
-      for (int g = 0; g < G; ++g)
-        acc[p][g] = _mm512_add_epi64(acc[p][g], _mm512_popcnt_epi64(_mm512_ternarylogic_epi64(sv, wv[g], mv, 0x28)));
+      if constexpr (Masked) {
+        const __m512i mv = _mm512_set1_epi64(int64_t(m[int64_t(q) * qStride + p]));
+        // 0x28 = (A ^ B) & C: the disagreeing nonzero positions.
+        for (int g = 0; g < G; ++g)
+          acc[p][g] = _mm512_add_epi64(acc[p][g], _mm512_popcnt_epi64(_mm512_ternarylogic_epi64(sv, wv[g], mv, 0x28)));
+      } else {
+        for (int g = 0; g < G; ++g)
+          acc[p][g] = _mm512_add_epi64(acc[p][g], _mm512_popcnt_epi64(_mm512_xor_si512(sv, wv[g])));
+      }
     }
   }
-  epilogueAvx512<P, G>(acc, valid, g0, alpha, cout, y, yStride, accumulate);
+  epilogueAvx512<P, G>(acc, valid, border, g0, alpha, cout, y, yStride, accumulate);
 }
 
-template <int P>
-inline void groupsAvx512(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, const uint64_t* w,
-                         int kq, int groups, const float* alpha, int cout, float* y, int yStride, bool accumulate) {
+template <int P, bool Masked>
+inline void groupsAvx512(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, const Border* border,
+                         const uint64_t* w, int kq, int groups, const float* alpha, int cout, float* y, int yStride,
+                         bool accumulate) {
   const int blocks = (groups + 4) / 5;
   for (int b = 0, g = 0; b < blocks; ++b) {
     const int size = (groups - g) / (blocks - b) + ((groups - g) % (blocks - b) ? 1 : 0);
     switch (size) {
-      case 5: blockAvx512<P, 5>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
-      case 4: blockAvx512<P, 4>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
-      case 3: blockAvx512<P, 3>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
-      case 2: blockAvx512<P, 2>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
-      default: blockAvx512<P, 1>(s, m, qStride, valid, w, kq, g, alpha, cout, y, yStride, accumulate); break;
+      case 5: blockAvx512<P, 5, Masked>(s, m, qStride, valid, border, w, kq, g, alpha, cout, y, yStride, accumulate); break;
+      case 4: blockAvx512<P, 4, Masked>(s, m, qStride, valid, border, w, kq, g, alpha, cout, y, yStride, accumulate); break;
+      case 3: blockAvx512<P, 3, Masked>(s, m, qStride, valid, border, w, kq, g, alpha, cout, y, yStride, accumulate); break;
+      case 2: blockAvx512<P, 2, Masked>(s, m, qStride, valid, border, w, kq, g, alpha, cout, y, yStride, accumulate); break;
+      default: blockAvx512<P, 1, Masked>(s, m, qStride, valid, border, w, kq, g, alpha, cout, y, yStride, accumulate); break;
     }
     g += size;
   }
 }
 
-void rowAvx512(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, int pixels, const uint64_t* w,
-               int kq, int groups, const float* alpha, int cout, float* y, int yStride, bool accumulate) {
+// appendTap (below) with masked loads and stores: no scalar tail for the border taps' runs of wo − 1 or wo − 2
+// pixels, and a direct call where the clone would go through its resolver.
+__attribute__((noinline)) void appendTapAvx512(const uint64_t* __restrict src, int count, uint64_t* __restrict lo,
+                                                uint64_t* __restrict hi, int r) {
+  const __m512i left = _mm512_set1_epi64(r), right = _mm512_set1_epi64(64 - r);
+  for (int i = 0; i < count; i += 8) {
+    const __mmask8 live = count - i >= 8 ? __mmask8(0xff) : __mmask8((1u << (count - i)) - 1);
+    const __m512i v = _mm512_maskz_loadu_epi64(live, src + i);
+    _mm512_mask_storeu_epi64(lo + i, live, _mm512_or_si512(_mm512_maskz_loadu_epi64(live, lo + i), _mm512_sllv_epi64(v, left)));
+    if (r)
+      _mm512_mask_storeu_epi64(hi + i, live,
+                               _mm512_or_si512(_mm512_maskz_loadu_epi64(live, hi + i), _mm512_srlv_epi64(v, right)));
+  }
+}
+
+template <bool Masked>
+void rowAvx512(const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, const Border* border,
+               int pixels, const uint64_t* w, int kq, int groups, const float* alpha, int cout, float* y, int yStride,
+               bool accumulate) {
   int p = 0;
-  for (; p + 4 <= pixels; p += 4)
-    groupsAvx512<4>(s + p, m + p, qStride, valid + p, w, kq, groups, alpha, cout,
-                    y + int64_t(p) * yStride, yStride, accumulate);
-  for (; p < pixels; ++p)
-    groupsAvx512<1>(s + p, m + p, qStride, valid + p, w, kq, groups, alpha, cout,
-                    y + int64_t(p) * yStride, yStride, accumulate);
+  for (; p + 4 <= pixels; p += 4) {
+    const Border shifted = border ? border->from(p) : Border{};
+    groupsAvx512<4, Masked>(s + p, m ? m + p : nullptr, qStride, valid + p, border ? &shifted : nullptr, w, kq,
+                            groups, alpha, cout, y + int64_t(p) * yStride, yStride, accumulate);
+  }
+  for (; p < pixels; ++p) {
+    const Border shifted = border ? border->from(p) : Border{};
+    groupsAvx512<1, Masked>(s + p, m ? m + p : nullptr, qStride, valid + p, border ? &shifted : nullptr, w, kq,
+                            groups, alpha, cout, y + int64_t(p) * yStride, yStride, accumulate);
+  }
 }
 
 }  // namespace
@@ -436,7 +439,7 @@ inline void blockAvx512Bw(const uint64_t* s, const uint64_t* m, int qStride, con
       for (int g = 0; g < G; ++g)
         acc[p][g] = _mm512_add_epi64(acc[p][g], _mm512_sad_epu8(bytes[p][g], _mm512_setzero_si512()));
   }
-  epilogueAvx512<P, G>(acc, valid, g0, alpha, cout, y, yStride, accumulate);
+  epilogueAvx512<P, G>(acc, valid, nullptr, g0, alpha, cout, y, yStride, accumulate);
 }
 
 template <int P>
@@ -484,13 +487,25 @@ void binaryRow(BinaryIsa isa, const uint64_t* s, const uint64_t* m, int qStride,
                int yStride, bool accumulate) {
 #if defined(__x86_64__)
   if (!wmask && isa == BinaryIsa::Avx512)
-    return rowAvx512(s, m, qStride, valid, pixels, w, kq, groups, alpha, cout, y, yStride, accumulate);
+    return rowAvx512<true>(s, m, qStride, valid, nullptr, pixels, w, kq, groups, alpha, cout, y, yStride, accumulate);
   if (!wmask && isa == BinaryIsa::Avx512Bw)
     return rowAvx512Bw(s, m, qStride, valid, pixels, w, kq, groups, alpha, cout, y, yStride, accumulate);
   if (!wmask && isa == BinaryIsa::Avx2)
     return rowAvx2(s, m, qStride, valid, pixels, w, kq, groups, alpha, cout, y, yStride, accumulate);
 #endif
   rowScalar(s, m, qStride, valid, pixels, w, wmask, kq, groups, alpha, cout, y, yStride, accumulate);
+}
+
+bool binaryRowOnePlane(BinaryIsa isa, const uint64_t* s, int qStride, const int32_t* valid, const Border* border,
+                       int pixels, const uint64_t* w, int kq, int groups, const float* alpha, int cout, float* y,
+                       int yStride, bool accumulate) {
+#if defined(__x86_64__)
+  if (isa == BinaryIsa::Avx512) {
+    rowAvx512<false>(s, nullptr, qStride, valid, border, pixels, w, kq, groups, alpha, cout, y, yStride, accumulate);
+    return true;
+  }
+#endif
+  return false;
 }
 
 // ---------------------------------------------------------------- the layer ------------------------------------------
@@ -581,6 +596,7 @@ BinConvLayer::BinConvLayer(const Geometry& geometry, const Bn& bn, const float* 
   const size_t cpad = size_t((g.cin + 15) / 16 * 16);
   bn_ = {padded(bn.mean, cpad), padded(bn.inv, cpad), padded(bn.gamma, cpad), padded(bn.beta, cpad)};
   if (!thresholds(bn_, g.cin, lo_, hi_, flip_)) lo_.clear(), hi_.clear(), flip_.clear();
+  flips_ = std::any_of(flip_.begin(), flip_.end(), [](uint32_t f) { return f != 0; });
   wq_ = wordsOf(g.cin);
   kbits_ = g.k * g.k * g.cin;
   oneByOne_ = g.k == 1 && g.stride == 1 && g.pad == 0;
@@ -614,6 +630,42 @@ BinConvLayer::BinConvLayer(const Geometry& geometry, const Bn& bn, const float* 
     }
   }
   if (zeros) wmask_ = std::move(wmask);
+  if (!oneByOne_) buildBorderCorrections();
+}
+
+void BinConvLayer::buildBorderCorrections() {
+  const int wo = g.wo, taps = g.k * g.k;
+  corrStride_ = groups_ * 8 + 16;  // the epilogue loads 16 channels at a time
+  // −1 bits of output channel o at tap t: its stream bits [t·cin, (t+1)·cin).
+  std::vector<int32_t> tapNeg(size_t(taps) * g.cout, 0);
+  for (int o = 0; o < g.cout; ++o)
+    for (int t = 0; t < taps; ++t)
+      for (int c = 0; c < g.cin; ++c) {
+        const int bit = t * g.cin + c;
+        const size_t at = (size_t(o >> 3) * kq_ + (bit >> 6)) * 8 + (o & 7);
+        tapNeg[size_t(t) * g.cout + o] += int32_t(wsign_[at] >> (bit & 63) & 1);
+      }
+  geoBorder_.assign(patternKeys_.size() * size_t(wo), 0);
+  geoCorr_.assign(patternKeys_.size() * size_t(wo) * corrStride_, 0);
+  for (size_t pattern = 0; pattern < patternKeys_.size(); ++pattern) {
+    const int key = patternKeys_[pattern];
+    for (int ox = 0; ox < wo; ++ox) {
+      int32_t* corr = geoCorr_.data() + (pattern * wo + ox) * corrStride_;
+      for (int ky = 0; ky < g.k; ++ky)
+        for (int kx = 0; kx < g.k; ++kx) {
+          const int ix = ox * g.stride - g.pad + kx * g.dilation;
+          if ((key >> ky & 1) && ix >= 0 && ix < g.w) continue;
+          geoBorder_[pattern * wo + ox] = 1;
+          for (int o = 0; o < g.cout; ++o) corr[o] += tapNeg[size_t(ky * g.k + kx) * g.cout + o];
+        }
+    }
+  }
+}
+
+Border BinConvLayer::borderOfRow(int oy) const {
+  if (oneByOne_) return {};
+  const size_t pattern = size_t(rowPattern_[oy]);
+  return {geoBorder_.data() + pattern * g.wo, geoCorr_.data() + pattern * g.wo * corrStride_, corrStride_};
 }
 
 int64_t BinConvLayer::weightBytes() const {
@@ -647,20 +699,41 @@ void BinConvLayer::pack(const float* x, int xStride, int64_t pixels, uint64_t* s
   auto packRange = [&](int64_t p0, int64_t p1) {
     const float* xs = x + p0 * xStride;
 #if defined(__x86_64__)
-    if (isa == BinaryIsa::Avx512 && !lo_.empty() && wq_ == 1) {
+    if (isa == BinaryIsa::Avx512 && !lo_.empty()) {
       const float* lo = lo_.data();
       const float* hi = hi_.data();
       const uint32_t* fl = flip_.data();
-      switch ((g.cin + 15) / 16) {
-        case 1: return packSmallAvx512<1>(xs, xStride, p1 - p0, g.cin, lo, hi, fl, sign + p0, mask + p0, count + p0);
-        case 2: return packSmallAvx512<2>(xs, xStride, p1 - p0, g.cin, lo, hi, fl, sign + p0, mask + p0, count + p0);
-        case 3: return packSmallAvx512<3>(xs, xStride, p1 - p0, g.cin, lo, hi, fl, sign + p0, mask + p0, count + p0);
-        default: return packSmallAvx512<4>(xs, xStride, p1 - p0, g.cin, lo, hi, fl, sign + p0, mask + p0, count + p0);
+      // 12 chunks (3 words) a pass with their thresholds in registers, one instance per chunk count.
+      const int chunks = (g.cin + 15) / 16;
+      for (int k0 = 0; k0 < chunks; k0 += 12) {
+        auto regs = [&](auto size) {
+          constexpr int CH = decltype(size)::value;
+          const int c0 = 16 * k0;
+          const int64_t w0 = int64_t(k0 / 4) * pixels;
+          if (flips_)
+            return packRegsAvx512<CH, true>(xs + c0, xStride, p1 - p0, g.cin - c0, lo + c0, hi + c0, fl + c0,
+                                            sign + w0 + p0, mask + w0 + p0, pixels, count + p0, k0 > 0);
+          packRegsAvx512<CH, false>(xs + c0, xStride, p1 - p0, g.cin - c0, lo + c0, hi + c0, fl + c0, sign + w0 + p0,
+                                    mask + w0 + p0, pixels, count + p0, k0 > 0);
+        };
+        using std::integral_constant;
+        switch (std::min(12, chunks - k0)) {
+          case 1: regs(integral_constant<int, 1>{}); break;
+          case 2: regs(integral_constant<int, 2>{}); break;
+          case 3: regs(integral_constant<int, 3>{}); break;
+          case 4: regs(integral_constant<int, 4>{}); break;
+          case 5: regs(integral_constant<int, 5>{}); break;
+          case 6: regs(integral_constant<int, 6>{}); break;
+          case 7: regs(integral_constant<int, 7>{}); break;
+          case 8: regs(integral_constant<int, 8>{}); break;
+          case 9: regs(integral_constant<int, 9>{}); break;
+          case 10: regs(integral_constant<int, 10>{}); break;
+          case 11: regs(integral_constant<int, 11>{}); break;
+          default: regs(integral_constant<int, 12>{}); break;
+        }
       }
+      return;
     }
-    if (isa == BinaryIsa::Avx512 && !lo_.empty() && wq_ <= 64)
-      return packThresholdAvx512(xs, xStride, p1 - p0, g.cin, wq_, lo_.data(), hi_.data(), flip_.data(), sign + p0,
-                                 mask + p0, pixels, count + p0);
     // AVX-512 without VPOPCNTDQ packs with the AVX2 code (the AVX-512 packers are built for the VPOPCNTDQ target).
     if ((isa == BinaryIsa::Avx2 || isa == BinaryIsa::Avx512Bw) && !lo_.empty() && wq_ <= 64)
       return packThresholdAvx2(xs, xStride, p1 - p0, g.cin, wq_, lo_.data(), hi_.data(), flip_.data(), sign + p0,
@@ -700,7 +773,8 @@ void appendTapStrided(const uint64_t* src, int step, int count, uint64_t* lo, ui
 
 void BinConvLayer::buildGeometryMasks() {
   const int wo = g.wo;
-  std::vector<int> keys;
+  std::vector<int>& keys = patternKeys_;
+  keys.clear();
   rowPattern_.assign(g.ho, 0);
   for (int oy = 0; oy < g.ho; ++oy) {
     int key = 0;
@@ -735,7 +809,8 @@ void BinConvLayer::buildGeometryMasks() {
 }
 
 void BinConvLayer::rowStreams(const uint64_t* sign, const uint64_t* mask, const int32_t* count, int64_t planeStride,
-                              int n, int oy, uint64_t* s, uint64_t* m, int32_t* valid, bool signOnly) const {
+                              int n, int oy, uint64_t* s, uint64_t* m, int32_t* valid, bool signOnly,
+                              BinaryIsa isa) const {
   const int wo = g.wo;
   std::memset(s, 0, sizeof(uint64_t) * size_t(wo) * kqs_);
   if (!signOnly) {
@@ -762,7 +837,12 @@ void BinConvLayer::rowStreams(const uint64_t* sign, const uint64_t* mask, const 
         const uint64_t* fm = mask + j * planeStride + p0;
         uint64_t* sLo = s + int64_t(q) * wo + lo;
         uint64_t* mLo = m + int64_t(q) * wo + lo;
-        if (g.stride == 1) {
+        if (g.stride == 1 && isa == BinaryIsa::Avx512) {
+#if defined(__x86_64__)
+          appendTapAvx512(fs, hi - lo, sLo, sLo + wo, r);
+          if (!signOnly) appendTapAvx512(fm, hi - lo, mLo, mLo + wo, r);
+#endif
+        } else if (g.stride == 1) {
           appendTap(fs, hi - lo, sLo, sLo + wo, r);
           if (!signOnly) appendTap(fm, hi - lo, mLo, mLo + wo, r);
         } else {
@@ -791,19 +871,28 @@ void BinConvLayer::run(const float* x, int xStride, float* y, int yStride, bool 
   const uint64_t* wmask = wmask_.empty() ? nullptr : wmask_.data();
   const int totalRows = n * g.ho;
   // No exact zero in the input (the usual case: BN output is rarely exactly 0): only sign streams are built, and each
-  // row's masks and valid counts come from its geometry pattern.
-  bool signOnly = !oneByOne_;
-  for (int64_t p = 0; p < pixels && signOnly; ++p) signOnly = count[p] == g.cin;
+  // row's masks and valid counts come from its geometry pattern; with weights without zeros too, the dot needs no
+  // mask plane at all (the one-plane kernel, where the ISA has it).
+  bool noZeros = true;
+  for (int64_t p = 0; p < pixels && noZeros; ++p) noZeros = count[p] == g.cin;
+  const bool signOnly = !oneByOne_ && noZeros;
+  const bool onePlane = noZeros && !wmask && isa == BinaryIsa::Avx512;
   // A 1×1 conv reads the packed planes in place; others build each output row's tap-major streams first.
   auto dotRow = [&](int row, const uint64_t* s, const uint64_t* m, int64_t qStride, const int32_t* valid) {
     float* yr = y + int64_t(row) * g.wo * yStride;
+    if (onePlane) {
+      const Border border = borderOfRow(row % g.ho);
+      if (binaryRowOnePlane(isa, s, int(qStride), valid, border.at ? &border : nullptr, g.wo, wsign_.data(), kq_,
+                            groups_, alpha_.data(), g.cout, yr, yStride, accumulate))
+        return;
+    }
     binaryRow(isa, s, m, int(qStride), valid, g.wo, wsign_.data(), wmask, kq_, groups_, alpha_.data(), g.cout, yr,
               yStride, accumulate);
   };
   // Streams of one output row into s (and m, valid unless signOnly); returns the m and valid the dot must read.
   auto streams = [&](int row, uint64_t* s, uint64_t* m, int32_t* valid) -> std::pair<const uint64_t*, const int32_t*> {
     const int oy = row % g.ho;
-    rowStreams(sign, mask, count, pixels, row / g.ho, oy, s, m, valid, signOnly);
+    rowStreams(sign, mask, count, pixels, row / g.ho, oy, s, m, valid, signOnly, isa);
     if (!signOnly) return {m, valid};
     const size_t pattern = size_t(rowPattern_[oy]);
     return {geoMask_.data() + pattern * kqs_ * g.wo, geoValid_.data() + pattern * g.wo};
@@ -867,9 +956,12 @@ double BinConvLayer::probeMacsPerSecond(BinaryIsa isa, int reps) const {
   double best = 0;
   for (int r = 0; r < 5; ++r) {
     const auto t0 = std::chrono::steady_clock::now();
+    // The kernel a run takes on an input without zeros: the one-plane dot where the ISA has it.
     for (int i = 0; i < reps; ++i)
-      binaryRow(isa, s.data(), m.data(), pixels, valid.data(), pixels, wsign_.data(), wmask, kq_, groups_,
-                alpha_.data(), g.cout, y.data(), groups_ * 8, false);
+      if (wmask || !binaryRowOnePlane(isa, s.data(), pixels, valid.data(), nullptr, pixels, wsign_.data(), kq_,
+                                      groups_, alpha_.data(), g.cout, y.data(), groups_ * 8, false))
+        binaryRow(isa, s.data(), m.data(), pixels, valid.data(), pixels, wsign_.data(), wmask, kq_, groups_,
+                  alpha_.data(), g.cout, y.data(), groups_ * 8, false);
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     best = std::max(best, double(pixels) * g.cout * kbits_ * reps / sec);
   }

@@ -115,6 +115,16 @@ class Session {
 // A binary conv with its weights re-laid once for the kernels: output channels in groups of 8, each group's weights
 // as tap-major bit streams [kq][8] (bit t·cin + c of a stream is channel c of tap t), so one 512-bit load holds one
 // stream word for 8 output channels.
+// The one-plane dot's zero-padding correction for a row of output pixels: where at[p] is set, pixel p has taps outside
+// the image; its stream holds 0 there, so popcount(s ^ w) also counted the weights' −1 bits at those taps, and
+// corr[p·stride + o] is that count for output channel o (padded to the groups' width + 16).
+struct Border {
+  const uint8_t* at = nullptr;
+  const int32_t* corr = nullptr;
+  int stride = 0;
+  Border from(int p) const { return {at + p, corr + int64_t(p) * stride, stride}; }
+};
+
 class BinConvLayer {
  public:
   BinConvLayer(const Geometry& g, const Bn& bn, const float* alpha, const uint32_t* sign, const uint32_t* mask);
@@ -134,14 +144,18 @@ class BinConvLayer {
   // signOnly: the input has no exact zeros, so only the sign streams are built; masks and valid counts then depend
   // on the geometry alone (which taps fall outside the image) and come from geoMask_ / geoValid_.
   void rowStreams(const uint64_t* sign, const uint64_t* mask, const int32_t* count, int64_t planeStride, int n, int oy,
-                  uint64_t* s, uint64_t* m, int32_t* valid, bool signOnly) const;
+                  uint64_t* s, uint64_t* m, int32_t* valid, bool signOnly, BinaryIsa isa) const;
   void buildGeometryMasks();
+  void buildBorderCorrections();
+  // The one-plane dot's border for output row oy (an input without zeros); null for a 1×1 conv (no padding).
+  Border borderOfRow(int oy) const;
   int64_t rowWords() const;
   Bn bn_;
   // sign(BN(x)) as two compares per channel (see thresholds() in binconv.cc): neg ⟺ (x ^ flip) < lo,
   // nonzero ⟺ neg or (x ^ flip) ≥ hi. Empty where some channel's BN is not strictly monotone (γ = 0, non-finite).
   std::vector<float> lo_, hi_;
   std::vector<uint32_t> flip_;
+  bool flips_ = false;  // some channel has γ < 0 (its x is negated before the compares)
   std::vector<float> alpha_;  // padded to groups·8 + 8 with zeros (the epilogue loads 16 at a time)
   int wq_, kbits_, kq_, kqs_, groups_;
   bool oneByOne_;
@@ -150,6 +164,12 @@ class BinConvLayer {
   std::vector<uint64_t> geoMask_;
   std::vector<int32_t> geoValid_;
   std::vector<int> rowPattern_;
+  std::vector<int> patternKeys_;  // per pattern: bit ky set where kernel row ky is inside the image
+  // Per pattern and output column: whether some tap falls outside the image, and the −1 weight bits those taps hold
+  // per output channel ([pattern][wo][corrStride_]), for the one-plane dot (Border).
+  std::vector<uint8_t> geoBorder_;
+  std::vector<int32_t> geoCorr_;
+  int corrStride_ = 0;
   std::vector<uint64_t> wsign_;  // [groups][kq][8]
   std::vector<uint64_t> wmask_;  // same layout; empty unless some binary weight is exactly 0
 };
@@ -159,6 +179,11 @@ class BinConvLayer {
 void binaryRow(BinaryIsa isa, const uint64_t* s, const uint64_t* m, int qStride, const int32_t* valid, int pixels,
                const uint64_t* w, const uint64_t* wmask, int kq, int groups, const float* alpha, int cout, float* y,
                int yStride, bool accumulate);
+// The same dot for an input without exact zeros and weights without zeros: dot = valid − 2·(popcount(s ^ w) −
+// border correction), no mask plane. False where the ISA has no such kernel (the caller then uses binaryRow).
+bool binaryRowOnePlane(BinaryIsa isa, const uint64_t* s, int qStride, const int32_t* valid, const Border* border,
+                       int pixels, const uint64_t* w, int kq, int groups, const float* alpha, int cout, float* y,
+                       int yStride, bool accumulate);
 
 void bnForward(const float* x, int xStride, float* y, int yStride, int64_t pixels, int c, const Bn& bn);
 void relu(const float* x, int xStride, float* y, int yStride, int64_t pixels, int c);
