@@ -204,6 +204,18 @@ describe.skipIf(!available)(`native packed session: binary convs equal the refer
     }
   })
 
+  it('a run on the worker pool (large runs) equals one on the calling thread (small runs)', async () => {
+    const model = binconvModel(geometry(3, 1, 1, 1), 36, 36, [8, 8, 36], { seed: 12 })
+    const x = inputsFor(model, 3, 5)
+    const compiled = await compileNative(model, { threads: 1 })
+    expect(compiled.macsPerImage).toBe(8 * 8 * 36 * 9 * 36)
+    const onThread = await compiled.run(x, 3)
+    compiled.syncRunMaxMacs = 0
+    const onPool = await compiled.run(x, 3)
+    expect(Array.from(onPool)).toEqual(Array.from(onThread))
+    compiled.dispose()
+  })
+
   it('two threads give the same outputs as one (rows and packing split between them)', async () => {
     const model = binconvModel(geometry(3, 1, 2, 2), 72, 72, [16, 16, 72], { seed: 9 })
     const x = inputsFor(model, 3, 4)

@@ -7,7 +7,7 @@ import {
   type PackedSessionProbe
 } from '../../../engine/native/addon'
 import type { PackedModel } from '../format'
-import { planNative, type NativePlan } from './native-plan'
+import { NATIVE_KIND, planNative, type NativePlan } from './native-plan'
 import type { CompiledPackedModel, PackedRuntimePath } from './types'
 
 /**
@@ -18,9 +18,16 @@ import type { CompiledPackedModel, PackedRuntimePath } from './types'
  * graph-level fusions are planned in native-plan.ts. Node only, so it is registered by the Node-side export module,
  * not by the runtime's browser-safe index.
  */
+/** Binary + float MACs up to which a run stays on the calling thread (latest_cell at batch 1: 2.15 G, ~5 ms here). */
+export const SYNC_RUN_MAX_MACS = 4e9
+
 export class NativeCompiledModel implements CompiledPackedModel {
   readonly name = 'native'
   private handle: PackedSessionHandle | undefined
+  /** Binary and float conv MACs of one image (the instructions' geometry: ho·wo·cout·k²·cin). */
+  readonly macsPerImage: number
+  /** Runs of up to this many MACs stay on the calling thread (0: every run goes to the pool). */
+  syncRunMaxMacs = SYNC_RUN_MAX_MACS
 
   constructor(
     private readonly addon: NativeAddon,
@@ -36,6 +43,9 @@ export class NativeCompiledModel implements CompiledPackedModel {
       plan.outputRegion,
       plan.outputPerImage
     )
+    this.macsPerImage = plan.instructions
+      .filter((ins) => ins.kind === NATIVE_KIND.binconv || ins.kind === NATIVE_KIND.conv)
+      .reduce((sum, { ints }) => sum + ints[14] * ints[15] * ints[16] * ints[17] * ints[17] * ints[13], 0)
   }
 
   private get session(): PackedSessionHandle {
@@ -44,6 +54,10 @@ export class NativeCompiledModel implements CompiledPackedModel {
   }
 
   async run(images: Float32Array, batch: number): Promise<Float32Array> {
+    // A small run goes on the calling thread, as onnxruntime-node runs every session: the hop to libuv's pool and back
+    // costs 0.1–0.2 ms here, 2–5 % of a 5 ms batch-1 network. Larger runs go to the pool, so the event loop stays free.
+    if (batch * this.macsPerImage <= this.syncRunMaxMacs)
+      return this.addon.packedSessionRunSync(this.session, images, batch, this.threads)
     return this.addon.packedSessionRun(this.session, images, batch, this.threads)
   }
 
