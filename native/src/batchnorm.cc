@@ -7,6 +7,7 @@
 
 #include "clones.h"
 #include "kernels.h"
+#include "parallel.h"
 
 namespace bnas {
 namespace {
@@ -87,22 +88,50 @@ Blocks splitBlocks(int64_t m, int64_t c) {
   return {p, full, full * p, n - full * p};
 }
 
+// The full blocks in runs of kRunBlocks (parallel.h: a fixed split, so sums fold in the same order on any number of
+// threads); fn(firstBlock, blocks, run) for each run, then the tail (fewer than p/c rows) on the caller's last run.
+constexpr int64_t kRunBlocks = 256;
+
+int64_t runsOf(const Blocks& bl) { return std::max<int64_t>(1, chunksOf(bl.full, kRunBlocks)); }
+
+template <typename F>
+void forBlockRuns(const Blocks& bl, F&& fn) {
+  forChunks(bl.full * bl.p, kRunBlocks * bl.p, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t first = r * kRunBlocks;
+      fn(first, std::min(bl.full, first + kRunBlocks) - first, r);
+    }
+  });
+}
+
+// Sums per block position over runs: acc holds one vector of p per run; folded into per-channel sums in run order.
+std::vector<double> foldRuns(const std::vector<double>& acc, int64_t runs, int64_t p, int64_t c) {
+  std::vector<double> sum(c, 0.0);
+  for (int64_t r = 0; r < runs; ++r)
+    for (int64_t j = 0; j < p; ++j) sum[j % c] += acc[r * p + j];
+  return sum;
+}
+
 }  // namespace
 
 void batchNormStats(const float* x, int64_t m, int64_t c, float* mean, float* variance) {
   const Blocks bl = splitBlocks(m, c);
-  std::vector<double> acc(bl.p, 0.0);
-  accumulateBlocks(x, bl.full, bl.p, acc.data());
-  if (bl.tailWidth > 0) accumulateBlocks(x + bl.tailStart, 1, bl.tailWidth, acc.data());
-  std::vector<double> sum(c, 0.0);
-  for (int64_t j = 0; j < bl.p; ++j) sum[j % c] += acc[j];
+  const int64_t runs = runsOf(bl);
+  std::vector<double> acc(runs * bl.p, 0.0);
+  forBlockRuns(bl, [&](int64_t first, int64_t blocks, int64_t r) {
+    accumulateBlocks(x + first * bl.p, blocks, bl.p, acc.data() + r * bl.p);
+  });
+  if (bl.tailWidth > 0) accumulateBlocks(x + bl.tailStart, 1, bl.tailWidth, acc.data() + (runs - 1) * bl.p);
+  const std::vector<double> sum = foldRuns(acc, runs, bl.p, c);
   for (int64_t j = 0; j < c; ++j) mean[j] = static_cast<float>(sum[j] / m);
   const std::vector<double> meanTiled = tile<double>(mean, c, bl.p);
   std::fill(acc.begin(), acc.end(), 0.0);
-  accumulateCentredSquaresBlocks(x, bl.full, bl.p, meanTiled.data(), acc.data());
-  if (bl.tailWidth > 0) accumulateCentredSquaresBlocks(x + bl.tailStart, 1, bl.tailWidth, meanTiled.data(), acc.data());
-  std::vector<double> squares(c, 0.0);
-  for (int64_t j = 0; j < bl.p; ++j) squares[j % c] += acc[j];
+  forBlockRuns(bl, [&](int64_t first, int64_t blocks, int64_t r) {
+    accumulateCentredSquaresBlocks(x + first * bl.p, blocks, bl.p, meanTiled.data(), acc.data() + r * bl.p);
+  });
+  if (bl.tailWidth > 0)
+    accumulateCentredSquaresBlocks(x + bl.tailStart, 1, bl.tailWidth, meanTiled.data(), acc.data() + (runs - 1) * bl.p);
+  const std::vector<double> squares = foldRuns(acc, runs, bl.p, c);
   for (int64_t j = 0; j < c; ++j) variance[j] = static_cast<float>(squares[j] / m);
 }
 
@@ -119,7 +148,9 @@ void batchNormForward(const float* x, int64_t m, int64_t c, const float* mean, c
   const Blocks bl = splitBlocks(m, c);
   const std::vector<float> scaleTiled = tile<float>(scale.data(), c, bl.p);
   const std::vector<float> shiftTiled = tile<float>(shift.data(), c, bl.p);
-  normaliseBlocks(x, y, bl.full, bl.p, scaleTiled.data(), shiftTiled.data());
+  forBlockRuns(bl, [&](int64_t first, int64_t blocks, int64_t) {
+    normaliseBlocks(x + first * bl.p, y + first * bl.p, blocks, bl.p, scaleTiled.data(), shiftTiled.data());
+  });
   if (bl.tailWidth > 0)
     normaliseBlocks(x + bl.tailStart, y + bl.tailStart, 1, bl.tailWidth, scaleTiled.data(), shiftTiled.data());
 }
@@ -131,16 +162,16 @@ void batchNormBackward(const float* dy, const float* x, int64_t m, int64_t c, co
   const Blocks bl = splitBlocks(m, c);
   const std::vector<double> zeros(c, 0.0);
   const std::vector<double> meanTiled = normalized ? tile<double>(zeros.data(), c, bl.p) : tile<double>(mean, c, bl.p);
-  std::vector<double> accDy(bl.p, 0.0), accDyXc(bl.p, 0.0);
-  gradientSumsBlocks(dy, x, bl.full, bl.p, meanTiled.data(), accDy.data(), accDyXc.data());
+  const int64_t runs = runsOf(bl);
+  std::vector<double> accDy(runs * bl.p, 0.0), accDyXc(runs * bl.p, 0.0);
+  forBlockRuns(bl, [&](int64_t first, int64_t blocks, int64_t r) {
+    gradientSumsBlocks(dy + first * bl.p, x + first * bl.p, blocks, bl.p, meanTiled.data(), accDy.data() + r * bl.p,
+                       accDyXc.data() + r * bl.p);
+  });
   if (bl.tailWidth > 0)
-    gradientSumsBlocks(dy + bl.tailStart, x + bl.tailStart, 1, bl.tailWidth, meanTiled.data(), accDy.data(),
-                       accDyXc.data());
-  std::vector<double> sumDy(c, 0.0), sumDyXc(c, 0.0);
-  for (int64_t j = 0; j < bl.p; ++j) {
-    sumDy[j % c] += accDy[j];
-    sumDyXc[j % c] += accDyXc[j];
-  }
+    gradientSumsBlocks(dy + bl.tailStart, x + bl.tailStart, 1, bl.tailWidth, meanTiled.data(),
+                       accDy.data() + (runs - 1) * bl.p, accDyXc.data() + (runs - 1) * bl.p);
+  const std::vector<double> sumDy = foldRuns(accDy, runs, bl.p, c), sumDyXc = foldRuns(accDyXc, runs, bl.p, c);
   // dx = γ·inv·(dy − Σdy/m − x̂·Σ(dy·x̂)/m), x̂ = (x − μ)·inv, written as a·dy − b·x − k per channel. From x̂ itself
   // (normalized) the same with x̂ in place of x − μ and no inv inside the sums.
   std::vector<float> a(c), b(c), k(c);
@@ -158,7 +189,10 @@ void batchNormBackward(const float* dy, const float* x, int64_t m, int64_t c, co
   }
   const std::vector<float> at = tile<float>(a.data(), c, bl.p), bt = tile<float>(b.data(), c, bl.p),
                            kt = tile<float>(k.data(), c, bl.p);
-  gradientBlocks(dy, x, dx, bl.full, bl.p, at.data(), bt.data(), kt.data());
+  forBlockRuns(bl, [&](int64_t first, int64_t blocks, int64_t) {
+    const int64_t o = first * bl.p;
+    gradientBlocks(dy + o, x + o, dx + o, blocks, bl.p, at.data(), bt.data(), kt.data());
+  });
   if (bl.tailWidth > 0)
     gradientBlocks(dy + bl.tailStart, x + bl.tailStart, dx + bl.tailStart, 1, bl.tailWidth, at.data(), bt.data(),
                    kt.data());

@@ -8,6 +8,7 @@
 
 #include "clones.h"
 #include "kernels.h"
+#include "parallel.h"
 
 namespace bnas {
 namespace {
@@ -58,15 +59,23 @@ void batchNormSign(const float* x, int64_t m, int64_t c, const float* mean, cons
     scale[j] = static_cast<float>(inv * g);
     shift[j] = static_cast<float>((beta ? beta[k] : 0.0) - mean[k] * inv * g);
   }
-  signBlocks(x, signs, pass, m * c, p, scale.data(), shift.data());
+  // Ranges of whole blocks, so every range starts at channel 0 of the tiled scale and shift.
+  forRanges(m * c, p * 256, [&](int64_t begin, int64_t end) {
+    signBlocks(x + begin, signs + begin, pass + begin, end - begin, p, scale.data(), shift.data());
+  });
 }
 
 void maskGradient(int op, const float* dy, const void* ref, float* out, int64_t n) {
-  switch (op) {
-    case kMaskBytes: maskWithBytes(dy, static_cast<const uint8_t*>(ref), out, n); break;
-    case kMaskPositive: maskWherePositive(dy, static_cast<const float*>(ref), out, n); break;
-    default: maskWhereInsideUnit(dy, static_cast<const float*>(ref), out, n); break;
-  }
+  forRanges(n, int64_t(1) << 14, [&](int64_t begin, int64_t end) {
+    const float* g = dy + begin;
+    float* o = out + begin;
+    const int64_t count = end - begin;
+    switch (op) {
+      case kMaskBytes: maskWithBytes(g, static_cast<const uint8_t*>(ref) + begin, o, count); break;
+      case kMaskPositive: maskWherePositive(g, static_cast<const float*>(ref) + begin, o, count); break;
+      default: maskWhereInsideUnit(g, static_cast<const float*>(ref) + begin, o, count); break;
+    }
+  });
 }
 
 }  // namespace bnas

@@ -12,14 +12,12 @@
 
 #include "clones.h"
 #include "kernels.h"
+#include "parallel.h"
 
 namespace bnas {
 namespace {
 
-// These kernels are memory-bound: one core nearly saturates bandwidth at these sizes, and an OpenMP region costs a
-// whole scheduler slice (4-8 ms measured) whenever another process holds the other core. So only very large arrays
-// are split across threads.
-constexpr int64_t kParallelMin = int64_t(1) << 22;
+// Memory-bound: arrays of kParallelMinElements and more are shared between the threads (parallel.h says when).
 
 // Row index (all dims but the last) to element offsets, for up to kMaxRank dims.
 inline void rowOffsets(int64_t row, const int64_t* shape, int rank, const int64_t* const* strides, int count,
@@ -60,7 +58,7 @@ void binaryAll(Op op, const float* a, const float* b, Out* out, const int64_t* s
   const int64_t rows = rowsOf(shape, rank);
   const int64_t inner = shape[rank - 1];
   const int64_t* strides[2] = {sa, sb};
-#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMin)
+#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMinElements)
   for (int64_t row = 0; row < rows; ++row) {
     int64_t off[2];
     rowOffsets(row, shape, rank, strides, 2, off);
@@ -77,7 +75,7 @@ template <typename Op>
 void unaryAll(Op op, const float* x, float* y, int64_t n) {
   const int64_t chunk = 1 << 14;
   const int64_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+#pragma omp parallel for schedule(static) if (n >= kParallelMinElements)
   for (int64_t c = 0; c < chunks; ++c) unaryRange(op, x, y, c * chunk, std::min(n, (c + 1) * chunk));
 }
 
@@ -93,7 +91,7 @@ void copyBox(const float* src, const int64_t* srcStrides, float* dst, const int6
   const int64_t inner = size[rank - 1];
   if (inner == 0 || rows == 0) return;
   const int64_t* strides[2] = {srcStrides, dstStrides};
-#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMin)
+#pragma omp parallel for schedule(static) if (rows * inner >= kParallelMinElements)
   for (int64_t row = 0; row < rows; ++row) {
     int64_t off[2];
     rowOffsets(row, size, rank, strides, 2, off);
@@ -161,7 +159,7 @@ bool unaryOp(int op, const float* x, float* y, int64_t n, float alpha) {
 // x viewed as [outer, reduce, inner]; out[o, i] = Σ_r x[o, r, i] · scale, accumulated in double like the cpu backend.
 void reduceSum(const float* x, float* out, int64_t outer, int64_t reduce, int64_t inner, double scale) {
   if (inner == 1) {
-#pragma omp parallel for schedule(static) if (outer * reduce >= kParallelMin)
+#pragma omp parallel for schedule(static) if (outer * reduce >= kParallelMinElements)
     for (int64_t o = 0; o < outer; ++o) {
       const float* row = x + o * reduce;
       double sum = 0;
@@ -170,7 +168,7 @@ void reduceSum(const float* x, float* out, int64_t outer, int64_t reduce, int64_
     }
     return;
   }
-  const int threads = (outer * reduce * inner >= kParallelMin) ? omp_get_max_threads() : 1;
+  const int threads = (outer * reduce * inner >= kParallelMinElements) ? omp_get_max_threads() : 1;
   for (int64_t o = 0; o < outer; ++o) {
     const float* block = x + o * reduce * inner;
     // Each thread sums a band of rows into its own accumulator; the bands are added at the end.
@@ -197,17 +195,19 @@ namespace bnas {
 // y = Σ_k w[k]·terms[k], one pass (the α-weighted mixture of a search edge).
 void weightedSum(const float* const* terms, int count, const float* w, int64_t n, float* y) {
   const int64_t chunk = 1 << 14;
-  for (int64_t begin = 0; begin < n; begin += chunk) {
-    const int64_t end = std::min(n, begin + chunk);
-    const float w0 = w[0];
-    const float* t0 = terms[0];
-    for (int64_t i = begin; i < end; ++i) y[i] = w0 * t0[i];
-    for (int k = 1; k < count; ++k) {
-      const float wk = w[k];
-      const float* tk = terms[k];
-      for (int64_t i = begin; i < end; ++i) y[i] += wk * tk[i];
+  forRanges(n, chunk, [&](int64_t first, int64_t last) {
+    for (int64_t begin = first; begin < last; begin += chunk) {
+      const int64_t end = std::min(last, begin + chunk);
+      const float w0 = w[0];
+      const float* t0 = terms[0];
+      for (int64_t i = begin; i < end; ++i) y[i] = w0 * t0[i];
+      for (int k = 1; k < count; ++k) {
+        const float wk = w[k];
+        const float* tk = terms[k];
+        for (int64_t i = begin; i < end; ++i) y[i] += wk * tk[i];
+      }
     }
-  }
+  });
 }
 
 // dterms[k] = w[k]·dy and dw[k] = Σ dy·terms[k] (double accumulation). The dot products run in 16 interleaved double
@@ -241,15 +241,26 @@ BNAS_CLONES void scaleAndDotChunk(const float* __restrict dy, const float* __res
 
 void weightedSumGrad(const float* dy, const float* const* terms, int count, const float* w, int64_t n,
                      float* const* dterms, float* dw) {
-  std::vector<double> acc(static_cast<size_t>(count) * kLanes, 0.0);
+  // One set of partial sums per run of kRun chunks (a fixed split, parallel.h), folded in order: the same dw on any
+  // number of threads.
   const int64_t chunk = 1 << 14;  // a multiple of kLanes: lanes line up across chunks
-  for (int64_t begin = 0; begin < n; begin += chunk) {
-    const int64_t end = std::min(n, begin + chunk);
-    for (int k = 0; k < count; ++k) scaleAndDotChunk(dy, terms[k], w[k], begin, end, dterms[k], acc.data() + k * kLanes);
-  }
+  constexpr int64_t kRun = 4;
+  const int64_t runs = chunksOf(chunksOf(n, chunk), kRun);
+  std::vector<double> acc(static_cast<size_t>(runs * count * kLanes), 0.0);
+  forChunks(n, chunk * kRun, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      double* runAcc = acc.data() + r * count * kLanes;
+      for (int64_t begin = r * kRun * chunk; begin < std::min(n, (r + 1) * kRun * chunk); begin += chunk) {
+        const int64_t end = std::min(n, begin + chunk);
+        for (int k = 0; k < count; ++k)
+          scaleAndDotChunk(dy, terms[k], w[k], begin, end, dterms[k], runAcc + k * kLanes);
+      }
+    }
+  });
   for (int k = 0; k < count; ++k) {
     double dot = 0;
-    for (int64_t j = 0; j < kLanes; ++j) dot += acc[k * kLanes + j];
+    for (int64_t r = 0; r < runs; ++r)
+      for (int64_t j = 0; j < kLanes; ++j) dot += acc[(r * count + k) * kLanes + j];
     dw[k] = static_cast<float>(dot);
   }
 }

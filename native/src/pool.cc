@@ -15,14 +15,15 @@
 
 #include "clones.h"
 #include "kernels.h"
+#include "parallel.h"
 
 namespace bnas {
 namespace {
 
-// Pooling is memory-bound like the elementwise kernels (elementwise.cc): threads only for very large tensors.
-constexpr int64_t kParallelMin = int64_t(1) << 22;
+// Pooling is memory-bound like the elementwise kernels: tensors of kParallelMinElements and more are shared between
+// the threads (parallel.h).
 
-inline bool parallel(const PoolGeometry& g) { return int64_t(g.n) * g.h * g.w * g.c >= kParallelMin; }
+inline bool parallel(const PoolGeometry& g) { return int64_t(g.n) * g.h * g.w * g.c >= kParallelMinElements; }
 
 struct Window {
   int r0, r1, c0, c1;  // in-input rows [r0, r1), columns [c0, c1)

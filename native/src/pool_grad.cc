@@ -15,11 +15,10 @@
 
 #include "clones.h"
 #include "kernels.h"
+#include "parallel.h"
 
 namespace bnas {
 namespace {
-
-constexpr int64_t kParallelMin = int64_t(1) << 22;  // memory-bound, as pool.cc
 
 BNAS_CLONES void maxGradImage(const PoolGeometry& g, const float* x, const float* dy, float* dx, int b,
                               float* __restrict best, int32_t* __restrict pending) {
@@ -60,7 +59,7 @@ BNAS_CLONES void maxGradImage(const PoolGeometry& g, const float* x, const float
 
 void maxPoolGradFirstTap(const PoolGeometry& g, const float* x, const float* dy, float* dx) {
   std::memset(dx, 0, sizeof(float) * static_cast<size_t>(g.n) * g.h * g.w * g.c);
-  const bool parallel = int64_t(g.n) * g.h * g.w * g.c >= kParallelMin;
+  const bool parallel = int64_t(g.n) * g.h * g.w * g.c >= kParallelMinElements;
 #pragma omp parallel if (parallel)
   {
     std::vector<float> best(g.c);
