@@ -5,8 +5,10 @@
 // valid − 2·Σ popcount((sa ^ sw) & ma), valid = the number of nonzero activations the output sees. One vpternlogq
 // computes (sa ^ sw) & ma, so the activation mask (zero padding, sign(0) = 0) costs nothing in the AVX-512 loop.
 //
-// Three kernels, chosen at run time from the CPU (never at build time, so the addon runs on any x86-64):
-//   avx512: VPOPCNTQ on 8 output channels a vector, 4 pixels × 4 groups (32 channels) of accumulators in registers;
+// Four kernels, chosen at run time from the CPU (never at build time, so the addon runs on any x86-64):
+//   avx512: VPOPCNTQ on 8 output channels a vector, 4 pixels × up to 5 groups (40 channels) of accumulators in
+//           registers; one-plane (no mask) where neither the input nor the weights hold an exact zero;
+//   avx512bw: the vpshufb popcount below on 512 bits (AVX-512 without VPOPCNTDQ);
 //   avx2:   vpshufb nibble popcount (Muła) accumulated in bytes, widened with vpsadbw every 31 words;
 //   scalar: __builtin_popcountll, also the path for layers whose binary weights hold exact zeros.
 #if defined(__x86_64__)
