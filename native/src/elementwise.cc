@@ -58,6 +58,14 @@ void binaryAll(Op op, const float* a, const float* b, Out* out, const int64_t* s
   const int64_t rows = rowsOf(shape, rank);
   const int64_t inner = shape[rank - 1];
   const int64_t* strides[2] = {sa, sb};
+  if (rows == 1) {
+    // One long row (a contiguous or scalar-broadcast operation): its ranges are shared instead of its rows.
+    const int64_t ia = sa[rank - 1], ib = sb[rank - 1];
+    forRanges(inner, int64_t(1) << 14, [&](int64_t begin, int64_t end) {
+      binaryRow(op, a + begin * ia, b + begin * ib, out + begin, end - begin, ia, ib);
+    });
+    return;
+  }
 #pragma omp parallel for schedule(static) if (rows * inner >= kParallelMinElements)
   for (int64_t row = 0; row < rows; ++row) {
     int64_t off[2];

@@ -114,6 +114,30 @@ describe.skipIf(!status.available)(`native memory-bound kernels on 1 and 2 threa
     }
   })
 
+  it('binary ops on one long row (contiguous and scalar-broadcast), and a comparison: the same bits, and the definitions', () => {
+    const addon = loadNativeAddon()
+    const n = x.length
+    const shape = Int32Array.of(n)
+    const run = () => {
+      const product = new Float32Array(n)
+      addon.binaryOp(2, x, Int32Array.of(1), dy, Int32Array.of(1), product, shape)
+      const scaled = new Float32Array(n)
+      addon.binaryOp(1, x, Int32Array.of(1), Float32Array.of(0.5), Int32Array.of(0), scaled, shape)
+      const greater = new Uint8Array(n)
+      addon.binaryOp(102, x, Int32Array.of(1), dy, Int32Array.of(1), greater, shape)
+      return [product, scaled, greater]
+    }
+    const one = withThreads(addon, 1, run)
+    const two = withThreads(addon, 2, run)
+    two.forEach((a, i) => expect(Array.from(a), `output ${i}`).toEqual(Array.from(one[i])))
+    const [product, scaled, greater] = two
+    for (let i = 0; i < n; i++) {
+      expect(product[i]).toBe(Math.fround(x[i] * dy[i]))
+      expect(scaled[i]).toBe(Math.fround(x[i] - 0.5))
+      expect(greater[i]).toBe(x[i] > dy[i] ? 1 : 0)
+    }
+  })
+
   it('the α-weighted mixture and its gradient: the same bits on 1 and 2 threads, and the definitions', () => {
     const addon = loadNativeAddon()
     const terms = [0, 1, 2, 3, 4, 5].map((k) => randomValues(x.length, 10 + k))
