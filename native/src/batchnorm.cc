@@ -130,7 +130,8 @@ void batchNormStats(const float* x, int64_t m, int64_t c, float* mean, float* va
     accumulateCentredSquaresBlocks(x + first * bl.p, blocks, bl.p, meanTiled.data(), acc.data() + r * bl.p);
   });
   if (bl.tailWidth > 0)
-    accumulateCentredSquaresBlocks(x + bl.tailStart, 1, bl.tailWidth, meanTiled.data(), acc.data() + (runs - 1) * bl.p);
+    accumulateCentredSquaresBlocks(x + bl.tailStart, 1, bl.tailWidth, meanTiled.data(),
+                                   acc.data() + (runs - 1) * bl.p);
   const std::vector<double> squares = foldRuns(acc, runs, bl.p, c);
   for (int64_t j = 0; j < c; ++j) variance[j] = static_cast<float>(squares[j] / m);
 }

@@ -264,7 +264,8 @@ __attribute__((noinline)) void appendTapAvx512(const uint64_t* __restrict src, i
   for (int i = 0; i < count; i += 8) {
     const __mmask8 live = count - i >= 8 ? __mmask8(0xff) : __mmask8((1u << (count - i)) - 1);
     const __m512i v = _mm512_maskz_loadu_epi64(live, src + i);
-    _mm512_mask_storeu_epi64(lo + i, live, _mm512_or_si512(_mm512_maskz_loadu_epi64(live, lo + i), _mm512_sllv_epi64(v, left)));
+    _mm512_mask_storeu_epi64(lo + i, live,
+                             _mm512_or_si512(_mm512_maskz_loadu_epi64(live, lo + i), _mm512_sllv_epi64(v, left)));
     if (r)
       _mm512_mask_storeu_epi64(hi + i, live,
                                _mm512_or_si512(_mm512_maskz_loadu_epi64(live, hi + i), _mm512_srlv_epi64(v, right)));
