@@ -1,7 +1,8 @@
 /**
  * Where a native packed session's time goes, layer by layer: `npx tsx scripts/bench/packed-layers.ts
- * [--genotype latest_cell] [--cells 20] [--channels 36] [--runs 20]`. Each instruction's CPU time is the fastest of
- * the profiled runs; binary convs also get their MACs and rate (G binary MAC/s), grouped by geometry.
+ * [--genotype latest_cell] [--cells 20] [--channels 36] [--runs 20] [--kernel avx2-vpshufb]`. Each instruction's CPU
+ * time is the fastest of the profiled runs; binary convs also get their MACs and rate (G binary MAC/s), grouped by
+ * geometry, and each binary shape's kernel rate alone (the probe).
  */
 import { parseArgs } from 'node:util'
 import { benchModel } from '../../src/main/cli/commands/export'
@@ -15,7 +16,9 @@ const { values } = parseArgs({
     cells: { type: 'string', default: '20' },
     channels: { type: 'string', default: '36' },
     runs: { type: 'string', default: '20' },
-    batch: { type: 'string', default: '1' }
+    batch: { type: 'string', default: '1' },
+    /** A slower kernel this CPU also has (avx2-vpshufb, scalar), to measure what other CPUs run. */
+    kernel: { type: 'string' }
   }
 })
 const model = await benchModel(undefined, {
@@ -28,6 +31,7 @@ const model = await benchModel(undefined, {
 } as never)
 const batch = Number(values.batch)
 const compiled = await compileNative(model, { threads: 1 })
+if (values.kernel) compiled.setKernel(values.kernel)
 const images = createRng(7).normalArray(batch * 32 * 32 * 3)
 for (let i = 0; i < 5; i++) await compiled.run(images, batch)
 const kinds = Object.fromEntries(Object.entries(NATIVE_KIND).map(([k, v]) => [v, k]))
