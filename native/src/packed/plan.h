@@ -112,9 +112,6 @@ class Session {
 
 // ---- kernels (binconv.cc, float_ops.cc, float_conv.cc) ----
 
-// A binary conv with its weights re-laid once for the kernels: output channels in groups of 8, each group's weights
-// as tap-major bit streams [kq][8] (bit t·cin + c of a stream is channel c of tap t), so one 512-bit load holds one
-// stream word for 8 output channels.
 // The one-plane dot's zero-padding correction for a row of output pixels: where at[p] is set, pixel p has taps outside
 // the image; its stream holds 0 there, so popcount(s ^ w) also counted the weights' −1 bits at those taps, and
 // corr[p·stride + o] is that count for output channel o (padded to the groups' width + 16).
@@ -125,6 +122,9 @@ struct Border {
   Border from(int p) const { return {at + p, corr + int64_t(p) * stride, stride}; }
 };
 
+// A binary conv with its weights re-laid once for the kernels: output channels in groups of 8, each group's weights
+// as tap-major bit streams [kq][8] (bit t·cin + c of a stream is channel c of tap t), so one 512-bit load holds one
+// stream word for 8 output channels.
 class BinConvLayer {
  public:
   BinConvLayer(const Geometry& g, const Bn& bn, const float* alpha, const uint32_t* sign, const uint32_t* mask);

@@ -10,6 +10,9 @@ import type { PackedModel } from '../format'
 import { NATIVE_KIND, planNative, type NativePlan } from './native-plan'
 import type { CompiledPackedModel, PackedRuntimePath } from './types'
 
+/** Binary + float MACs up to which a run stays on the calling thread (latest_cell at batch 1: 2.15 G, ~5 ms here). */
+export const SYNC_RUN_MAX_MACS = 4e9
+
 /**
  * The packed runtime on the native addon: the whole network runs in C++ from one call (native/src/packed). Weights
  * are re-laid once at load (binary weights as tap-major bit streams for 8 output channels a vector, float convs as
@@ -18,9 +21,6 @@ import type { CompiledPackedModel, PackedRuntimePath } from './types'
  * graph-level fusions are planned in native-plan.ts. Node only, so it is registered by the Node-side export module,
  * not by the runtime's browser-safe index.
  */
-/** Binary + float MACs up to which a run stays on the calling thread (latest_cell at batch 1: 2.15 G, ~5 ms here). */
-export const SYNC_RUN_MAX_MACS = 4e9
-
 export class NativeCompiledModel implements CompiledPackedModel {
   readonly name = 'native'
   private handle: PackedSessionHandle | undefined
