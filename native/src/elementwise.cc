@@ -81,10 +81,7 @@ BNAS_CLONES void unaryRange(Op op, const float* x, float* y, int64_t begin, int6
 
 template <typename Op>
 void unaryAll(Op op, const float* x, float* y, int64_t n) {
-  const int64_t chunk = 1 << 14;
-  const int64_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (n >= kParallelMinElements)
-  for (int64_t c = 0; c < chunks; ++c) unaryRange(op, x, y, c * chunk, std::min(n, (c + 1) * chunk));
+  forRanges(n, int64_t(1) << 14, [&](int64_t begin, int64_t end) { unaryRange(op, x, y, begin, end); });
 }
 
 BNAS_CLONES void addColumns(const float* x, double* acc, int64_t inner) {
