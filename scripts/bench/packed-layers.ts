@@ -36,9 +36,12 @@ const images = createRng(7).normalArray(batch * 32 * 32 * 3)
 for (let i = 0; i < 5; i++) await compiled.run(images, batch)
 const kinds = Object.fromEntries(Object.entries(NATIVE_KIND).map(([k, v]) => [v, k]))
 let best: Float64Array | undefined
+// The binary convs' phases (BN → sign → pack, row streams, dot + epilogue): the fastest run's share of each.
+const phases: Record<string, number> = { 'binconv.pack': Infinity, 'binconv.streams': Infinity, 'binconv.dot': Infinity }
 for (let r = 0; r < Number(values.runs); r++) {
-  const { msByInstruction } = compiled.profile(images, batch)
+  const { msByInstruction, msByKind } = compiled.profile(images, batch)
   best = best ? best.map((v, i) => Math.min(v, msByInstruction[i])) : Float64Array.from(msByInstruction)
+  for (const key of Object.keys(phases)) phases[key] = Math.min(phases[key], msByKind[key] ?? Infinity)
 }
 const walls: number[] = []
 for (let r = 0; r < Number(values.runs); r++) {
@@ -66,6 +69,11 @@ compiled.plan.instructions.forEach((ins, i) => {
 const total = best!.reduce((a, b) => a + b, 0)
 console.log(
   `wall median ${walls[walls.length >> 1].toFixed(2)} ms, min ${walls[0].toFixed(2)}; profiled sum ${total.toFixed(2)} ms`
+)
+console.log(
+  `binary conv phases (fastest of the runs): ${Object.entries(phases)
+    .map(([k, v]) => `${k.slice(8)} ${v.toFixed(3)} ms`)
+    .join(', ')}`
 )
 for (const [key, e] of [...groups].sort((a, b) => b[1].ms - a[1].ms)) {
   const rate = e.macs ? `${(e.macs / e.ms / 1e6).toFixed(0)} G/s` : ''

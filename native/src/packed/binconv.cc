@@ -258,6 +258,7 @@ inline void groupsAvx512(const uint64_t* s, const uint64_t* m, int qStride, cons
 
 // appendTap (below) with masked loads and stores: no scalar tail for the border taps' runs of wo − 1 or wo − 2
 // pixels, and a direct call where the clone would go through its resolver.
+// hi may be null where the tap's bits end inside word lo (nothing spills).
 __attribute__((noinline)) void appendTapAvx512(const uint64_t* __restrict src, int count, uint64_t* __restrict lo,
                                                 uint64_t* __restrict hi, int r) {
   const __m512i left = _mm512_set1_epi64(r), right = _mm512_set1_epi64(64 - r);
@@ -266,7 +267,7 @@ __attribute__((noinline)) void appendTapAvx512(const uint64_t* __restrict src, i
     const __m512i v = _mm512_maskz_loadu_epi64(live, src + i);
     _mm512_mask_storeu_epi64(lo + i, live,
                              _mm512_or_si512(_mm512_maskz_loadu_epi64(live, lo + i), _mm512_sllv_epi64(v, left)));
-    if (r)
+    if (r && hi)
       _mm512_mask_storeu_epi64(hi + i, live,
                                _mm512_or_si512(_mm512_maskz_loadu_epi64(live, hi + i), _mm512_srlv_epi64(v, right)));
   }
@@ -606,6 +607,17 @@ BinConvLayer::BinConvLayer(const Geometry& geometry, const Bn& bn, const float* 
   // A 1×1 conv reads the packed pixels in place (stream = the pixel's words); others build tap-major streams with one
   // spare word for the shifted appends.
   kq_ = oneByOne_ ? wq_ : wordsOf(kbits_);
+  // Row-aligned where it costs no word (see plan.h); stride-1 layers of that kind read image-wide horizontal streams.
+  if (g.k > 1 && g.k * wordsOf(g.k * g.cin) <= kq_) {
+    wpr_ = wordsOf(g.k * g.cin);
+    kq_ = g.k * wpr_;
+    imageStreams_ = g.stride == 1;
+    top_ = g.pad;
+    const int bottom = std::max(0, (g.ho - 1) - g.pad + (g.k - 1) * g.dilation - (g.h - 1));
+    const int rows = top_ + g.h + bottom;
+    slotRows_ = (rows + g.dilation - 1) / g.dilation;
+    slots_ = slotRows_ * g.dilation;
+  }
   kqs_ = oneByOne_ ? wq_ : kq_ + 1;
   groups_ = (g.cout + 7) / 8;
   if (!oneByOne_) buildGeometryMasks();
@@ -625,7 +637,7 @@ BinConvLayer::BinConvLayer(const Geometry& geometry, const Bn& bn, const float* 
         const bool neg = (sign[word] >> (c & 31)) & 1u;
         const bool live = mask ? ((mask[word] >> (c & 31)) & 1u) : true;
         if (!live) zeros = true;
-        const int bit = t * g.cin + c;
+        const int bit = tapBit(t / g.k, t % g.k) + c;
         const size_t at = (size_t(grp) * kq_ + (bit >> 6)) * 8 + lane;
         if (neg && live) wsign_[at] |= uint64_t(1) << (bit & 63);
         if (live) wmask[at] |= uint64_t(1) << (bit & 63);
@@ -644,7 +656,7 @@ void BinConvLayer::buildBorderCorrections() {
   for (int o = 0; o < g.cout; ++o)
     for (int t = 0; t < taps; ++t)
       for (int c = 0; c < g.cin; ++c) {
-        const int bit = t * g.cin + c;
+        const int bit = tapBit(t / g.k, t % g.k) + c;
         const size_t at = (size_t(o >> 3) * kq_ + (bit >> 6)) * 8 + (o & 7);
         tapNeg[size_t(t) * g.cout + o] += int32_t(wsign_[at] >> (bit & 63) & 1);
       }
@@ -695,7 +707,12 @@ int64_t BinConvLayer::scratchWords(int n, int threads) const {
   return pixels * wq_ * 2 + (pixels + 1) / 2 + 1 + rowWords() * threads;
 }
 
-int64_t BinConvLayer::rowWords() const { return oneByOne_ ? 0 : int64_t(g.wo) * kqs_ * 2 + (g.wo + 1) / 2 + 1; }
+// Per thread: one output row's streams, or the image's horizontal streams (row-aligned stride-1 layers).
+int64_t BinConvLayer::rowWords() const {
+  if (oneByOne_) return 0;
+  const int64_t row = int64_t(g.wo) * kqs_ * 2 + (g.wo + 1) / 2 + 1;
+  return imageStreams_ ? std::max(row, int64_t(slots_) * wpr_ * g.wo) : row;
+}
 
 void BinConvLayer::pack(const float* x, int xStride, int64_t pixels, uint64_t* sign, uint64_t* mask,
                         int32_t* count, int threads, Team* team, BinaryIsa isa) const {
@@ -796,16 +813,43 @@ void BinConvLayer::buildGeometryMasks() {
     for (int ky = 0; ky < g.k; ++ky) {
       if (!(key >> ky & 1)) continue;
       for (int kx = 0; kx < g.k; ++kx) {
-        const int tapBit = (ky * g.k + kx) * g.cin;
+        const int first = tapBit(ky, kx);
         for (int ox = 0; ox < wo; ++ox) {
           const int ix = ox * g.stride - g.pad + kx * g.dilation;
           if (ix < 0 || ix >= g.w) continue;
           valid[ox] += g.cin;
           for (int c = 0; c < g.cin; ++c) {
-            const int bit = tapBit + c;
+            const int bit = first + c;
             m[int64_t(bit >> 6) * wo + ox] |= uint64_t(1) << (bit & 63);
           }
         }
+      }
+    }
+  }
+}
+
+void BinConvLayer::horizontalRows(const uint64_t* sign, int64_t planeStride, int n, int iy0, int iy1,
+                                  uint64_t* buf) const {
+  const int wo = g.wo;
+  for (int iy = iy0; iy < iy1; ++iy) {
+    uint64_t* row = buf + slotOf(iy) * wpr_ * wo;
+    std::memset(row, 0, sizeof(uint64_t) * size_t(wpr_) * wo);
+    if (iy < 0 || iy >= g.h) continue;  // a kernel row outside the image: zero bits (the border correction's taps)
+    const int64_t rowBase = (int64_t(n) * g.h + iy) * g.w;
+    for (int kx = 0; kx < g.k; ++kx) {
+      const int ix0 = kx * g.dilation - g.pad;
+      const int lo = ix0 >= 0 ? 0 : -ix0;
+      const int hi = std::min(wo, g.w - ix0);
+      if (lo >= hi) continue;
+      for (int j = 0; j < wq_; ++j) {
+        const int bit = kx * g.cin + 64 * j, q = bit >> 6, r = bit & 63;
+        const int bits = std::min(64, g.cin - 64 * j);
+        uint64_t* dst = row + int64_t(q) * wo + lo;
+        // The tap's bits end inside the kernel row's words: a spill goes to word q + 1 of this row, never past it.
+        uint64_t* spill = r + bits > 64 ? dst + wo : nullptr;
+#if defined(__x86_64__)
+        appendTapAvx512(sign + j * planeStride + rowBase + lo + ix0, hi - lo, dst, spill, r);
+#endif
       }
     }
   }
@@ -833,9 +877,9 @@ void BinConvLayer::rowStreams(const uint64_t* sign, const uint64_t* mask, const 
       const int64_t p0 = rowBase + int64_t(lo) * g.stride + ix0;
       if (!signOnly)
         for (int ox = lo; ox < hi; ++ox) valid[ox] += count[p0 + int64_t(ox - lo) * g.stride];
-      const int tapBit = (ky * g.k + kx) * g.cin;
+      const int first = tapBit(ky, kx);
       for (int j = 0; j < wq_; ++j) {
-        const int bit = tapBit + 64 * j, q = bit >> 6, r = bit & 63;
+        const int bit = first + 64 * j, q = bit >> 6, r = bit & 63;
         const uint64_t* fs = sign + j * planeStride + p0;
         const uint64_t* fm = mask + j * planeStride + p0;
         uint64_t* sLo = s + int64_t(q) * wo + lo;
@@ -900,7 +944,30 @@ void BinConvLayer::run(const float* x, int xStride, float* y, int yStride, bool 
     const size_t pattern = size_t(rowPattern_[oy]);
     return {geoMask_.data() + pattern * kqs_ * g.wo, geoValid_.data() + pattern * g.wo};
   };
+  // Row-aligned stride-1 layers on the one-plane dot: each input row's horizontal streams are built once, in buf, and
+  // output row oy reads kernel row ky's words from input row oy − pad + ky·dilation.
+  const bool image = imageStreams_ && onePlane;
+  auto imageDot = [&](int row, const uint64_t* buf) {
+    const int oy = row % g.ho;
+    const Border border = borderOfRow(oy);
+    const int32_t* valid = geoValid_.data() + size_t(rowPattern_[oy]) * g.wo;
+    binaryRowOnePlane(isa, buf + slotOf(oy - g.pad) * wpr_ * g.wo, g.wo, valid, border.at ? &border : nullptr, g.wo,
+                      wsign_.data(), kq_, groups_, alpha_.data(), g.cout, y + int64_t(row) * g.wo * yStride, yStride,
+                      accumulate);
+  };
+  // The input rows that output rows [oy0, oy1) of image img read.
+  auto imageStreams = [&](int img, int oy0, int oy1, uint64_t* buf) {
+    horizontalRows(sign, pixels, img, oy0 - g.pad, oy1 - g.pad + (g.k - 1) * g.dilation, buf);
+  };
+  auto imageRows = [&](int r0, int r1, uint64_t* buf) {
+    for (int row = r0; row < r1;) {
+      const int img = row / g.ho, end = std::min(r1, (img + 1) * g.ho);
+      imageStreams(img, row - img * g.ho, end - img * g.ho, buf);
+      for (; row < end; ++row) imageDot(row, buf);
+    }
+  };
   auto doRows = [&](int r0, int r1, int thread) {
+    if (image) return imageRows(r0, r1, rows + rowWords() * thread);
     uint64_t* s = rows + rowWords() * thread;
     uint64_t* m = s + int64_t(g.wo) * kqs_;
     int32_t* valid = reinterpret_cast<int32_t*>(m + int64_t(g.wo) * kqs_);
@@ -914,6 +981,17 @@ void BinConvLayer::run(const float* x, int xStride, float* y, int yStride, bool 
       dotRow(row, s, mr, g.wo, vr);
     }
   };
+  if (stats && image) {
+    for (int img = 0; img < n; ++img) {
+      const int64_t t1 = threadCpuNs();
+      imageStreams(img, 0, g.ho, rows);
+      const int64_t t2 = threadCpuNs();
+      for (int oy = 0; oy < g.ho; ++oy) imageDot(img * g.ho + oy, rows);
+      stats->streamsNs += t2 - t1;
+      stats->dotNs += threadCpuNs() - t2;
+    }
+    return;
+  }
   if (stats) {
     // Profiling (one thread): every row's streams first, then every row's dot, so each phase is timed once (a clock
     // read per row would cost more than a row).

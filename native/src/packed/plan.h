@@ -123,8 +123,11 @@ struct Border {
 };
 
 // A binary conv with its weights re-laid once for the kernels: output channels in groups of 8, each group's weights
-// as tap-major bit streams [kq][8] (bit t·cin + c of a stream is channel c of tap t), so one 512-bit load holds one
-// stream word for 8 output channels.
+// as tap-major bit streams [kq][8], so one 512-bit load holds one stream word for 8 output channels. Bit t·cin + c of
+// a stream is channel c of tap t; in a row-aligned layer each kernel row ky starts on a word instead (bit
+// ky·64·wpr + kx·cin + c, wpr words a kernel row), where that costs no word (3×3 at cin 36 or 144: 6 and 21 words
+// either way). Then the k taps of one input row are the same bits for every output row that reads it, so a stride-1
+// layer builds each input row's horizontal streams once instead of k² taps per output row.
 class BinConvLayer {
  public:
   BinConvLayer(const Geometry& g, const Bn& bn, const float* alpha, const uint32_t* sign, const uint32_t* mask);
@@ -145,6 +148,18 @@ class BinConvLayer {
   // on the geometry alone (which taps fall outside the image) and come from geoMask_ / geoValid_.
   void rowStreams(const uint64_t* sign, const uint64_t* mask, const int32_t* count, int64_t planeStride, int n, int oy,
                   uint64_t* s, uint64_t* m, int32_t* valid, bool signOnly, BinaryIsa isa) const;
+  // Input rows [iy0, iy1) of image n's horizontal streams into buf ([slots_][wpr_][wo] words, row iy in slot
+  // slotOf(iy)): word j of output column ox holds the k taps of input row iy, bit kx·cin + c the sign of channel c at
+  // input column ox − pad + kx·dilation (0 outside the image; rows outside it all 0). Row-aligned stride-1 layers.
+  void horizontalRows(const uint64_t* sign, int64_t planeStride, int n, int iy0, int iy1, uint64_t* buf) const;
+  // Input rows iy, iy + d, iy + 2d… (d the dilation: the rows one output row reads) sit in consecutive slots, so the
+  // k kernel rows' words of an output row are one run of k·wpr_ words, as a row's own streams are.
+  int64_t slotOf(int iy) const {
+    const int u = iy + top_;
+    return int64_t(u % g.dilation) * slotRows_ + u / g.dilation;
+  }
+  // First stream bit of tap (ky, kx).
+  int tapBit(int ky, int kx) const { return wpr_ ? ky * 64 * wpr_ + kx * g.cin : (ky * g.k + kx) * g.cin; }
   void buildGeometryMasks();
   void buildBorderCorrections();
   // The one-plane dot's border for output row oy (an input without zeros); null for a 1×1 conv (no padding).
@@ -159,6 +174,10 @@ class BinConvLayer {
   std::vector<float> alpha_;  // padded to groups·8 + 8 with zeros (the epilogue loads 16 at a time)
   int wq_, kbits_, kq_, kqs_, groups_;
   bool oneByOne_;
+  int wpr_ = 0;                 // words per kernel row where the layer is row-aligned, else 0
+  int top_ = 0;                 // rows of zero streams above the image's horizontal streams (pad)
+  int slotRows_ = 0, slots_ = 0;  // horizontal stream rows per dilation phase, and in all
+  bool imageStreams_ = false;   // row-aligned and stride 1: the one-plane dot reads horizontalRows' streams
   // Per distinct set of in-image kernel rows (top border, interior, bottom border...): a row of mask streams [kqs][wo]
   // and valid counts [wo] for an input without zeros; rowPattern_[oy] says which set output row oy has.
   std::vector<uint64_t> geoMask_;
