@@ -15,6 +15,7 @@
         "src/binary_block.cc",
         "src/binarize.cc",
         "src/packed/binconv.cc",
+        "src/packed/binconv_amx.cc",
         "src/packed/float_ops.cc",
         "src/packed/session.cc",
         "src/packed/team.cc",

@@ -148,7 +148,7 @@ const kernels: string[] = []
 if (available) {
   const best = nativeAddonStatus()
   if (best.available) {
-    const order = ['scalar', 'avx2-vpshufb', 'avx512bw-vpshufb', 'avx512-vpopcntdq']
+    const order = ['scalar', 'avx2-vpshufb', 'avx512bw-vpshufb', 'avx512-vpopcntdq', 'amx-int8']
     const probe = await compileNative(binconvModel(geometry(1, 1, 0, 1), 4, 1, [1, 1, 4], { seed: 1 }))
     kernels.push(...order.slice(0, order.indexOf(probe.info().bestBinaryKernel) + 1))
     probe.dispose()

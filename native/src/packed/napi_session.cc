@@ -294,7 +294,7 @@ Napi::Value SetKernel(const Napi::CallbackInfo& info) {
   SessionPtr session = sessionOf(info[0]);
   const std::string name = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
   const BinaryIsa best = bestBinaryIsa();
-  for (BinaryIsa isa : {BinaryIsa::Scalar, BinaryIsa::Avx2, BinaryIsa::Avx512Bw, BinaryIsa::Avx512}) {
+  for (BinaryIsa isa : {BinaryIsa::Scalar, BinaryIsa::Avx2, BinaryIsa::Avx512Bw, BinaryIsa::Avx512, BinaryIsa::Amx}) {
     if (name != isaName(isa)) continue;
     if (int(isa) > int(best)) fail(env, "this CPU cannot run the " + name + " kernel (best: " + isaName(best) + ")");
     session->setIsa(isa);

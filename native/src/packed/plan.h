@@ -5,6 +5,7 @@
 // once at load), and runs the instructions over that arena; nothing goes back to JavaScript between layers.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,6 +50,7 @@ struct Geometry {
 
 class BinConvLayer;
 class FloatConvLayer;
+class AmxBinConv;
 
 struct Instruction {
   Kind kind;
@@ -64,9 +66,12 @@ struct Instruction {
 };
 
 // Which binary conv kernel runs: chosen at run time from the CPU (never at build time), overridable for tests.
-// Ordered: a CPU that runs one runs every one before it.
-enum class BinaryIsa : int { Scalar = 0, Avx2 = 1, Avx512Bw = 2, Avx512 = 3 };
+// Ordered: a CPU that runs one runs every one before it. Amx: the int8 tile kernel on the layers it suits (stride 1,
+// int8 weights ≤ 64 KB), the VPOPCNTDQ kernel on the others.
+enum class BinaryIsa : int { Scalar = 0, Avx2 = 1, Avx512Bw = 2, Avx512 = 3, Amx = 4 };
 BinaryIsa bestBinaryIsa();
+// AMX-TILE and AMX-INT8 in the CPU, enabled by the OS, and the tile state granted to this process (Linux).
+bool amxAvailable();
 const char* isaName(BinaryIsa isa);
 
 struct RunStats {
@@ -191,6 +196,42 @@ class BinConvLayer {
   int corrStride_ = 0;
   std::vector<uint64_t> wsign_;  // [groups][kq][8]
   std::vector<uint64_t> wmask_;  // same layout; empty unless some binary weight is exactly 0
+  std::shared_ptr<const AmxBinConv> amx_;  // the int8 tile kernel's weights, where the CPU has AMX and it suits
+};
+
+// The binary conv as int8 products on AMX tiles (binconv_amx.cc): exact, as the popcount kernels, for stride-1
+// layers. Made by BinConvLayer where the CPU has AMX and the layer's BN has thresholds.
+class AmxBinConv {
+ public:
+  // weight(o, t, c): the binary weight of output o, tap t, input channel c as −1, 0 or +1.
+  AmxBinConv(const Geometry& g, const std::vector<float>& lo, const std::vector<float>& hi,
+             const std::vector<uint32_t>& flip, bool flips, const std::vector<float>& alpha,
+             const std::function<int(int, int, int)>& weight);
+  // Bytes of scratch for n images (the padded int8 input).
+  int64_t scratchBytes(int n) const;
+  void run(const float* x, int xStride, float* y, int yStride, bool accumulate, int n, int8_t* scratch, int threads,
+           Team* team, RunStats* stats) const;
+  int64_t weightBytes() const;
+  // The tile loop and its epilogue alone on one output row of this shape: binary MACs per second.
+  double probeMacsPerSecond(int reps) const;
+  // Int8 weight bytes a layer of this geometry would hold (the session keeps AMX to layers of at most 64 KB, so
+  // the int8 copies stay a few MB beside the bit-packed ones).
+  static int64_t weightBytesFor(const Geometry& g) {
+    return int64_t((g.cout + 15) / 16) * g.k * ((g.k * g.cin + 63) / 64) * 1024;
+  }
+
+ private:
+  void packRows(const float* x, int xStride, int n, int iy0, int iy1, int8_t* act) const;
+  void dotRows(const int8_t* act, int r0, int r1, float* y, int yStride, bool accumulate) const;
+  Geometry g_;
+  std::vector<float> lo_, hi_;
+  std::vector<uint32_t> flip_;
+  bool flips_;
+  std::vector<float> alpha_;     // padded to whole tiles of 16 channels
+  std::vector<int8_t> weightStore_;
+  int8_t* weights_ = nullptr;  // in weightStore_, 64-byte aligned: B tiles [channel tile][ky][K chunk][16][64]
+  int rows_ = 0, phaseWidth_ = 0, kt_ = 0, nt_ = 0;
+  int64_t imageBytes_ = 0, slackBytes_ = 0;
 };
 
 // popcount-dot kernels over prepared streams (word q of pixel p at s[q·qStride + p], masks m likewise): acc[p][o] for
