@@ -37,7 +37,11 @@ for (let i = 0; i < 5; i++) await compiled.run(images, batch)
 const kinds = Object.fromEntries(Object.entries(NATIVE_KIND).map(([k, v]) => [v, k]))
 let best: Float64Array | undefined
 // The binary convs' phases (BN → sign → pack, row streams, dot + epilogue): the fastest run's share of each.
-const phases: Record<string, number> = { 'binconv.pack': Infinity, 'binconv.streams': Infinity, 'binconv.dot': Infinity }
+const phases: Record<string, number> = {
+  'binconv.pack': Infinity,
+  'binconv.streams': Infinity,
+  'binconv.dot': Infinity
+}
 for (let r = 0; r < Number(values.runs); r++) {
   const { msByInstruction, msByKind } = compiled.profile(images, batch)
   best = best ? best.map((v, i) => Math.min(v, msByInstruction[i])) : Float64Array.from(msByInstruction)
@@ -84,11 +88,16 @@ const rates = new Map<string, number[]>()
 for (const b of probe.binary) {
   const ins = compiled.plan.instructions.find((i) => i.name === b.name)!
   const [h, w, cin, , , cout, k, , , dil] = Array.from(ins.ints.slice(11))
-  const key = `${h}x${w}x${cin}->${cout} k${k} d${dil}`
+  const key = `${h}x${w}x${cin}->${cout} k${k} d${dil} ${b.kernel}`
   rates.set(key, [...(rates.get(key) ?? []), b.macsPerSecond / 1e9])
 }
-console.log(`probe (dot + epilogue alone, one row): peak ${(probe.peakBinaryMacsPerSecond / 1e9).toFixed(0)} G/s`)
-for (const [key, list] of rates) console.log(`  ${key.padEnd(28)} ${Math.max(...list).toFixed(0)} G/s`)
+const amxPeak = probe.peakAmxMacsPerSecond
+  ? `, amx-int8 tiles ${(probe.peakAmxMacsPerSecond / 1e9).toFixed(0)} G/s`
+  : ''
+console.log(
+  `probe (each layer's kernel alone, its input prebuilt): peak ${probe.binaryKernel} ${(probe.peakBinaryMacsPerSecond / 1e9).toFixed(0)} G/s${amxPeak}`
+)
+for (const [key, list] of rates) console.log(`  ${key.padEnd(45)} ${Math.max(...list).toFixed(0)} G/s`)
 const info = compiled.info()
 console.log(
   `arena + scratch ${(info.workBytes / 2 ** 20).toFixed(2)} MiB, weights ${(info.weightBytes / 2 ** 20).toFixed(2)} MiB; plan arena per image ${((compiled.plan.arenaPerImage * 4) / 2 ** 20).toFixed(2)} MiB`

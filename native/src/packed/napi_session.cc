@@ -4,6 +4,7 @@
 #include <napi.h>
 #include <omp.h>
 
+#include <functional>
 #include <thread>
 
 #include <memory>
@@ -324,6 +325,7 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
       const Geometry& g = in->binconv->g;
       o.Set("macs", double(g.ho) * g.wo * g.cout * g.k * g.k * g.cin);
       o.Set("macsPerSecond", in->binconv->probeMacsPerSecond(session->isa(), 200));
+      o.Set("kernel", isaName(in->binconv->kernelFor(session->isa())));
       binary.Set(nb++, o);
     } else if (in->conv) {
       const Geometry& g = in->conv->g;
@@ -345,16 +347,30 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
   o.Set("binary", binary);
   o.Set("float", floatConvs);
   // With T threads the kernel runs on T cores at once: each thread times its own copy, and the rates add up.
-  std::vector<double> rates(threads, 0.0);
-  std::vector<std::thread> team;
-  for (int t = 1; t < threads; ++t)
-    team.emplace_back([&, t] { rates[t] = BinConvLayer(layer).probeMacsPerSecond(session->isa(), 2000); });
-  rates[0] = layer.probeMacsPerSecond(session->isa(), 2000);
-  for (auto& th : team) th.join();
-  double total = 0;
-  for (double r : rates) total += r;
-  o.Set("peakBinaryMacsPerSecond", total);
-  o.Set("binaryKernel", isaName(session->isa()));
+  auto onThreads = [&](const std::function<double()>& rate) {
+    std::vector<double> rates(threads, 0.0);
+    std::vector<std::thread> team;
+    for (int t = 1; t < threads; ++t) team.emplace_back([&, t] { rates[t] = rate(); });
+    rates[0] = rate();
+    for (auto& th : team) th.join();
+    double total = 0;
+    for (double r : rates) total += r;
+    return total;
+  };
+  // The 1×1 layer runs the popcount kernel under every ISA (the tile kernel takes k > 1 only).
+  const BinaryIsa popcount = layer.kernelFor(session->isa());
+  o.Set("peakBinaryMacsPerSecond",
+        onThreads([&] { return BinConvLayer(layer).probeMacsPerSecond(popcount, 2000); }));
+  o.Set("binaryKernel", isaName(popcount));
+  if (session->isa() == BinaryIsa::Amx) {
+    // The tile kernel's peak: a 3×3 layer whose kernel rows are whole K chunks (3 × 64 channels) and whose outputs
+    // are whole tiles (64 channels), on 32 columns (34 positions a row with the pad: 6 % of them dropped).
+    Geometry tiles{32, 32, 64, 32, 32, 64, 3, 1, 1, 1};
+    std::vector<float> lo(64, 0.0f), hi(64, 0.0f), unit(64, 1.0f);
+    std::vector<uint32_t> flip(64, 0u);
+    const AmxBinConv amx(tiles, lo, hi, flip, false, unit, [&](int, int, int) { return rng() & 1 ? 1 : -1; });
+    o.Set("peakAmxMacsPerSecond", onThreads([&] { return amx.probeMacsPerSecond(200); }));
+  }
   return o;
 }
 }  // namespace

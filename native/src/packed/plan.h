@@ -141,8 +141,12 @@ class BinConvLayer {
   void run(const float* x, int xStride, float* y, int yStride, bool accumulate, int n, uint64_t* scratch,
            int threads, Team* team, BinaryIsa isa, RunStats* stats = nullptr) const;
   int64_t weightBytes() const;
-  // The popcount kernel alone on this layer's shape (streams built once, L1/L2-resident): binary MACs per second.
+  // The kernel alone on this layer's shape (streams built once, L1/L2-resident): binary MACs per second.
   double probeMacsPerSecond(BinaryIsa isa, int reps) const;
+  // The kernel this layer runs where the session's is isa: the AMX tiles where it has them, else the popcount one.
+  BinaryIsa kernelFor(BinaryIsa isa) const {
+    return isa == BinaryIsa::Amx && !amx_ ? BinaryIsa::Avx512 : isa;
+  }
 
   const Geometry g;
 

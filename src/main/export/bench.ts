@@ -27,7 +27,8 @@ export interface InferBenchResult {
   bound: { binaryMacs: number; floatMacs: number; popcountGbitPerS: number; floatGmacPerS: number; basis: string }
   /**
    * Per CPU path, measured here in this run: binary MACs over the rate of the path's best popcount kernel (on a shape
-   * without padding waste) plus float MACs over its float conv rate on the network's own float conv shapes.
+   * without padding waste; native: each binary conv at the peak of the kernel it runs, AMX tiles or popcount) plus
+   * float MACs over its float conv rate on the network's own float conv shapes.
    */
   bounds: Record<string, PathBound>
   /** Every path's median, ms per batch. */
@@ -143,20 +144,32 @@ function boundOf(
 }
 
 /**
- * The native path's bound: its best popcount kernel (AVX-512 VPOPCNTDQ where the CPU has it) on a shape without
- * padding waste, and the float conv library (oneDNN, or the addon's own kernels in a build without it) on each of the
- * network's float convs alone (the float rate is their MACs over their time).
+ * The native path's bound: each binary conv at the peak of the kernel it runs (the best popcount kernel, AVX-512
+ * VPOPCNTDQ where the CPU has it, on a shape without padding waste; AMX tiles, where the session runs them, on a 3×3
+ * shape of whole tiles), and the float conv library (oneDNN, or the addon's own kernels in a build without it) on each
+ * of the network's float convs alone (the float rate is their MACs over their time).
  */
 function nativeBound(compiled: NativeCompiledModel, model: PackedModel, batch: number): PathBound {
   const probe = compiled.probe(batch)
   const floatMacs = probe.float.reduce((sum, f) => sum + f.macs, 0)
   const floatSeconds = probe.float.reduce((sum, f) => sum + f.macs / f.macsPerSecond, 0)
-  const rates = { binary: probe.peakBinaryMacsPerSecond, float: floatSeconds > 0 ? floatMacs / floatSeconds : Infinity }
+  const peakOf = (kernel: string) =>
+    kernel === 'amx-int8' && probe.peakAmxMacsPerSecond ? probe.peakAmxMacsPerSecond : probe.peakBinaryMacsPerSecond
+  const binaryMacs = probe.binary.reduce((sum, b) => sum + b.macs, 0)
+  const binarySeconds = probe.binary.reduce((sum, b) => sum + b.macs / peakOf(b.kernel), 0)
+  const rates = {
+    binary: binarySeconds > 0 ? binaryMacs / binarySeconds : probe.peakBinaryMacsPerSecond,
+    float: floatSeconds > 0 ? floatMacs / floatSeconds : Infinity
+  }
+  const onTiles = probe.binary.filter((b) => b.kernel === 'amx-int8')
+  const tiles = onTiles.length
+    ? `, amx-int8 tiles on ${onTiles.length} of ${probe.binary.length} binary convs (${((probe.peakAmxMacsPerSecond ?? 0) / 1e9).toFixed(0)} G MAC/s on 3×3, 64 → 64 channels)`
+    : ''
   return boundOf(
     model,
     batch,
     rates,
-    `native, ${compiled.threads} thread(s): ${probe.binaryKernel} popcount kernel (1024-bit streams, 64 channels); ${compiled.floatConvLibrary()} on the network's ${probe.float.length} float convs`
+    `native, ${compiled.threads} thread(s): ${probe.binaryKernel} popcount kernel (1024-bit streams, 64 channels, ${(probe.peakBinaryMacsPerSecond / 1e9).toFixed(0)} G MAC/s)${tiles}; ${compiled.floatConvLibrary()} on the network's ${probe.float.length} float convs`
   )
 }
 

@@ -178,13 +178,15 @@ export interface PackedSessionInfo {
 }
 
 export interface PackedSessionProbe {
-  /** The popcount kernel alone on each binary conv's shape (streams prebuilt). */
-  binary: Array<{ name: string; macs: number; macsPerSecond: number }>
+  /** The kernel each binary conv runs, alone on its shape (streams or int8 input prebuilt). */
+  binary: Array<{ name: string; macs: number; macsPerSecond: number; kernel: string }>
   /** oneDNN alone on each float conv's shape. */
   float: Array<{ name: string; macs: number; macsPerSecond: number }>
-  /** The kernel on a shape without padding waste: the binary MAC rate this core reaches. */
+  /** The popcount kernel (`binaryKernel`) on a shape without padding waste: the binary MAC rate this core reaches. */
   peakBinaryMacsPerSecond: number
   binaryKernel: string
+  /** Where the session runs AMX tiles ('amx-int8'): their rate on a 3×3 shape of whole tiles. */
+  peakAmxMacsPerSecond?: number
 }
 
 export interface NativeAddonInfo {
