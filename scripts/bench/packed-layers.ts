@@ -1,6 +1,6 @@
 /**
  * Where a native packed session's time goes, layer by layer: `npx tsx scripts/bench/packed-layers.ts
- * [--genotype latest_cell] [--cells 20] [--channels 36] [--runs 20] [--kernel avx2-vpshufb]`. Each instruction's CPU
+ * [--genotype latest_cell] [--cells 20] [--channels 36] [--runs 20] [--threads 1] [--kernel avx2-vpshufb]`. Each instruction's CPU
  * time is the fastest of the profiled runs; binary convs also get their MACs and rate (G binary MAC/s), grouped by
  * geometry, and each binary shape's kernel rate alone (the probe).
  */
@@ -17,6 +17,8 @@ const { values } = parseArgs({
     channels: { type: 'string', default: '36' },
     runs: { type: 'string', default: '20' },
     batch: { type: 'string', default: '1' },
+    /** Threads of the timed runs (the profile's CPU times are the calling thread's). */
+    threads: { type: 'string', default: '1' },
     /** A slower kernel this CPU also has (avx2-vpshufb, scalar), to measure what other CPUs run. */
     kernel: { type: 'string' }
   }
@@ -30,7 +32,7 @@ const model = await benchModel(undefined, {
   macro: 'cifar'
 } as never)
 const batch = Number(values.batch)
-const compiled = await compileNative(model, { threads: 1 })
+const compiled = await compileNative(model, { threads: Number(values.threads) })
 if (values.kernel) compiled.setKernel(values.kernel)
 const images = createRng(7).normalArray(batch * 32 * 32 * 3)
 for (let i = 0; i < 5; i++) await compiled.run(images, batch)

@@ -717,7 +717,7 @@ int64_t threadCpuNs() {
 int64_t BinConvLayer::scratchWords(int n, int threads) const {
   const int64_t pixels = int64_t(n) * g.h * g.w;
   const int64_t popcount = pixels * wq_ * 2 + (pixels + 1) / 2 + 1 + rowWords() * threads;
-  return amx_ ? std::max(popcount, amx_->scratchBytes(n) / 8 + 1) : popcount;
+  return amx_ ? std::max(popcount, amx_->scratchBytes(n, threads) / 8 + 1) : popcount;
 }
 
 // Per thread: one output row's streams, or the image's horizontal streams (row-aligned stride-1 layers).

@@ -82,7 +82,10 @@ AmxBinConv::AmxBinConv(const Geometry& g, const std::vector<float>& lo, const st
       }
 }
 
-int64_t AmxBinConv::scratchBytes(int n) const { return int64_t(n) * imageBytes_ + slackBytes_; }
+int64_t AmxBinConv::scratchBytes(int n, int threads) const {
+  // A whole image of int8 pixels and the slack the last tiles read past it, per thread; 64-byte multiples.
+  return int64_t(threads) * ((int64_t(n) * imageBytes_ + slackBytes_ + 63) / 64 * 64);
+}
 
 int64_t AmxBinConv::weightBytes() const {
   return int64_t(weightStore_.size()) + int64_t(sizeof(float)) * int64_t(alpha_.size());
@@ -192,7 +195,7 @@ void packRowInt8(const float* x, int xStride, int w, int cin, const float* lo, c
 
 }  // namespace
 
-void AmxBinConv::packRows(const float* x, int xStride, int n, int iy0, int iy1, int8_t* act) const {
+void AmxBinConv::packRows(const float* x, int xStride, int iy0, int iy1, int8_t* act) const {
   const int chunks = (g_.cin + 15) / 16;
   for (int r = iy0; r < iy1; ++r) {
     const int img = r / g_.h, iy = r % g_.h;
@@ -293,7 +296,7 @@ void AmxBinConv::dotRows(const int8_t* act, int r0, int r1, float* y, int yStrid
 }
 #pragma GCC pop_options
 #else
-void AmxBinConv::packRows(const float*, int, int, int, int, int8_t*) const {
+void AmxBinConv::packRows(const float*, int, int, int, int8_t*) const {
   throw std::logic_error("AMX binary conv: not built for this platform");
 }
 void AmxBinConv::dotRows(const int8_t*, int, int, float*, int, bool) const {
@@ -301,48 +304,65 @@ void AmxBinConv::dotRows(const int8_t*, int, int, float*, int, bool) const {
 }
 #endif
 
-void AmxBinConv::run(const float* x, int xStride, float* y, int yStride, bool accumulate, int n, int8_t* scratch,
-                     int threads, Team* team, RunStats* stats) const {
-  int64_t t0 = stats ? threadCpuNs() : 0;
-  // The padding must read as 0 (the pixels are all written below): rows above and below the image, and each row's
-  // columns left and right of it, in every phase.
+// The padding of padded rows [u0, u1) of image img must read as 0 (the pixels are written by packRows): rows above
+// and below the image, and each row's columns left and right of it, in every phase.
+void AmxBinConv::zeroPadding(int8_t* act, int img, int u0, int u1) const {
   const int d = g_.dilation, cin = g_.cin, pad = g_.pad;
-  for (int img = 0; img < n; ++img)
-    for (int phase = 0; phase < d; ++phase) {
-      int8_t* base = scratch + img * imageBytes_ + int64_t(phase) * rows_ * phaseWidth_ * cin;
-      const int64_t rowBytes = int64_t(phaseWidth_) * cin;
-      const int left = std::max(0, (pad - phase + d - 1) / d);           // columns i with i·d + phase < pad
-      const int right = std::min(phaseWidth_, (pad + g_.w - phase + d - 1) / d);  // the first i past the image
-      std::memset(base, 0, size_t(pad * rowBytes));
-      std::memset(base + int64_t(pad + g_.h) * rowBytes, 0, size_t((rows_ - pad - g_.h) * rowBytes));
-      for (int u = pad; u < pad + g_.h; ++u) {
-        std::memset(base + u * rowBytes, 0, size_t(left) * cin);
-        std::memset(base + u * rowBytes + int64_t(right) * cin, 0, size_t(phaseWidth_ - right) * cin);
+  const int64_t rowBytes = int64_t(phaseWidth_) * cin;
+  for (int phase = 0; phase < d; ++phase) {
+    int8_t* base = act + img * imageBytes_ + int64_t(phase) * rows_ * rowBytes;
+    const int left = std::max(0, (pad - phase + d - 1) / d);                   // columns i with i·d + phase < pad
+    const int right = std::min(phaseWidth_, (pad + g_.w - phase + d - 1) / d);  // the first i past the image
+    for (int u = u0; u < u1; ++u) {
+      int8_t* row = base + u * rowBytes;
+      if (u < pad || u >= pad + g_.h) {
+        std::memset(row, 0, size_t(rowBytes));
+        continue;
       }
+      std::memset(row, 0, size_t(left) * cin);
+      std::memset(row + int64_t(right) * cin, 0, size_t(phaseWidth_ - right) * cin);
     }
-  const int inRows = n * g_.h, outRows = n * g_.ho;
-  if (threads > 1 && team && int64_t(inRows) * g_.w * g_.cin >= (1 << 15))
-    team->parallel(threads, [&](int t) { packRows(x, xStride, n, inRows * t / threads, inRows * (t + 1) / threads, scratch); });
-  else
-    packRows(x, xStride, n, 0, inRows, scratch);
+  }
+}
+
+// Output rows [r0, r1) of the batch in one go: the padded input rows they read are zero-padded and packed into act,
+// then the tiles run. With threads each part has its own act, so the parts need no barrier between packing and the
+// tiles (the few rows two parts both read are packed by both).
+void AmxBinConv::part(const float* x, int xStride, float* y, int yStride, bool accumulate, int r0, int r1,
+                      int8_t* act, RunStats* stats) const {
+  int64_t t0 = stats ? threadCpuNs() : 0;
+  for (int row = r0; row < r1;) {
+    const int img = row / g_.ho, end = std::min(r1, (img + 1) * g_.ho);
+    // Output rows oy read padded rows oy … oy + (k − 1)·d, which are image rows u − pad.
+    const int u0 = row - img * g_.ho, u1 = end - img * g_.ho + (g_.k - 1) * g_.dilation;
+    zeroPadding(act, img, u0, u1);
+    const int iy0 = std::max(0, u0 - g_.pad), iy1 = std::min(g_.h, u1 - g_.pad);
+    if (iy0 < iy1) packRows(x, xStride, img * g_.h + iy0, img * g_.h + iy1, act);
+    row = end;
+  }
   if (stats) {
     const int64_t t1 = threadCpuNs();
     stats->packNs += t1 - t0;
     t0 = t1;
   }
-  if (threads <= 1 || !team || outRows < 2) dotRows(scratch, 0, outRows, y, yStride, accumulate);
-  else
-    team->parallel(threads, [&](int t) {
-      dotRows(scratch, int(int64_t(outRows) * t / threads), int(int64_t(outRows) * (t + 1) / threads), y, yStride,
-              accumulate);
-    });
+  dotRows(act, r0, r1, y, yStride, accumulate);
   if (stats) stats->dotNs += threadCpuNs() - t0;
+}
+
+void AmxBinConv::run(const float* x, int xStride, float* y, int yStride, bool accumulate, int n, int8_t* scratch,
+                     int threads, Team* team, RunStats* stats) const {
+  const int outRows = n * g_.ho;
+  if (threads <= 1 || !team || outRows < 2) return part(x, xStride, y, yStride, accumulate, 0, outRows, scratch, stats);
+  team->parallel(threads, [&](int t) {
+    part(x, xStride, y, yStride, accumulate, int(int64_t(outRows) * t / threads),
+         int(int64_t(outRows) * (t + 1) / threads), scratch + t * scratchBytes(n, 1), nullptr);
+  });
 }
 
 double AmxBinConv::probeMacsPerSecond(int reps) const {
   // The tile loop and its epilogue alone over a random int8 image (the input packed once), all rows: a pair of tiles
   // spans rows, so one row alone would time a partial pair.
-  std::vector<int8_t> act(size_t(scratchBytes(1)));
+  std::vector<int8_t> act(size_t(scratchBytes(1, 1)));
   std::mt19937 rng(7);
   for (auto& v : act) v = int8_t(int(rng() % 3) - 1);
   std::vector<float> y(size_t(g_.ho) * g_.wo * nt_ * 16);

@@ -211,8 +211,8 @@ class AmxBinConv {
   AmxBinConv(const Geometry& g, const std::vector<float>& lo, const std::vector<float>& hi,
              const std::vector<uint32_t>& flip, bool flips, const std::vector<float>& alpha,
              const std::function<int(int, int, int)>& weight);
-  // Bytes of scratch for n images (the padded int8 input).
-  int64_t scratchBytes(int n) const;
+  // Bytes of scratch for n images on `threads` threads (each its own padded int8 input).
+  int64_t scratchBytes(int n, int threads) const;
   void run(const float* x, int xStride, float* y, int yStride, bool accumulate, int n, int8_t* scratch, int threads,
            Team* team, RunStats* stats) const;
   int64_t weightBytes() const;
@@ -225,7 +225,11 @@ class AmxBinConv {
   }
 
  private:
-  void packRows(const float* x, int xStride, int n, int iy0, int iy1, int8_t* act) const;
+  // Image rows [iy0, iy1) of the batch (row iy of image img is img·h + iy) into act.
+  void packRows(const float* x, int xStride, int iy0, int iy1, int8_t* act) const;
+  void zeroPadding(int8_t* act, int img, int u0, int u1) const;
+  void part(const float* x, int xStride, float* y, int yStride, bool accumulate, int r0, int r1, int8_t* act,
+            RunStats* stats) const;
   void dotRows(const int8_t* act, int r0, int r1, float* y, int yStride, bool accumulate) const;
   Geometry g_;
   std::vector<float> lo_, hi_;
