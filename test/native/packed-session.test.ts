@@ -187,6 +187,28 @@ describe.skipIf(!available)(`native packed session: binary convs equal the refer
     }
   }
 
+  // Where the CPU has AMX the session's own choice must be the tiles on the layers they suit (a silent fallback to
+  // the popcount kernel would pass every exactness test above): 3×3 and dilated 3×3 at stride 1 on the tiles; 1×1,
+  // stride 2 and γ = 0 (no thresholds) on VPOPCNTDQ.
+  it.skipIf(!kernels.includes('amx-int8'))(
+    `the AMX tiles take the stride-1 k×k layers where the CPU has them${kernels.includes('amx-int8') ? '' : ' (skipped: this CPU or OS has no AMX)'}`,
+    async () => {
+      const cases: Array<[PackedModel, string]> = [
+        [binconvModel(geometry(3, 1, 1, 1), 36, 36, [8, 8, 36], { seed: 21 }), 'amx-int8'],
+        [binconvModel(geometry(3, 1, 2, 2), 72, 72, [8, 8, 72], { seed: 22 }), 'amx-int8'],
+        [binconvModel(geometry(1, 1, 0, 1), 144, 36, [8, 8, 144], { seed: 23 }), 'avx512-vpopcntdq'],
+        [binconvModel(geometry(3, 2, 1, 1), 36, 36, [8, 8, 36], { seed: 24 }), 'avx512-vpopcntdq'],
+        [binconvModel(geometry(3, 1, 1, 1), 36, 8, [8, 8, 36], { seed: 25, zeroGamma: true }), 'avx512-vpopcntdq']
+      ]
+      for (const [model, want] of cases) {
+        const compiled = await compileNative(model, { threads: 1 })
+        expect(compiled.info().binaryKernel).toBe('amx-int8')
+        expect(compiled.probe(1).binary.map((b) => b.kernel)).toEqual([want])
+        compiled.dispose()
+      }
+    }
+  )
+
   it('binary weights that are exactly 0 (the weight mask), a BN without affine parameters, and γ = 0', async () => {
     const cases = [
       binconvModel(geometry(3, 1, 1, 1), 37, 12, [6, 5, 37], { seed: 5, weightZeros: true }),
