@@ -27,6 +27,7 @@
 #include <ctime>
 
 #include "../clones.h"
+#include "chunks.h"
 #include "plan.h"
 
 namespace bnas::packed {
@@ -178,13 +179,7 @@ void packRegsAvx512(const float* x, int xStride, int64_t pixels, int cin, const 
   __m512 vlo[CH], vhi[CH];
   __m512i vflip[CH];
   __mmask16 live[CH];
-  for (int k = 0; k < CH; ++k) {
-    const int c = 16 * k;
-    live[k] = cin - c >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cin - c)) - 1);
-    vlo[k] = _mm512_loadu_ps(lo + c);
-    vhi[k] = _mm512_loadu_ps(hi + c);
-    vflip[k] = _mm512_loadu_si512(flip + c);
-  }
+  loadPassThresholds<CH>(lo, hi, flip, cin, vlo, vhi, vflip, live);
   for (int64_t p = 0; p < pixels; ++p) {
     const float* xp = x + p * xStride;
     uint64_t sw[W] = {}, mw[W] = {};
@@ -649,8 +644,9 @@ BinConvLayer::BinConvLayer(const Geometry& geometry, const Bn& bn, const float* 
   if (zeros) wmask_ = std::move(wmask);
   if (!oneByOne_) buildBorderCorrections();
   // The int8 tile kernel where the CPU has it and it gains: stride-1 k×k layers (k > 1) whose BN has thresholds, int8
-  // weights up to 64 KB. 1×1 layers gain nothing (202 against 216 G/s at 32×32×144 → 36: the int8 input is 8× the
-  // bits to write, for little K), and the 8×8×144 3×3 layers of a CIFAR network would add 10 MB.
+  // weights up to 64 KB. 1×1 layers gain nothing (the nine 32×32×144 → 36 of latest_cell: 0.193–0.210 against
+  // 0.196–0.200 ms; the int8 input is 8× the bits to write, for little K), and the 8×8×144 3×3 layers ran slower
+  // (781–805 against 865 G/s: 189 KB of int8 weights each for 64 pixels) and would add 9.6 MB.
   if (g.stride == 1 && g.k > 1 && !lo_.empty() && AmxBinConv::weightBytesFor(g) <= (64 << 10) && cpuHasAvx512() &&
       amxAvailable())
     amx_ = std::make_shared<const AmxBinConv>(g, lo_, hi_, flip_, flips_, alpha_, [&](int o, int t, int c) {
@@ -738,7 +734,7 @@ void BinConvLayer::pack(const float* x, int xStride, int64_t pixels, uint64_t* s
       const uint32_t* fl = flip_.data();
       // 12 chunks (3 words) a pass with their thresholds in registers, one instance per chunk count.
       const int chunks = (g.cin + 15) / 16;
-      for (int k0 = 0; k0 < chunks; k0 += 12) {
+      for (int k0 = 0; k0 < chunks; k0 += kMaxPassChunks) {
         auto regs = [&](auto size) {
           constexpr int CH = decltype(size)::value;
           const int c0 = 16 * k0;
@@ -749,21 +745,7 @@ void BinConvLayer::pack(const float* x, int xStride, int64_t pixels, uint64_t* s
           packRegsAvx512<CH, false>(xs + c0, xStride, p1 - p0, g.cin - c0, lo + c0, hi + c0, fl + c0, sign + w0 + p0,
                                     mask + w0 + p0, pixels, count + p0, k0 > 0);
         };
-        using std::integral_constant;
-        switch (std::min(12, chunks - k0)) {
-          case 1: regs(integral_constant<int, 1>{}); break;
-          case 2: regs(integral_constant<int, 2>{}); break;
-          case 3: regs(integral_constant<int, 3>{}); break;
-          case 4: regs(integral_constant<int, 4>{}); break;
-          case 5: regs(integral_constant<int, 5>{}); break;
-          case 6: regs(integral_constant<int, 6>{}); break;
-          case 7: regs(integral_constant<int, 7>{}); break;
-          case 8: regs(integral_constant<int, 8>{}); break;
-          case 9: regs(integral_constant<int, 9>{}); break;
-          case 10: regs(integral_constant<int, 10>{}); break;
-          case 11: regs(integral_constant<int, 11>{}); break;
-          default: regs(integral_constant<int, 12>{}); break;
-        }
+        withPassChunks(chunks - k0, regs);
       }
       return;
     }

@@ -1,8 +1,9 @@
 // The binary conv on AMX (Intel Sapphire Rapids and later): the layer's ±1 weights and its input's sign(BN(x)) as
 // int8 (−1, 0, +1), multiplied and summed exactly in int32 by TDPBSSD. One core does 16·16·64 int8 MACs in about 16
-// cycles, some 3.7 T a second here against the VPOPCNTDQ kernel's 1.1 T binary MACs: on this hardware a ±1 product
-// is cheapest as an int8 product. Zero needs no mask (0 is an int8 like the others), so exact zeros, weight zeros and
-// zero padding cost nothing.
+// cycles, 3.7 T a second here in a loop of products alone (1.5–1.8 T with the tile loads and the epilogue on a 3×3
+// layer of whole tiles) against the VPOPCNTDQ kernel's 1.1 T binary MACs: on this hardware a ±1 product is cheapest
+// as an int8 product. Zero needs no mask (0 is an int8 like the others), so exact zeros, weight zeros and zero padding
+// cost nothing.
 //
 // Layout (stride-1 layers): the input's int8 image is zero-padded ((h + 2·pad) rows of w + 2·pad pixels, cin bytes
 // each) and split by column phase modulo the dilation d, phase-major: [phase][row][column / d]. The k taps of one
@@ -13,12 +14,12 @@
 // are computed and dropped (2 of 34 at 32×32), an implicit GEMM over the padded image. A B tile is 64 K bytes × 16
 // output channels in the VNNI order TDPBSSD wants. Tile registers are not renamed (a load waits for the products
 // still reading its tile), so each step loads two A and two B tiles for four products, as oneDNN's AMX kernels do.
+#include "chunks.h"
 #include "plan.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <mutex>
 #include <random>
 #include <stdexcept>
 
@@ -124,6 +125,7 @@ inline void memoryBarrier() { __asm__ volatile("" ::: "memory"); }
 template <int MB, int NB>
 void block(const int8_t* const* a, int pixelBytes, int64_t kyStride, int k, int kt, const int8_t* b, int64_t bStride,
            int32_t* out) {
+  memoryBarrier();  // the int8 input written before must be in memory for the tile loads
   zeroTile<0>();
   if constexpr (NB > 1) zeroTile<1>();
   if constexpr (MB > 1) zeroTile<2>();
@@ -168,13 +170,7 @@ void packRowInt8(const float* x, int xStride, int w, int cin, const float* lo, c
   __m512 vlo[CH], vhi[CH];
   __m512i vflip[CH];
   __mmask16 live[CH];
-  for (int k = 0; k < CH; ++k) {
-    const int c = 16 * k;
-    live[k] = cin - c >= 16 ? __mmask16(0xffff) : __mmask16((1u << (cin - c)) - 1);
-    vlo[k] = _mm512_loadu_ps(lo + c);
-    vhi[k] = _mm512_loadu_ps(hi + c);
-    vflip[k] = _mm512_loadu_si512(flip + c);
-  }
+  loadPassThresholds<CH>(lo, hi, flip, cin, vlo, vhi, vflip, live);
   const __m128i plus = _mm_set1_epi8(1), minus = _mm_set1_epi8(-1);
   // Column ix is at padded column v = ix + pad: phase v mod d, position v / d. Phase by phase, no division a pixel.
   for (int ix0 = 0; ix0 < std::min(d, w); ++ix0) {
@@ -202,7 +198,7 @@ void AmxBinConv::packRows(const float* x, int xStride, int iy0, int iy1, int8_t*
     int8_t* row = act + int64_t(img) * imageBytes_ + int64_t(iy + g_.pad) * phaseWidth_ * g_.cin;
     const int64_t phaseBytes = int64_t(rows_) * phaseWidth_ * g_.cin;
     const float* xr = x + (int64_t(img) * g_.h + iy) * g_.w * xStride;
-    for (int k0 = 0; k0 < chunks; k0 += 12) {
+    for (int k0 = 0; k0 < chunks; k0 += kMaxPassChunks) {
       const int c0 = 16 * k0;
       auto regs = [&](auto size) {
         constexpr int CH = decltype(size)::value;
@@ -215,21 +211,7 @@ void AmxBinConv::packRows(const float* x, int xStride, int iy0, int iy1, int8_t*
         if (flips_) run(std::true_type{});
         else run(std::false_type{});
       };
-      using std::integral_constant;
-      switch (std::min(12, chunks - k0)) {
-        case 1: regs(integral_constant<int, 1>{}); break;
-        case 2: regs(integral_constant<int, 2>{}); break;
-        case 3: regs(integral_constant<int, 3>{}); break;
-        case 4: regs(integral_constant<int, 4>{}); break;
-        case 5: regs(integral_constant<int, 5>{}); break;
-        case 6: regs(integral_constant<int, 6>{}); break;
-        case 7: regs(integral_constant<int, 7>{}); break;
-        case 8: regs(integral_constant<int, 8>{}); break;
-        case 9: regs(integral_constant<int, 9>{}); break;
-        case 10: regs(integral_constant<int, 10>{}); break;
-        case 11: regs(integral_constant<int, 11>{}); break;
-        default: regs(integral_constant<int, 12>{}); break;
-      }
+      withPassChunks(chunks - k0, regs);
     }
   }
 }

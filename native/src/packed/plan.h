@@ -216,7 +216,7 @@ class AmxBinConv {
   void run(const float* x, int xStride, float* y, int yStride, bool accumulate, int n, int8_t* scratch, int threads,
            Team* team, RunStats* stats) const;
   int64_t weightBytes() const;
-  // The tile loop and its epilogue alone on one output row of this shape: binary MACs per second.
+  // The tile loop and its epilogue alone over every output row of this shape: binary MACs per second.
   double probeMacsPerSecond(int reps) const;
   // Int8 weight bytes a layer of this geometry would hold (the session keeps AMX to layers of at most 64 KB, so
   // the int8 copies stay a few MB beside the bit-packed ones).
