@@ -154,6 +154,32 @@ void block(const int8_t* const* a, int pixelBytes, int64_t kyStride, int k, int 
   memoryBarrier();
 }
 
+// y = ReLU(α·dot) (+ y) for one output pixel, its dots 512 apart a channel tile, as the popcount kernels' epilogue;
+// α of up to 5 channel tiles kept in registers (the stores to y could alias a pointer to it).
+struct Epilogue {
+  static constexpr int kHeld = 5;
+  __m512 alpha[kHeld];
+  const float* more;  // α past the held tiles
+  int nt;
+  __mmask16 lastLive;
+  bool accumulate;
+  Epilogue(const float* a, int tiles, int cout, bool acc)
+      : more(a), nt(tiles), lastLive(__mmask16((1u << (cout - 16 * (tiles - 1))) - 1)), accumulate(acc) {
+    for (int n = 0; n < kHeld; ++n) alpha[n] = n < tiles ? _mm512_loadu_ps(a + 16 * n) : _mm512_setzero_ps();
+  }
+  inline void one(const int32_t* dot, float* y, int n, __m512 a) const {
+    const __mmask16 live = n + 1 < nt ? __mmask16(0xffff) : lastLive;
+    __m512 v = _mm512_max_ps(_mm512_mul_ps(a, _mm512_cvtepi32_ps(_mm512_load_si512(dot + n * 512))),
+                             _mm512_setzero_ps());
+    if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(live, y + 16 * n), v);
+    _mm512_mask_storeu_ps(y + 16 * n, live, v);
+  }
+  inline void operator()(const int32_t* dot, float* y) const {
+    for (int n = 0; n < std::min(nt, kHeld); ++n) one(dot, y, n, alpha[n]);
+    for (int n = kHeld; n < nt; ++n) one(dot, y, n, _mm512_loadu_ps(more + 16 * n));
+  }
+};
+
 using BlockFn = void (*)(const int8_t* const*, int, int64_t, int, int, const int8_t*, int64_t, int32_t*);
 BlockFn blockFor(int mb, int nb) {
   static const BlockFn fns[2][2] = {{block<1, 1>, block<1, 2>}, {block<2, 1>, block<2, 2>}};
@@ -245,9 +271,8 @@ void AmxBinConv::dotRows(const int8_t* act, int r0, int r1, float* y, int yStrid
   const size_t perPair = size_t(nt_) * 2 * 256;
   if (buffers.size() < perPair + 16) buffers.resize(perPair + 16);
   int32_t* out = reinterpret_cast<int32_t*>((reinterpret_cast<uintptr_t>(buffers.data()) + 63) & ~uintptr_t(63));
-  const float* alpha = alpha_.data();
   const int nt = nt_, wo = g_.wo;
-  const __mmask16 lastLive = __mmask16((1u << (g_.cout - 16 * (nt - 1))) - 1);
+  const Epilogue epilogue(alpha_.data(), nt, g_.cout, accumulate);
   for (size_t t = 0; t < tiles.size(); t += 2) {
     const int mb = t + 1 < tiles.size() ? 2 : 1;
     const int8_t* a[2] = {tiles[t].a, mb > 1 ? tiles[t + 1].a : nullptr};
@@ -263,14 +288,7 @@ void AmxBinConv::dotRows(const int8_t* act, int r0, int r1, float* y, int yStrid
         if (j == width) j = 0, ++oy;
         if (j >= count) continue;  // a pad column's position
         float* yp = y + ((int64_t(tile.row0) + oy) * wo + tile.phase + int64_t(d) * j) * yStride;
-        const int32_t* dots = out + m * 256 + r * 16;
-        for (int n = 0; n < nt; ++n) {
-          const __mmask16 live = n + 1 < nt ? __mmask16(0xffff) : lastLive;
-          const __m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(dots + n * 512));
-          __m512 v = _mm512_max_ps(_mm512_mul_ps(_mm512_loadu_ps(alpha + 16 * n), dot), _mm512_setzero_ps());
-          if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(live, yp + 16 * n), v);
-          _mm512_mask_storeu_ps(yp + 16 * n, live, v);
-        }
+        epilogue(out + m * 256 + r * 16, yp);
       }
     }
   }
