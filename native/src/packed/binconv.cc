@@ -137,6 +137,9 @@ inline void epilogueAvx512(const __m512i (&acc)[P][G], const int32_t* valid, con
   // far below 2^31) in one vpermt2d, then dot = valid − 2·count, ×α, ReLU, (+ y), one masked store of 16 floats.
   const __m512 zero = _mm512_setzero_ps(), two = _mm512_set1_ps(2.0f);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  // α once for the block's pixels (the stores to y could alias it: the compiler would load it again per pixel).
+  __m512 al[(G + 1) / 2];
+  for (int g = 0; g < G; g += 2) al[g / 2] = _mm512_loadu_ps(alpha + (g0 + g) * 8);
   for (int p = 0; p < P; ++p) {
     const __m512 v0 = _mm512_set1_ps(float(valid[p]));
     const int32_t* corr = border && border->at[p] ? border->corr + int64_t(p) * border->stride : nullptr;
@@ -150,7 +153,7 @@ inline void epilogueAvx512(const __m512i (&acc)[P][G], const int32_t* valid, con
       if (corr) counts = _mm512_sub_epi32(counts, _mm512_loadu_si512(corr + o));
       // valid − 2·count in float32 by one FMA: exact, every value is an integer far below 2^24.
       const __m512 dot = _mm512_fnmadd_ps(two, _mm512_cvtepi32_ps(counts), v0);
-      __m512 r = _mm512_mul_ps(_mm512_loadu_ps(alpha + o), dot);
+      __m512 r = _mm512_mul_ps(al[g / 2], dot);
       r = _mm512_max_ps(r, zero);  // +0 for −0 and NaN, as the reference's v > 0 ? v : 0
       if (accumulate) r = _mm512_add_ps(_mm512_maskz_loadu_ps(live, yp + o), r);
       _mm512_mask_storeu_ps(yp + o, live, r);
