@@ -1,8 +1,8 @@
 /**
  * Where a native packed session's time goes, layer by layer: `npx tsx scripts/bench/packed-layers.ts
- * [--genotype latest_cell] [--cells 20] [--channels 36] [--runs 20] [--threads 1] [--kernel avx2-vpshufb]`. Each instruction's CPU
- * time is the fastest of the profiled runs; binary convs also get their MACs and rate (G binary MAC/s), grouped by
- * geometry, and each binary shape's kernel rate alone (the probe).
+ * [--genotype latest_cell] [--cells 20] [--channels 36] [--runs 20] [--threads 1] [--kernel avx2-vpshufb]`. Each
+ * instruction's CPU time is the fastest of the profiled runs; binary convs also get their MACs and rate (G binary
+ * MAC/s), grouped by geometry, and each binary shape's kernel rate alone (the probe) with the kernel it runs.
  */
 import { parseArgs } from 'node:util'
 import { benchModel } from '../../src/main/cli/commands/export'
