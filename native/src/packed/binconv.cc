@@ -142,7 +142,7 @@ inline void epilogueAvx512(const __m512i (&acc)[P][G], const int32_t* valid, con
   for (int g = 0; g < G; g += 2) al[g / 2] = _mm512_loadu_ps(alpha + (g0 + g) * 8);
   for (int p = 0; p < P; ++p) {
     const __m512 v0 = _mm512_set1_ps(float(valid[p]));
-    const int32_t* corr = border && border->at[p] ? border->corr + int64_t(p) * border->stride : nullptr;
+    const int32_t* corr = border && border->at[p] ? border->corr + int64_t(border->col[p]) * border->stride : nullptr;
     float* yp = y + int64_t(p) * yStride;
     for (int g = 0; g < G; g += 2) {
       const int o = (g0 + g) * 8;
@@ -671,17 +671,34 @@ void BinConvLayer::buildBorderCorrections() {
         const size_t at = (size_t(o >> 3) * kq_ + (bit >> 6)) * 8 + (o & 7);
         tapNeg[size_t(t) * g.cout + o] += int32_t(wsign_[at] >> (bit & 63) & 1);
       }
+  // A pixel's correction depends on which kernel rows (its row pattern) and which kernel columns (its column pattern)
+  // fall inside the image: a table per pair of patterns, a few KB, not one per pixel of a row (3 MB over latest_cell).
+  std::vector<int> colKeys;
+  colPattern_.assign(size_t(wo), 0);
+  for (int ox = 0; ox < wo; ++ox) {
+    int key = 0;
+    for (int kx = 0; kx < g.k; ++kx) {
+      const int ix = ox * g.stride - g.pad + kx * g.dilation;
+      if (ix >= 0 && ix < g.w) key |= 1 << kx;
+    }
+    auto found = std::find(colKeys.begin(), colKeys.end(), key);
+    colPattern_[ox] = uint8_t(found - colKeys.begin());
+    if (found == colKeys.end()) colKeys.push_back(key);
+  }
+  if (colKeys.size() > 255) throw std::invalid_argument("binary conv: too many column border patterns");
+  colPatterns_ = int(colKeys.size());
+  const int all = (1 << g.k) - 1;
   geoBorder_.assign(patternKeys_.size() * size_t(wo), 0);
-  geoCorr_.assign(patternKeys_.size() * size_t(wo) * corrStride_, 0);
+  geoCorr_.assign(patternKeys_.size() * colKeys.size() * corrStride_, 0);
   for (size_t pattern = 0; pattern < patternKeys_.size(); ++pattern) {
-    const int key = patternKeys_[pattern];
-    for (int ox = 0; ox < wo; ++ox) {
-      int32_t* corr = geoCorr_.data() + (pattern * wo + ox) * corrStride_;
+    const int rowKey = patternKeys_[pattern];
+    for (int ox = 0; ox < wo; ++ox)
+      geoBorder_[pattern * wo + ox] = rowKey != all || colKeys[colPattern_[ox]] != all;
+    for (size_t col = 0; col < colKeys.size(); ++col) {
+      int32_t* corr = geoCorr_.data() + (pattern * colKeys.size() + col) * corrStride_;
       for (int ky = 0; ky < g.k; ++ky)
         for (int kx = 0; kx < g.k; ++kx) {
-          const int ix = ox * g.stride - g.pad + kx * g.dilation;
-          if ((key >> ky & 1) && ix >= 0 && ix < g.w) continue;
-          geoBorder_[pattern * wo + ox] = 1;
+          if ((rowKey >> ky & 1) && (colKeys[col] >> kx & 1)) continue;
           for (int o = 0; o < g.cout; ++o) corr[o] += tapNeg[size_t(ky * g.k + kx) * g.cout + o];
         }
     }
@@ -691,11 +708,14 @@ void BinConvLayer::buildBorderCorrections() {
 Border BinConvLayer::borderOfRow(int oy) const {
   if (oneByOne_) return {};
   const size_t pattern = size_t(rowPattern_[oy]);
-  return {geoBorder_.data() + pattern * g.wo, geoCorr_.data() + pattern * g.wo * corrStride_, corrStride_};
+  return {geoBorder_.data() + pattern * g.wo, geoCorr_.data() + pattern * colPatterns_ * corrStride_,
+          colPattern_.data(), corrStride_};
 }
 
 int64_t BinConvLayer::weightBytes() const {
   return (amx_ ? amx_->weightBytes() : 0) + int64_t(sizeof(uint64_t)) * int64_t(wsign_.size() + wmask_.size()) +
+         int64_t(sizeof(int32_t)) * int64_t(geoCorr_.size() + geoValid_.size()) +
+         int64_t(sizeof(uint64_t)) * int64_t(geoMask_.size()) + int64_t(geoBorder_.size() + colPattern_.size()) +
          int64_t(sizeof(float)) * int64_t(alpha_.size() + bn_.mean.size() + bn_.inv.size() + bn_.gamma.size() +
                                            bn_.beta.size());
 }

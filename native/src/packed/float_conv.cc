@@ -28,7 +28,8 @@ dnnl::engine& engine() {
 }  // namespace
 
 struct FloatConvLayer::Impl {
-  std::vector<float> weight, bias;  // [kh][kw][cin][cout] and [cout] (empty: none)
+  const float* userWeight = nullptr;  // the caller's [kh][kw][cin][cout], while the constructor plans batch 1
+  std::vector<float> bias;            // [cout] (empty: none)
   bool relu;
   struct Plan {
     dnnl::convolution_forward prim;
@@ -71,13 +72,16 @@ struct FloatConvLayer::Impl {
     p.src = src;
     p.dst = dst;
     p.scratchpad = pd.scratchpad_desc();
-    // One copy of the filter: the first plan reorders the caller's layout and frees it; a later batch size shares
-    // that copy when its primitive wants the same layout (the usual case), else reorders from it.
+    // One copy of the filter: the first plan (batch 1, made by the constructor) reorders it from the caller's memory; a
+    // later batch size shares that copy when its primitive wants the same layout (the usual case), else reorders from
+    // it. No copy of the caller's layout is kept: holding one beside the reordered filter until the first run made a
+    // session's peak memory 2× its float weights.
     dnnl::stream stream(engine());
     if (!plans.empty() && plans.begin()->second.weights.get_desc() == pd.weights_desc()) {
       p.weights = plans.begin()->second.weights;
     } else {
-      memory source = plans.empty() ? memory(wUser, engine(), weight.data()) : plans.begin()->second.weights;
+      memory source = plans.empty() ? memory(wUser, engine(), const_cast<float*>(userWeight))
+                                    : plans.begin()->second.weights;
       p.weights = memory(pd.weights_desc(), engine());
       dnnl::reorder(source, p.weights).execute(stream, source, p.weights);
     }
@@ -86,23 +90,24 @@ struct FloatConvLayer::Impl {
       std::copy(bias.begin(), bias.end(), static_cast<float*>(p.bias.get_data_handle()));
     }
     stream.wait();
-    if (plans.empty()) std::vector<float>().swap(weight);
     return plans.emplace(n, std::move(p)).first->second;
   }
 };
 
 FloatConvLayer::FloatConvLayer(const Geometry& geometry, const float* w, const float* b, bool relu)
     : g(geometry), impl_(new Impl) {
-  impl_->weight.assign(w, w + size_t(g.k) * g.k * g.cin * g.cout);
   if (b) impl_->bias.assign(b, b + g.cout);
   impl_->relu = relu;
+  impl_->userWeight = w;
+  impl_->plan(g, 1);
+  impl_->userWeight = nullptr;
 }
 
 FloatConvLayer::~FloatConvLayer() = default;
 
 int64_t FloatConvLayer::weightBytes() const {
-  // The caller's copy until the first run plans the primitive; then the reordered copies (shared where equal).
-  int64_t bytes = int64_t(sizeof(float)) * int64_t(impl_->weight.size() + impl_->bias.size());
+  // The reordered copies (shared where equal) and the bias.
+  int64_t bytes = int64_t(sizeof(float)) * int64_t(impl_->bias.size());
   const void* last = nullptr;
   for (const auto& [n, plan] : impl_->plans) {
     if (plan.weights.get_data_handle() == last) continue;

@@ -39,6 +39,20 @@ std::vector<T> vectorOf(const Napi::Object& o, const char* key, size_t length, b
   return std::vector<T>(a.Data(), a.Data() + length);
 }
 
+// The values of a Float32Array in place (no copy: a float conv's filter is reordered straight from it), checked as
+// floats() checks them; valid while o is.
+const float* floatsIn(const Napi::Object& o, const char* key, size_t n, const std::string& where) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined() || v.IsNull()) fail(o.Env(), where + ": missing " + key);
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    fail(o.Env(), where + ": " + key + " must be a Float32Array");
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  if (a.ElementLength() != n)
+    fail(o.Env(), where + ": " + key + " has " + std::to_string(a.ElementLength()) + " values, expected " +
+                      std::to_string(n));
+  return a.Data();
+}
+
 std::vector<float> floats(const Napi::Object& o, const char* key, size_t n, bool optional, const std::string& where) {
   Napi::Value v = o.Get(key);
   if (!v.IsUndefined() && !v.IsNull() &&
@@ -139,9 +153,9 @@ Instruction readInstruction(const Napi::Object& o, int64_t arena, size_t index) 
         fail(env, where + ": a float conv needs dense input and output");
       check(in.in, inPixels, g.cin, "input");
       check(in.out, outPixels, g.cout, "output");
-      const auto weight = floats(o, "weight", size_t(g.k) * g.k * cin * cout, false, where);
+      const float* weight = floatsIn(o, "weight", size_t(g.k) * g.k * cin * cout, where);
       const auto bias = floats(o, "bias", cout, true, where);
-      in.conv = std::make_shared<FloatConvLayer>(g, weight.data(), bias.empty() ? nullptr : bias.data(), in.relu);
+      in.conv = std::make_shared<FloatConvLayer>(g, weight, bias.empty() ? nullptr : bias.data(), in.relu);
       break;
     }
   }

@@ -119,12 +119,14 @@ class Session {
 
 // The one-plane dot's zero-padding correction for a row of output pixels: where at[p] is set, pixel p has taps outside
 // the image; its stream holds 0 there, so popcount(s ^ w) also counted the weights' −1 bits at those taps, and
-// corr[p·stride + o] is that count for output channel o (padded to the groups' width + 16).
+// corr[col[p]·stride + o] is that count for output channel o (padded to the groups' width + 16), col[p] the pixel's
+// column pattern (which kernel columns fall inside the image).
 struct Border {
   const uint8_t* at = nullptr;
   const int32_t* corr = nullptr;
+  const uint8_t* col = nullptr;
   int stride = 0;
-  Border from(int p) const { return {at + p, corr + int64_t(p) * stride, stride}; }
+  Border from(int p) const { return {at + p, corr, col + p, stride}; }
 };
 
 // A binary conv with its weights re-laid once for the kernels: output channels in groups of 8, each group's weights
@@ -193,10 +195,13 @@ class BinConvLayer {
   std::vector<int32_t> geoValid_;
   std::vector<int> rowPattern_;
   std::vector<int> patternKeys_;  // per pattern: bit ky set where kernel row ky is inside the image
-  // Per pattern and output column: whether some tap falls outside the image, and the −1 weight bits those taps hold
-  // per output channel ([pattern][wo][corrStride_]), for the one-plane dot (Border).
+  // Per row pattern and output column: whether some tap falls outside the image; per row pattern and column pattern
+  // (colPattern_[ox]: which kernel columns are inside) the −1 weight bits those taps hold per output channel
+  // ([pattern][colPatterns_][corrStride_]), for the one-plane dot (Border).
   std::vector<uint8_t> geoBorder_;
   std::vector<int32_t> geoCorr_;
+  std::vector<uint8_t> colPattern_;
+  int colPatterns_ = 0;
   int corrStride_ = 0;
   std::vector<uint64_t> wsign_;  // [groups][kq][8]
   std::vector<uint64_t> wmask_;  // same layout; empty unless some binary weight is exactly 0
