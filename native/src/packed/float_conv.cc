@@ -5,6 +5,7 @@
 #include <chrono>
 #include <algorithm>
 #include <map>
+#include <omp.h>
 #include <unordered_map>
 #include <stdexcept>
 #include <vector>
@@ -99,7 +100,12 @@ FloatConvLayer::FloatConvLayer(const Geometry& geometry, const float* w, const f
   if (b) impl_->bias.assign(b, b + g.cout);
   impl_->relu = relu;
   impl_->userWeight = w;
+  // Planned for one OpenMP thread, as Session::run plans (oneDNN fixes a primitive's thread count when it is made:
+  // made here under the process default, the convs ran on two threads beside the session's own team).
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
   impl_->plan(g, 1);
+  omp_set_num_threads(threads);
   impl_->userWeight = nullptr;
 }
 
