@@ -99,13 +99,16 @@ FloatConvLayer::FloatConvLayer(const Geometry& geometry, const float* w, const f
     : g(geometry), impl_(new Impl) {
   if (b) impl_->bias.assign(b, b + g.cout);
   impl_->relu = relu;
-  impl_->userWeight = w;
   // Planned for one OpenMP thread, as Session::run plans (oneDNN fixes a primitive's thread count when it is made:
-  // made here under the process default, the convs ran on two threads beside the session's own team).
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
+  // made here under the process default, the convs ran on two threads beside the session's own team). The calling
+  // thread's setting is restored however planning ends (the engine's own convs run on this thread too).
+  struct OneThread {
+    const int before = omp_get_max_threads();
+    OneThread() { omp_set_num_threads(1); }
+    ~OneThread() { omp_set_num_threads(before); }
+  } oneThread;
+  impl_->userWeight = w;
   impl_->plan(g, 1);
-  omp_set_num_threads(threads);
   impl_->userWeight = nullptr;
 }
 
