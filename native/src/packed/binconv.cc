@@ -675,16 +675,7 @@ void BinConvLayer::buildBorderCorrections() {
   // fall inside the image: a table per pair of patterns, a few KB, not one per pixel of a row (3 MB over latest_cell).
   std::vector<int> colKeys;
   colPattern_.assign(size_t(wo), 0);
-  for (int ox = 0; ox < wo; ++ox) {
-    int key = 0;
-    for (int kx = 0; kx < g.k; ++kx) {
-      const int ix = ox * g.stride - g.pad + kx * g.dilation;
-      if (ix >= 0 && ix < g.w) key |= 1 << kx;
-    }
-    auto found = std::find(colKeys.begin(), colKeys.end(), key);
-    colPattern_[ox] = uint8_t(found - colKeys.begin());
-    if (found == colKeys.end()) colKeys.push_back(key);
-  }
+  for (int ox = 0; ox < wo; ++ox) colPattern_[ox] = uint8_t(patternOf(colKeys, tapsInside(ox, g.w)));
   if (colKeys.size() > 255) throw std::invalid_argument("binary conv: too many column border patterns");
   colPatterns_ = int(colKeys.size());
   const int all = (1 << g.k) - 1;
@@ -809,21 +800,39 @@ void appendTapStrided(const uint64_t* src, int step, int count, uint64_t* lo, ui
 }
 }  // namespace
 
+int BinConvLayer::tapsInside(int o, int extent) const {
+  int key = 0;
+  for (int t = 0; t < g.k; ++t) {
+    const int i = o * g.stride - g.pad + t * g.dilation;
+    if (i >= 0 && i < extent) key |= 1 << t;
+  }
+  return key;
+}
+
+int BinConvLayer::patternOf(std::vector<int>& keys, int key) {
+  const auto found = std::find(keys.begin(), keys.end(), key);
+  if (found != keys.end()) return int(found - keys.begin());
+  keys.push_back(key);
+  return int(keys.size()) - 1;
+}
+
+std::pair<int, int> BinConvLayer::columnsInside(int kx) const {
+  const int ix0 = kx * g.dilation - g.pad;  // input column of output column 0
+  const int lo = ix0 >= 0 ? 0 : (-ix0 + g.stride - 1) / g.stride;
+  const int hi = g.w - 1 - ix0 < 0 ? 0 : std::min(g.wo, (g.w - 1 - ix0) / g.stride + 1);
+  return {lo, hi};
+}
+
 void BinConvLayer::buildGeometryMasks() {
   const int wo = g.wo;
   std::vector<int>& keys = patternKeys_;
   keys.clear();
   rowPattern_.assign(g.ho, 0);
   for (int oy = 0; oy < g.ho; ++oy) {
-    int key = 0;
-    for (int ky = 0; ky < g.k; ++ky) {
-      const int iy = oy * g.stride - g.pad + ky * g.dilation;
-      if (iy >= 0 && iy < g.h) key |= 1 << ky;
-    }
-    auto found = std::find(keys.begin(), keys.end(), key);
-    rowPattern_[oy] = int(found - keys.begin());
-    if (found != keys.end()) continue;
-    keys.push_back(key);
+    const size_t known = keys.size();
+    const int key = tapsInside(oy, g.h);
+    rowPattern_[oy] = patternOf(keys, key);
+    if (keys.size() == known) continue;  // a set of kernel rows seen before
     geoMask_.resize(keys.size() * size_t(kqs_) * wo, 0);
     geoValid_.resize(keys.size() * size_t(wo), 0);
     uint64_t* m = geoMask_.data() + (keys.size() - 1) * size_t(kqs_) * wo;
@@ -856,8 +865,7 @@ void BinConvLayer::horizontalRows(const uint64_t* sign, int64_t planeStride, int
     const int64_t rowBase = (int64_t(n) * g.h + iy) * g.w;
     for (int kx = 0; kx < g.k; ++kx) {
       const int ix0 = kx * g.dilation - g.pad;
-      const int lo = ix0 >= 0 ? 0 : -ix0;
-      const int hi = std::min(wo, g.w - ix0);
+      const auto [lo, hi] = columnsInside(kx);
       if (lo >= hi) continue;
       for (int j = 0; j < wq_; ++j) {
         const int bit = kx * g.cin + 64 * j, q = bit >> 6, r = bit & 63;
@@ -889,8 +897,7 @@ void BinConvLayer::rowStreams(const uint64_t* sign, const uint64_t* mask, const 
     const int64_t rowBase = (int64_t(n) * g.h + iy) * g.w;
     for (int kx = 0; kx < g.k; ++kx) {
       const int ix0 = kx * g.dilation - g.pad;  // input column of output column 0
-      const int lo = ix0 >= 0 ? 0 : (-ix0 + g.stride - 1) / g.stride;
-      const int hi = g.w - 1 - ix0 < 0 ? 0 : std::min(wo, (g.w - 1 - ix0) / g.stride + 1);
+      const auto [lo, hi] = columnsInside(kx);
       if (lo >= hi) continue;
       const int64_t p0 = rowBase + int64_t(lo) * g.stride + ix0;
       if (!signOnly)

@@ -255,7 +255,8 @@ void AmxBinConv::dotRows(const int8_t* act, int r0, int r1, float* y, int yStrid
     int row0;  // the output row (over the batch) of position 0 of the tile's phase and image
     int phase, f0, fEnd;
   };
-  std::vector<Tile> tiles;
+  thread_local std::vector<Tile> tiles;  // kept between layers: no allocation a layer
+  tiles.clear();
   for (int row = r0; row < r1;) {
     const int img = row / g_.ho, end = std::min(r1, (img + 1) * g_.ho);
     const int oy0 = row - img * g_.ho, oy1 = end - img * g_.ho;

@@ -29,8 +29,7 @@ dnnl::engine& engine() {
 }  // namespace
 
 struct FloatConvLayer::Impl {
-  const float* userWeight = nullptr;  // the caller's [kh][kw][cin][cout], while the constructor plans batch 1
-  std::vector<float> bias;            // [cout] (empty: none)
+  std::vector<float> bias;  // [cout] (empty: none)
   bool relu;
   struct Plan {
     dnnl::convolution_forward prim;
@@ -39,7 +38,8 @@ struct FloatConvLayer::Impl {
   };
   std::map<int, Plan> plans;  // by batch size
 
-  Plan& plan(const Geometry& g, int n) {
+  // userWeight: the caller's [kh][kw][cin][cout], which the first plan (the constructor's) reorders from.
+  Plan& plan(const Geometry& g, int n, const float* userWeight = nullptr) {
     auto found = plans.find(n);
     if (found != plans.end()) return found->second;
     const memory::desc src({n, g.cin, g.h, g.w}, dt::f32, tag::nhwc);
@@ -107,9 +107,7 @@ FloatConvLayer::FloatConvLayer(const Geometry& geometry, const float* w, const f
     OneThread() { omp_set_num_threads(1); }
     ~OneThread() { omp_set_num_threads(before); }
   } oneThread;
-  impl_->userWeight = w;
-  impl_->plan(g, 1);
-  impl_->userWeight = nullptr;
+  impl_->plan(g, 1, w);
 }
 
 FloatConvLayer::~FloatConvLayer() = default;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "team.h"
@@ -169,6 +170,12 @@ class BinConvLayer {
     const int u = iy + top_;
     return int64_t(u % g.dilation) * slotRows_ + u / g.dilation;
   }
+  // Bit t set where tap t of output coordinate o (a row or a column, the input's extent along it) is in the image.
+  int tapsInside(int o, int extent) const;
+  // The index of key in keys, added at the end where it is new.
+  static int patternOf(std::vector<int>& keys, int key);
+  // Output columns [lo, hi) whose tap kx falls inside the image.
+  std::pair<int, int> columnsInside(int kx) const;
   // First stream bit of tap (ky, kx).
   int tapBit(int ky, int kx) const { return wpr_ ? ky * 64 * wpr_ + kx * g.cin : (ky * g.k + kx) * g.cin; }
   void buildGeometryMasks();
