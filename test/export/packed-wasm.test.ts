@@ -543,3 +543,41 @@ describe("wasm-simd kernel probes (for bench infer's bound)", () => {
     expect(Number.isFinite(float.macsPerS) && float.macsPerS > 0).toBe(true)
   })
 })
+
+describe("wasm-simd popcount probes (bench infer's binary rate)", () => {
+  // The probe times real arithmetic: both forms return counts that follow from the data, computed here bit by bit.
+  const popcount = (x: bigint): number => x.toString(2).replaceAll('0', '').length
+  it('the scalar loop and the dot block count what the data say', async () => {
+    const backend = await WasmBackend.create()
+    try {
+      const len = 8
+      const reps = 7
+      const a = backend.allocBytes(5 * len * 8)
+      const b = backend.allocBytes(4 * len * 8)
+      const view = new BigUint64Array(backend.kernels.memory.buffer)
+      const rng = createRng(5)
+      const word = (): bigint => (BigInt((rng.next() * 2 ** 32) >>> 0) << 32n) | BigInt((rng.next() * 2 ** 32) >>> 0)
+      const s = Array.from({ length: 5 * len }, word)
+      const w = Array.from({ length: 4 * len }, word)
+      view.set(s, a / 8)
+      view.set(w, b / 8)
+      let scalar = 0
+      let block = 0
+      for (let r = 0; r < reps; r++) {
+        const at = (r & 1) * len
+        for (let i = 0; i < len; i++) scalar += popcount(s[at + i] ^ w[i])
+        // simd_block_4 writes ReLU(64 len − 2 popcount) of pixel p, channel o at p·4 + o; the probe adds entry r & 15.
+        const p = (r & 15) >> 2
+        const o = r & 3
+        let count = 0
+        for (let i = 0; i < len; i++) count += popcount(s[at + p * len + i] ^ w[4 * i + o])
+        block += Math.max(0, 64 * len - 2 * count)
+      }
+      expect(backend.kernels.probe_popcount(a, b, len, reps, 0)).toBe(scalar)
+      expect(backend.kernels.probe_popcount(a, b, len, reps, 1)).toBe(block)
+      expect(block).toBeGreaterThan(0)
+    } finally {
+      backend.dispose()
+    }
+  })
+})

@@ -46,7 +46,8 @@ interface Kernels {
   pool3x3(...args: number[]): void
   gap_f32(x: number, xs: number, y: number, n: number, hw: number, c: number): void
   linear_f32(x: number, w: number, bias: number, y: number, n: number, fin: number, fout: number): void
-  probe_popcount(a: number, b: number, vecs: number, reps: number): number
+  /** form 0: a scalar i64.popcnt loop, 1: the dot's own 4-pixel × 4-channel block (kernels.c). */
+  probe_popcount(a: number, b: number, len: number, reps: number, form: number): number
   // prettier-ignore
   probe_binconv_bytes(h: number, w: number, cin: number, cout: number, k: number, stride: number, pad: number, dil: number): number
   // prettier-ignore
