@@ -114,13 +114,19 @@ static void gather(const uint32_t* plane, int b, int h, int w, int words, int ci
   while (d < dst + len) *d++ = 0;
 }
 
+// ReLU as the reference computes it, v > 0 ? v : +0 (+0 for -0 and NaN): f32x4.pmax(0, v) is 0 < v ? v : 0, the same
+// value, and one maxps where f32x4.max's NaN and signed-zero rules cost V8 eight instructions.
+static inline v128_t relu4(v128_t v) { return wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), v); }
+
 static inline float relu_scaled(float alpha, int dot) {
   const float r = alpha * (float)dot;
   return r > 0.0f ? r : 0.0f;
 }
 
+// Byte counts (each at most 8 * 31) to u32 sums of 4 bytes: u8 pairs to u16 (pmaddubsw), then u16 pairs by a dot with
+// ones (pmaddwd, exact: the sums are far below 2^15); V8 lowers u32x4.extadd_pairwise_u16x8 to a 4-op sequence.
 static inline v128_t bytes_to_u32(v128_t acc) {
-  return wasm_u32x4_extadd_pairwise_u16x8(wasm_u16x8_extadd_pairwise_u8x16(acc));
+  return wasm_i32x4_dot_i16x8(wasm_u16x8_extadd_pairwise_u8x16(acc), wasm_i16x8_splat(1));
 }
 
 // The one-plane dot of P pixels' streams with 4 output channels (o .. o+3). Weights are interleaved [cout/4][len][4]
@@ -162,14 +168,14 @@ static inline v128_t bytes_to_u32(v128_t acc) {
                                                        wasm_i32x4_shuffle(x, y, 1, 3, 5, 7)));                         \
       }                                                                                                                \
     }                                                                                                                  \
-    const v128_t pv = wasm_i32x4_splat(present), zero = wasm_f32x4_splat(0.0f);                                       \
+    const v128_t pv = wasm_i32x4_splat(present);                                                                       \
     for (int p = 0; p < P; p++) {                                                                                      \
       v128_t dot = wasm_i32x4_sub(pv, wasm_i32x4_shl(sum[p], 1));                                                      \
       if (corr[p]) dot = wasm_i32x4_sub(dot, wasm_v128_load(corr[p] + o));                                            \
       float* dst = out + p * ys + o;                                                                                   \
       if (nout == 4) {                                                                                                 \
         const v128_t r = wasm_f32x4_mul(wasm_v128_load(alpha + o), wasm_f32x4_convert_i32x4(dot));                     \
-        const v128_t v = wasm_f32x4_max(r, zero);                                                                      \
+        const v128_t v = relu4(r);                                                                                     \
         wasm_v128_store(dst, acc ? wasm_f32x4_add(wasm_v128_load(dst), v) : v);                                        \
       } else {                                                                                                         \
         int d[4];                                                                                                      \
@@ -312,8 +318,8 @@ static inline void conv_tile(const float* const* rows, int P, const float* wb, i
       acc[p][1] = wasm_f32x4_add(acc[p][1], wasm_v128_load(bias + 4));
     }
     if (relu) {
-      acc[p][0] = wasm_f32x4_max(acc[p][0], wasm_f32x4_splat(0.0f));
-      acc[p][1] = wasm_f32x4_max(acc[p][1], wasm_f32x4_splat(0.0f));
+      acc[p][0] = relu4(acc[p][0]);
+      acc[p][1] = relu4(acc[p][1]);
     }
     if (nout == 8) {
       wasm_v128_store(outs[p], acc[p][0]);
@@ -400,12 +406,11 @@ void conv_f32(const float* x, int n, int h, int w, int cin, const float* wt, con
 // pixels of c channels, strided.
 EXPORT(relu_f32)
 void relu_f32(const float* x, int xs, float* y, int ys, int pixels, int c) {
-  const v128_t zero = wasm_f32x4_splat(0.0f);
   for (int p = 0; p < pixels; p++) {
     const float* a = x + p * xs;
     float* out = y + p * ys;
     int i = 0;
-    for (; i + 4 <= c; i += 4) wasm_v128_store(out + i, wasm_f32x4_max(wasm_v128_load(a + i), zero));
+    for (; i + 4 <= c; i += 4) wasm_v128_store(out + i, relu4(wasm_v128_load(a + i)));
     for (; i < c; i++) out[i] = a[i] > 0.0f ? a[i] : 0.0f;
   }
 }
