@@ -570,7 +570,7 @@ describe("wasm-simd popcount probes (bench infer's binary rate)", () => {
         const p = (r & 15) >> 2
         const o = r & 3
         let count = 0
-        for (let i = 0; i < len; i++) count += popcount(s[at + p * len + i] ^ w[4 * i + o])
+        for (let i = 0; i < len; i++) count += popcount(s[at + 4 * i + p] ^ w[4 * i + o]) // streams interleaved by 4
         block += Math.max(0, 64 * len - 2 * count)
       }
       expect(backend.kernels.probe_popcount(a, b, len, reps, 0)).toBe(scalar)

@@ -111,12 +111,12 @@ int bn_sign_pack(const float* x, int xs, int pixels, int c, int words, const flo
 // products run over contiguous memory and each stream is built once for all output channels. The stream is built in
 // a register (`cur`, `nb` bits filled) and each word stored once; a tap's bits are read 64 at a time (the plane's bits
 // past cin are 0, so a whole word can be ORed in). Measured: half the time of ORing each tap into a zeroed stream.
+// Word i of the stream goes to dst[i * ds] (ds = 4: the one-plane path's streams interleaved by 4 pixels).
 static void gather(const uint32_t* plane, int b, int h, int w, int words, int cin, int k, int stride, int pad,
-                   int dil, int oy, int ox, int len, uint64_t* dst) {
+                   int dil, int oy, int ox, int len, uint64_t* dst, int ds) {
   const int y0 = oy * stride - pad, x0 = ox * stride - pad;
   uint64_t cur = 0;
-  int nb = 0;
-  uint64_t* d = dst;
+  int nb = 0, n = 0;
   for (int ky = 0; ky < k; ky++) {
     const int iy = y0 + ky * dil;
     for (int kx = 0; kx < k; kx++) {
@@ -128,7 +128,7 @@ static void gather(const uint32_t* plane, int b, int h, int w, int words, int ci
         const uint64_t v = !inside ? 0 : take > 32 ? *(const uint64_t*)(src + j) : (uint64_t)src[j];
         cur |= v << nb;
         if (nb + take >= 64) {
-          *d++ = cur;
+          dst[n++ * ds] = cur;
           cur = nb ? v >> (64 - nb) : 0;
           nb += take - 64;
         } else {
@@ -137,8 +137,8 @@ static void gather(const uint32_t* plane, int b, int h, int w, int words, int ci
       }
     }
   }
-  if (nb) *d++ = cur;
-  while (d < dst + len) *d++ = 0;
+  if (nb) dst[n++ * ds] = cur;
+  while (n < len) dst[n++ * ds] = 0;
 }
 
 // ReLU as the reference computes it, v > 0 ? v : +0 (+0 for -0 and NaN): f32x4.pmax(0, v) is 0 < v ? v : 0, the same
@@ -163,7 +163,11 @@ static inline v128_t bytes_to_u32(v128_t acc) {
 // sequence on the vector ports while the scalar popcount unit sits idle, so the mix keeps both busy (measured: ~5%
 // faster than all four in vector lanes, which in turn beat all four scalar, 0.25 vs 0.45-0.55 ms on the 32x32x36 3x3
 // layer: 16 scalar accumulators do not fit the registers). A shuffle adds each i64 lane's halves.
-// Each weight word is loaded once per P pixels, each stream word once per 4 channels. Output pixel p at out + p * ys;
+// Each weight word is loaded once per P pixels, each stream word once per 4 channels. The P pixels' streams are
+// interleaved (word i of pixel p at s[4 * i + p]) and the two scalar counts of a pixel share one i64 (c2 in the low
+// half, c3 in the high: each at most 64 * 31), so the loop's addresses are one pointer plus constants and its
+// accumulators fit V8's registers (with streams P apart and eight scalar sums, V8 spilled a dozen values a step).
+// Output pixel p at out + p * ys;
 // with `acc` the result is added to what is there (a node's sum a + conv(b): IEEE addition commutes, so bit for bit
 // the interpreter's add).
 //   dot = present - 2 * popcount(s ^ w) - corr: present = taps * cin; corr (null inside the image) takes out what the
@@ -176,23 +180,23 @@ static inline v128_t bytes_to_u32(v128_t acc) {
     for (int i0 = 0; i0 < len; i0 += 31) {                                                                             \
       const int i1 = len - i0 < 31 ? len : i0 + 31;                                                                    \
       v128_t a01[P];                                                                                                   \
-      uint64_t c2[P], c3[P];                                                                                           \
-      for (int p = 0; p < P; p++) a01[p] = wasm_i32x4_splat(0), c2[p] = c3[p] = 0;                                     \
+      uint64_t c23[P];                                                                                                 \
+      for (int p = 0; p < P; p++) a01[p] = wasm_i32x4_splat(0), c23[p] = 0;                                            \
       for (int i = i0; i < i1; i++) {                                                                                  \
         const v128_t w01 = wasm_v128_load(wb + 4 * i);                                                                 \
         const uint64_t w2 = wb[4 * i + 2], w3 = wb[4 * i + 3];                                                         \
         for (int p = 0; p < P; p++) {                                                                                  \
-          const uint64_t sv = s[p * len + i];                                                                          \
+          const uint64_t sv = s[4 * i + p];                                                                            \
           const v128_t v = wasm_i64x2_splat(sv);                                                                       \
           a01[p] = wasm_i8x16_add(a01[p], wasm_i8x16_popcnt(wasm_v128_xor(v, w01)));                                   \
-          c2[p] += __builtin_popcountll(sv ^ w2);                                                                      \
-          c3[p] += __builtin_popcountll(sv ^ w3);                                                                      \
+          c23[p] += (uint64_t)__builtin_popcountll(sv ^ w2) + ((uint64_t)__builtin_popcountll(sv ^ w3) << 32);         \
         }                                                                                                              \
       }                                                                                                                \
       for (int p = 0; p < P; p++) {                                                                                    \
-        const v128_t x = bytes_to_u32(a01[p]), y = wasm_i64x2_make(c2[p], c3[p]);                                       \
-        sum[p] = wasm_i32x4_add(sum[p], wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 6),                           \
-                                                       wasm_i32x4_shuffle(x, y, 1, 3, 5, 7)));                         \
+        /* x: u32 lanes (c0 low, c0 high, c1 low, c1 high); y: (c2, c3, 0, 0) */                                       \
+        const v128_t x = bytes_to_u32(a01[p]), y = wasm_i64x2_make(c23[p], 0);                                         \
+        sum[p] = wasm_i32x4_add(sum[p], wasm_i32x4_add(wasm_i32x4_shuffle(x, y, 0, 2, 4, 5),                           \
+                                                       wasm_i32x4_shuffle(x, y, 1, 3, 6, 7)));                         \
       }                                                                                                                \
     }                                                                                                                  \
     const v128_t pv = wasm_i32x4_splat(present);                                                                       \
@@ -244,7 +248,7 @@ static void masked_pixel(const uint64_t* s, const uint64_t* m, int len, const ui
 //   wsign, wmask: weight streams [ceil(cout/4)][len][4] u64 (wmask null when no weight is 0; channels past cout 0)
 //   wsum: [taps][ceil(cout/4) * 4] i32, cin - 2 * popcount(sign bits of tap t, channel o): what the one-plane formula
 //     counts for a tap whose stream bits are 0 (the tap reads as +1 everywhere), i.e. for an out-of-image tap
-//   ps, pm: scratch, wo * len u64 each (one output row of streams); corr: scratch, wo * ceil(cout/4) * 4 i32
+//   ps, pm: scratch, ceil(wo / 4) * 4 * len u64 each (one output row of streams); corr: scratch, wo * ceil(cout/4) * 4 i32
 //   y, ys, acc: output pixels ys floats apart; acc = 1 adds the result to y (a fused node add)
 //   dense: 1 when no activation is exactly 0.
 // Dense and no weight mask (the usual case): every pixel takes the one-plane path, 4 pixels x 4 channels a pass;
@@ -261,14 +265,16 @@ void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, i
   for (int b = 0; b < n; b++) {
     for (int oy = 0; oy < ho; oy++) {
       float* row = y + (b * ho + oy) * wo * ys;
-      for (int ox = 0; ox < wo; ox++) gather(sign, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, ps + ox * len);
       if (!plain) {
         for (int ox = 0; ox < wo; ox++) {
-          gather(mask, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, pm + ox * len);
+          gather(sign, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, ps + ox * len, 1);
+          gather(mask, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, pm + ox * len, 1);
           masked_pixel(ps + ox * len, pm + ox * len, len, wsign, wmask, alpha, row + ox * ys, cout, acc);
         }
         continue;
       }
+      for (int ox = 0; ox < wo; ox++)
+        gather(sign, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, ps + (ox & ~3) * len + (ox & 3), 4);
       for (int ox0 = 0; ox0 < wo; ox0 += 4) {
         const int P = wo - ox0 < 4 ? wo - ox0 : 4;
         for (int p = 0; p < P; p++) {
@@ -299,7 +305,7 @@ void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, i
             simd_block_4(ps + ox0 * len, len, wsign + o * len, present, alpha, row + ox0 * ys, ys, acc, o, nout, cp);
           else
             for (int p = 0; p < P; p++)
-              simd_block_1(ps + (ox0 + p) * len, len, wsign + o * len, present, alpha, row + (ox0 + p) * ys, ys, acc,
+              simd_block_1(ps + ox0 * len + p, len, wsign + o * len, present, alpha, row + (ox0 + p) * ys, ys, acc,
                            o, nout, cp + p);
         }
       }
@@ -624,7 +630,7 @@ static struct bin_layout bin_layout_of(int h, int w, int cin, int cout, int k, i
   l.wsum = at, at += align16(k * k * l.cout4 * 4);
   l.alpha = at, at += align16(l.cout4 * 4);
   l.y = at, at += align16(l.ho * l.wo * cout * 4);
-  l.ps = at, at += align16(l.wo * l.len * 8);
+  l.ps = at, at += align16(((l.wo + 3) & ~3) * l.len * 8);
   l.pm = at, at += align16(l.wo * l.len * 8);
   l.corr = at, at += align16(l.wo * l.cout4 * 4);
   l.total = at;

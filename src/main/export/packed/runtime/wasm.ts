@@ -473,9 +473,9 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
         const words = wordsFor(c)
         const sign = this.heap.alloc(pixels * words * 4)
         const mask = this.heap.alloc(pixels * words * 4)
-        // One output row of streams.
-        const patchS = this.heap.alloc(wo * p.len * 8)
-        const patchM = this.heap.alloc(wo * p.len * 8)
+        // One output row of streams (in blocks of 4 pixels, see kernels.c).
+        const patchS = this.heap.alloc(Math.ceil(wo / 4) * 4 * p.len * 8)
+        const patchM = this.heap.alloc(Math.ceil(wo / 4) * 4 * p.len * 8)
         const corr = this.heap.alloc(wo * Math.ceil(co / 4) * 4 * 4)
         try {
           const zeros = k.bn_sign_pack(x.ptr, x.stride, pixels, c, words, p.lo, p.hi, p.dir, sign, mask)
