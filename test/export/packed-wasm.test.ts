@@ -332,7 +332,8 @@ describe('wasm-simd BN → sign → pack by thresholds', () => {
     for (const [c, affine] of [
       [37, true],
       [5, false],
-      [64, true]
+      [64, true],
+      [4130, true] // past the 4096 channels whose direction bits the pack keeps in a table
     ] as const) {
       const bn = randomBn(rng, c, affine)
       const t = bnThresholds(bn)
