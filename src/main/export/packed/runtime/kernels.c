@@ -167,13 +167,14 @@ static inline v128_t bytes_to_u32(v128_t acc) {
 // interleaved (word i of pixel p at s[4 * i + p]) and the two scalar counts of a pixel share one i64 (c2 in the low
 // half, c3 in the high: each at most 64 * 31), so the loop's addresses are one pointer plus constants and its
 // accumulators fit V8's registers (with streams P apart and eight scalar sums, V8 spilled a dozen values a step).
-// Output pixel p at out + p * ys;
+// Inlined where it is called (always_inline: clang had kept it a function, and the call's setup cost the 1x1 layers'
+// 3-word streams 10%). Output pixel p at out + p * ys;
 // with `acc` the result is added to what is there (a node's sum a + conv(b): IEEE addition commutes, so bit for bit
 // the interpreter's add).
 //   dot = present - 2 * popcount(s ^ w) - corr: present = taps * cin; corr (null inside the image) takes out what the
 //   one-plane formula counts for out-of-image taps, whose stream bits are 0 (see bin_conv).
 #define SIMD_BLOCK(P)                                                                                                  \
-  static inline void simd_block_##P(const uint64_t* s, int len, const uint64_t* wb, int present, const float* alpha,  \
+  static inline __attribute__((always_inline)) void simd_block_##P(const uint64_t* s, int len, const uint64_t* wb, int present, const float* alpha,  \
                                     float* out, int ys, int acc, int o, int nout, const int32_t* const* corr) {        \
     v128_t sum[P];                                                                                                     \
     for (int p = 0; p < P; p++) sum[p] = wasm_i32x4_splat(0);                                                          \
