@@ -102,6 +102,10 @@ describe('bnas export / predict / bench infer', () => {
     const table = formatInferTable(byGenotype)
     for (const [name, ms] of Object.entries(byGenotype.paths)) {
       if (name !== 'onnx') expect(table).toMatch(new RegExp(`packed ${name} +${ms.toFixed(2)} ms`))
+      // Each path's fastest run: above 0, at most its median (2 rounds × 3 runs), and in the table beside it.
+      expect(byGenotype.fastest[name]).toBeGreaterThan(0)
+      expect(byGenotype.fastest[name]).toBeLessThanOrEqual(ms)
+      expect(table).toContain(`fastest ${byGenotype.fastest[name].toFixed(2)} ms`)
     }
     const byModel = await runBenchInfer(join(out, 'm.bnpk'), flags)
     expect(byModel.network).toMatchObject({ cells: 3, channels: 4, inputShape: SHAPE })

@@ -488,6 +488,7 @@ export function formatInferTable(r: InferBenchResult & { memory?: MemoryReport }
     const b = r.bounds[name]
     return b ? `; bound ${fmt(b.boundMs)}` : ''
   }
+  const fastest = (name: string) => (r.fastest[name] !== undefined ? `; fastest ${fmt(r.fastest[name])}` : '')
   const mib = (v: number | { error: string }) => (typeof v === 'number' ? `${(v / 2 ** 20).toFixed(1)} MiB` : v.error)
   return (
     [
@@ -496,12 +497,12 @@ export function formatInferTable(r: InferBenchResult & { memory?: MemoryReport }
       // Every CPU path timed (native, wasm-simd, reference when it is the only one).
       ...Object.entries(r.packedThreads).map(
         ([name, threads]) =>
-          `  packed ${name.padEnd(18)}${fmt(r.paths[name] ?? null)} (${threads} thread${threads === 1 ? '' : 's'}${times(name)}${bound(name)})`
+          `  packed ${name.padEnd(18)}${fmt(r.paths[name] ?? null)} (${threads} thread${threads === 1 ? '' : 's'}${times(name)}${bound(name)}${fastest(name)})`
       ),
       r.webgpu.available
-        ? `  packed webgpu            ${fmt(r.paths.webgpu ?? null)} (${r.webgpu.adapter})${r.webgpu.note ? `\n                           ${r.webgpu.note}` : ''}`
+        ? `  packed webgpu            ${fmt(r.paths.webgpu ?? null)} (${r.webgpu.adapter}${fastest('webgpu')})${r.webgpu.note ? `\n                           ${r.webgpu.note}` : ''}`
         : `  packed webgpu            not timed: ${r.webgpu.reason}`,
-      `  onnxruntime-node (float) ${fmt(r.onnxMs)}${r.onnxError ? ` (${r.onnxError})` : ''}`,
+      `  onnxruntime-node (float) ${fmt(r.onnxMs)}${r.onnxError ? ` (${r.onnxError})` : r.fastest.onnx !== undefined ? ` (fastest ${fmt(r.fastest.onnx)})` : ''}`,
       ...Object.entries(r.bounds).map(
         ([name, b]) =>
           `  bound ${name.padEnd(19)}${fmt(b.boundMs)} (${(b.binaryMacsPerSecond / 1e9).toFixed(0)} G binary MAC/s, ${(b.floatMacsPerSecond / 1e9).toFixed(1)} G float MAC/s: ${b.basis})`
