@@ -43,9 +43,10 @@ void bn_f32(const float* x, int xs, float* y, int ys, int pixels, int c, const f
 // by where x lies against two thresholds found at load (wasm.ts, bnThresholds, by bisection over the float32 values
 // with the same rounded ops): f(x) = 0 exactly for lo <= x <= hi; below lo f is negative (dir = 0, f increasing) or
 // positive (dir = ~0, f decreasing), above hi the other sign. So the signs are bit-identical to computing BN first
-// (tested at the thresholds), for every finite x. Four channels at a time with f32x4 compares and i32x4.bitmask; where
-// f decreases the sign is "above" = nonzero ^ below (the two exclude each other), so a word's sign bits are its below
-// bits XOR (its nonzero bits AND the word's dir bits), taken once per word instead of a bitselect per 4 channels.
+// (tested at the thresholds), for every finite x. f32x4 compares, 16 channels a step into one i8x16.bitmask (4, then
+// 1, for the rest of a word); where f decreases the sign is "above" = nonzero ^ below (the two exclude each other), so
+// a word's sign bits are its below bits XOR (its nonzero bits AND the word's dir bits), once per word instead of a
+// bitselect per 4 channels.
 // Returns how many values are exactly 0 (none: bin_conv needs no mask plane).
 #define PACK_MAX_WORDS 128
 static uint32_t dir_bits(const uint32_t* dir, int w, int c) {
@@ -174,8 +175,9 @@ static inline v128_t bytes_to_u32(v128_t acc) {
 //   dot = present - 2 * popcount(s ^ w) - corr: present = taps * cin; corr (null inside the image) takes out what the
 //   one-plane formula counts for out-of-image taps, whose stream bits are 0 (see bin_conv).
 #define SIMD_BLOCK(P)                                                                                                  \
-  static inline __attribute__((always_inline)) void simd_block_##P(const uint64_t* s, int len, const uint64_t* wb, int present, const float* alpha,  \
-                                    float* out, int ys, int acc, int o, int nout, const int32_t* const* corr) {        \
+  static inline __attribute__((always_inline)) void simd_block_##P(                                                    \
+      const uint64_t* s, int len, const uint64_t* wb, int present, const float* alpha, float* out, int ys, int acc,    \
+      int o, int nout, const int32_t* const* corr) {                                                                   \
     v128_t sum[P];                                                                                                     \
     for (int p = 0; p < P; p++) sum[p] = wasm_i32x4_splat(0);                                                          \
     for (int i0 = 0; i0 < len; i0 += 31) {                                                                             \
@@ -249,7 +251,8 @@ static void masked_pixel(const uint64_t* s, const uint64_t* m, int len, const ui
 //   wsign, wmask: weight streams [ceil(cout/4)][len][4] u64 (wmask null when no weight is 0; channels past cout 0)
 //   wsum: [taps][ceil(cout/4) * 4] i32, cin - 2 * popcount(sign bits of tap t, channel o): what the one-plane formula
 //     counts for a tap whose stream bits are 0 (the tap reads as +1 everywhere), i.e. for an out-of-image tap
-//   ps, pm: scratch, ceil(wo / 4) * 4 * len u64 each (one output row of streams); corr: scratch, wo * ceil(cout/4) * 4 i32
+//   ps, pm: scratch, ceil(wo / 4) * 4 * len u64 each (one output row of streams, in blocks of 4 pixels); corr:
+//     scratch, wo * ceil(cout/4) * 4 i32
 //   y, ys, acc: output pixels ys floats apart; acc = 1 adds the result to y (a fused node add)
 //   dense: 1 when no activation is exactly 0.
 // Dense and no weight mask (the usual case): every pixel takes the one-plane path, 4 pixels x 4 channels a pass;
@@ -551,7 +554,7 @@ void linear_f32(const float* x, const float* wt, const float* bias, float* y, in
 // returns a value computed from the counts, so nothing is optimised away):
 //   0: XOR + scalar i64.popcnt over one stream into four accumulators (len * 64 MACs a pass);
 //   1: the dot's own block, simd_block_4 (4 pixels x 4 channels, two in i8x16.popcnt lanes and two on i64.popcnt), on
-//      streams long enough that its epilogue costs little (16 * len * 64 MACs a pass). On a Zen 5 EPYC: 210-235 G/s
+//      streams long enough that its epilogue costs little (16 * len * 64 MACs a pass). On a Zen 5 EPYC: 210-265 G/s
 //      against 115-160 for form 0, and above what the scalar form said the bound was (its layers ran faster than it).
 // probe_fma: float multiply-adds over `len` floats into eight f32x4 accumulators.
 static float probe_out[4 * 4];
