@@ -142,6 +142,31 @@ static void gather(const uint32_t* plane, int b, int h, int w, int words, int ci
   while (n < len) dst[n++ * ds] = 0;
 }
 
+// gather for a pixel whose taps are all inside the image, where a tap is one read (cin <= 64: the 36-channel layers'
+// pixels but their borders): no bounds tests, no read loop (32x32x36 3x3: 5-8% faster than gather, A/B in one process).
+static void gather_inside(const uint32_t* plane, int b, int h, int w, int words, int cin, int k, int stride, int pad,
+                          int dil, int oy, int ox, int len, uint64_t* dst, int ds) {
+  uint64_t cur = 0;
+  int nb = 0, n = 0;
+  const uint32_t* row = plane + ((b * h + oy * stride - pad) * w + ox * stride - pad) * words;
+  for (int ky = 0; ky < k; ky++, row += dil * w * words) {
+    const uint32_t* src = row;
+    for (int kx = 0; kx < k; kx++, src += dil * words) {
+      const uint64_t v = cin > 32 ? *(const uint64_t*)src : (uint64_t)*src;
+      cur |= v << nb;
+      if (nb + cin >= 64) {
+        dst[n++ * ds] = cur;
+        cur = nb ? v >> (64 - nb) : 0;
+        nb += cin - 64;
+      } else {
+        nb += cin;
+      }
+    }
+  }
+  if (nb) dst[n++ * ds] = cur;
+  while (n < len) dst[n++ * ds] = 0;
+}
+
 // ReLU as the reference computes it, v > 0 ? v : +0 (+0 for -0 and NaN): f32x4.pmax(0, v) is 0 < v ? v : 0, the same
 // value, and one maxps where f32x4.max's NaN and signed-zero rules cost V8 eight instructions.
 static inline v128_t relu4(v128_t v) { return wasm_f32x4_pmax(wasm_f32x4_splat(0.0f), v); }
@@ -277,13 +302,22 @@ void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, i
         }
         continue;
       }
-      for (int ox = 0; ox < wo; ox++)
-        gather(sign, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, ps + (ox & ~3) * len + (ox & 3), 4);
+      // Pixels with every tap inside (the row's, and their columns') on gather_inside where a tap is one read.
+      const int span = (k - 1) * dil, y0 = oy * stride - pad;
+      const int rowInside = k > 1 && cin <= 64 && y0 >= 0 && y0 + span < h;
+      for (int ox = 0; ox < wo; ox++) {
+        uint64_t* dst = ps + (ox & ~3) * len + (ox & 3);
+        const int x0 = ox * stride - pad;
+        if (rowInside && x0 >= 0 && x0 + span < w)
+          gather_inside(sign, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, dst, 4);
+        else
+          gather(sign, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, dst, 4);
+      }
       for (int ox0 = 0; ox0 < wo; ox0 += 4) {
         const int P = wo - ox0 < 4 ? wo - ox0 : 4;
         for (int p = 0; p < P; p++) {
           // Out-of-image taps of this pixel: their wsum rows, summed 4 channels at a time.
-          const int ox = ox0 + p, y0 = oy * stride - pad, x0 = ox * stride - pad, span = (k - 1) * dil;
+          const int ox = ox0 + p, x0 = ox * stride - pad;
           cp[p] = 0;
           // Every tap inside (most pixels): nothing to correct, so no walk over the taps.
           if (y0 >= 0 && y0 + span < h && x0 >= 0 && x0 + span < w) continue;
