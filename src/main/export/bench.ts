@@ -3,7 +3,7 @@ import { exportOnnx } from './onnx'
 import { createOnnxSession } from './onnx/run'
 import type { PackedModel } from './packed/format'
 import { describePackedPaths, PackedSession, WasmBackend, webgpuAdapterStatus } from './packed/runtime'
-import { timeWasmKernel } from './packed/runtime/wasm'
+import { fastestCall, timeWasmKernel } from './packed/runtime/wasm'
 import { inferShapes } from './steps'
 import { unpackSigns } from './packed/bits'
 import { createRng } from '../engine/nn'
@@ -127,15 +127,14 @@ async function wasmRates(
   let binaryLoop = ''
   for (const { form, name, macsPerWord } of WASM_POPCOUNT_FORMS) {
     const reps = Math.round(1e6 / ((words * macsPerWord) / 64))
-    const call = (): number => {
-      const t0 = performance.now()
-      k.probe_popcount(a, b, words, reps, form)
-      return performance.now() - t0
-    }
-    // As timeWasmKernel: warm-up calls until V8 has tiered the module up, then the fastest of many short calls.
-    for (const warm = performance.now(); performance.now() - warm < 100;) call()
-    let best = Infinity
-    for (const start = performance.now(); performance.now() - start < 200;) best = Math.min(best, call())
+    const best = fastestCall(
+      () => {
+        const t0 = performance.now()
+        k.probe_popcount(a, b, words, reps, form)
+        return performance.now() - t0
+      },
+      { calls: Infinity, budgetMs: 200 }
+    )
     const rate = (words * macsPerWord * reps) / (best / 1000)
     if (rate > binary) [binary, binaryLoop] = [rate, name]
   }

@@ -112,6 +112,11 @@ int bn_sign_pack(const float* x, int xs, int pixels, int c, int words, const flo
 // products run over contiguous memory and each stream is built once for all output channels. The stream is built in
 // a register (`cur`, `nb` bits filled) and each word stored once; a tap's bits are read 64 at a time (the plane's bits
 // past cin are 0, so a whole word can be ORed in). Measured: half the time of ORing each tap into a zeroed stream.
+// Whether every tap of a window whose first tap is (y0, x0), spanning `span` rows and columns, lies in an h x w image.
+static inline int taps_inside(int y0, int x0, int span, int h, int w) {
+  return y0 >= 0 && y0 + span < h && x0 >= 0 && x0 + span < w;
+}
+
 // Word i of the stream goes to dst[i * ds] (ds = 4: the one-plane path's streams interleaved by 4 pixels).
 struct stream_writer {
   uint64_t cur;  // the word being filled, nb bits of it
@@ -303,13 +308,11 @@ void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, i
         }
         continue;
       }
-      // Pixels with every tap inside (the row's, and their columns') on gather_inside where a tap is one read.
-      const int span = (k - 1) * dil, y0 = oy * stride - pad;
-      const int rowInside = k > 1 && cin <= 64 && y0 >= 0 && y0 + span < h;
+      // Pixels with every tap inside on gather_inside where a tap is one read.
+      const int span = (k - 1) * dil, y0 = oy * stride - pad, oneRead = k > 1 && cin <= 64;
       for (int ox = 0; ox < wo; ox++) {
         uint64_t* dst = ps + (ox & ~3) * len + (ox & 3);
-        const int x0 = ox * stride - pad;
-        if (rowInside && x0 >= 0 && x0 + span < w)
+        if (oneRead && taps_inside(y0, ox * stride - pad, span, h, w))
           gather_inside(sign, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, dst, 4);
         else
           gather(sign, b, h, w, words, cin, k, stride, pad, dil, oy, ox, len, dst, 4);
@@ -321,7 +324,7 @@ void bin_conv(const uint32_t* sign, const uint32_t* mask, int n, int h, int w, i
           const int ox = ox0 + p, x0 = ox * stride - pad;
           cp[p] = 0;
           // Every tap inside (most pixels): nothing to correct, so no walk over the taps.
-          if (y0 >= 0 && y0 + span < h && x0 >= 0 && x0 + span < w) continue;
+          if (taps_inside(y0, x0, span, h, w)) continue;
           int32_t* c = corr + ox * cout4;
           int any = 0;
           for (int ky = 0, t = 0; ky < k; ky++) {
@@ -429,15 +432,15 @@ static void conv_blocks(const float* x, int n, int h, int w, int cin, const floa
   const int taps = k * k;
   const float* rows[CONV_P * 81];
   float* outs[CONV_P];
-  const int small = (long long)blocks * bstride * 4 <= CONV_SMALL_WEIGHTS;
+  // Blocks a pass over the pixels: all of them where the weights are small, else one.
+  const int group = (long long)blocks * bstride * 4 <= CONV_SMALL_WEIGHTS ? blocks : 1;
   for (int b = 0; b < n; b++) {
-    for (int cb = 0; cb < (small ? 1 : blocks); cb++) {
+    for (int c0 = 0; c0 < blocks; c0 += group) {
       for (int oy = 0; oy < ho; oy++) {
         for (int ox0 = 0; ox0 < wo; ox0 += CONV_P) {
           const int P = wo - ox0 < CONV_P ? wo - ox0 : CONV_P;
           tile_rows(x, b, h, w, cin, k, stride, pad, dil, oy, ox0, P, rows);
-          // Small weights: every block for this tile; otherwise block cb's.
-          for (int c = small ? 0 : cb; c < (small ? blocks : cb + 1); c++) {
+          for (int c = c0; c < c0 + group; c++) {
             const int co = c * 8, nout = cout - co < 8 ? cout - co : 8;
             for (int p = 0; p < P; p++) outs[p] = y + ((b * ho + oy) * wo + ox0 + p) * cout + co;
             const float* wb = wt + c * bstride;

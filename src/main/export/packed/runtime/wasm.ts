@@ -474,8 +474,9 @@ export class WasmBackend implements PackedBackend<Buf, unknown> {
         const sign = this.heap.alloc(pixels * words * 4)
         const mask = this.heap.alloc(pixels * words * 4)
         // One output row of streams (in blocks of 4 pixels, see kernels.c).
-        const patchS = this.heap.alloc(Math.ceil(wo / 4) * 4 * p.len * 8)
-        const patchM = this.heap.alloc(Math.ceil(wo / 4) * 4 * p.len * 8)
+        const rowStreamBytes = Math.ceil(wo / 4) * 4 * p.len * 8
+        const patchS = this.heap.alloc(rowStreamBytes)
+        const patchM = this.heap.alloc(rowStreamBytes)
         const corr = this.heap.alloc(wo * Math.ceil(co / 4) * 4 * 4)
         try {
           const zeros = k.bn_sign_pack(x.ptr, x.stride, pixels, c, words, p.lo, p.hi, p.dir, sign, mask)
@@ -539,6 +540,22 @@ export interface ProbeShape {
   dilation: number
 }
 
+/**
+ * The fastest of repeated calls of `call` (which returns its own ms): warm-up calls for 100 ms first, until V8 has
+ * tiered the module up from its baseline compiler (a running call never switches, so a single long call would time
+ * baseline code); then up to `calls` calls within `budgetMs`: on a machine shared with other work the fastest call is
+ * the closest to what the kernel does undisturbed.
+ */
+export function fastestCall(call: () => number, opts: { calls?: number; budgetMs?: number } = {}): number {
+  const warm = performance.now()
+  while (performance.now() - warm < 100) call()
+  let best = Infinity
+  const start = performance.now()
+  for (let i = 0; i < (opts.calls ?? 1000) && performance.now() - start < (opts.budgetMs ?? 300); i++)
+    best = Math.min(best, call())
+  return best
+}
+
 export interface KernelTiming {
   /** The fastest of up to `calls` calls (within `budgetMs`), ms. */
   ms: number
@@ -575,15 +592,7 @@ export async function timeWasmKernel(
   }
   run(0, 1)
   try {
-    // Warm-up calls until V8 has tiered the module up from its baseline compiler (a running call never switches, so a
-    // single long call would time baseline code); then the fastest of many single calls: on a machine shared with
-    // other work the fastest call is the closest to what the kernel does undisturbed.
-    const warm = performance.now()
-    while (performance.now() - warm < 100) run(1)
-    let best = Infinity
-    const start = performance.now()
-    for (let i = 0; i < (opts.calls ?? 1000) && performance.now() - start < (opts.budgetMs ?? 300); i++)
-      best = Math.min(best, run(1))
+    const best = fastestCall(() => run(1), opts)
     const macs =
       convOut(g.h, g.kernel, g.stride, g.padding, g.dilation) *
       convOut(g.w, g.kernel, g.stride, g.padding, g.dilation) *
