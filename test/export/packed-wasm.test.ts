@@ -549,7 +549,7 @@ describe("wasm-simd kernel probes (for bench infer's bound)", () => {
 
 describe("wasm-simd popcount probes (bench infer's binary rate)", () => {
   // The probe times real arithmetic: both forms return counts that follow from the data, computed here bit by bit.
-  const popcount = (x: bigint): number => x.toString(2).replaceAll('0', '').length
+  const popcount64 = (x: bigint): number => popcount(Number(x & 0xffffffffn)) + popcount(Number(x >> 32n))
   it('the scalar loop and the dot block count what the data say', async () => {
     const backend = await WasmBackend.create()
     try {
@@ -568,12 +568,12 @@ describe("wasm-simd popcount probes (bench infer's binary rate)", () => {
       let block = 0
       for (let r = 0; r < reps; r++) {
         const at = (r & 1) * len
-        for (let i = 0; i < len; i++) scalar += popcount(s[at + i] ^ w[i])
+        for (let i = 0; i < len; i++) scalar += popcount64(s[at + i] ^ w[i])
         // simd_block_4 writes ReLU(64 len − 2 popcount) of pixel p, channel o at p·4 + o; the probe adds entry r & 15.
         const p = (r & 15) >> 2
         const o = r & 3
         let count = 0
-        for (let i = 0; i < len; i++) count += popcount(s[at + 4 * i + p] ^ w[4 * i + o]) // streams interleaved by 4
+        for (let i = 0; i < len; i++) count += popcount64(s[at + 4 * i + p] ^ w[4 * i + o]) // streams interleaved by 4
         block += Math.max(0, 64 * len - 2 * count)
       }
       expect(backend.kernels.probe_popcount(a, b, len, reps, 0)).toBe(scalar)
